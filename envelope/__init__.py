@@ -1,0 +1,92 @@
+"""The wire contract between a parent and its workers: the signed Bedrock envelope.
+
+Usage::
+
+    from envelope import BedrockEnvelope, Keyring, encode, decode, resolve
+
+    model_id = resolve("haiku", region="eu-west-1", cross_region=True)
+    token = encode(envelope, keyring=keyring)      # goes in the baton_envelope header
+    envelope = decode(token, keyring=keyring)      # on the worker; raises EnvelopeError
+
+This package imports nothing else of Baton's: stdlib and pydantic only.
+"""
+
+from envelope.codec import MAX_TOKEN_BYTES, Keyring, decode, encode, peek
+from envelope.constants import ENVELOPE_VERSION, HEADER_KEY, QUEUE_PREFIX, TASK_NAME, queue_for
+from envelope.errors import (
+    ArnRegionMismatch,
+    BatonError,
+    EnvelopeError,
+    EnvelopeExpired,
+    EnvelopeKeyError,
+    EnvelopeMalformed,
+    EnvelopeMissing,
+    EnvelopeSignatureInvalid,
+    EnvelopeUnknownKey,
+    ModelNotInGeography,
+    ModelRequiresProfile,
+    ProfileGeographyMismatch,
+    ResolutionError,
+    UnknownModel,
+)
+from envelope.model import (
+    AmbientAuth,
+    AssumeRoleAuth,
+    Auth,
+    BedrockEnvelope,
+    ClientSettings,
+    Limits,
+    Lineage,
+    ProfileAuth,
+    SealedAuth,
+    check_endpoint_url,
+    is_loopback_host,
+)
+from envelope.profiles import catalogue, requires_profile, resolve
+from envelope.regions import geographies_of, geography_prefix, is_region
+from envelope.routing import EnvelopeRouter
+
+__all__ = [
+    "ENVELOPE_VERSION",
+    "HEADER_KEY",
+    "MAX_TOKEN_BYTES",
+    "QUEUE_PREFIX",
+    "TASK_NAME",
+    "AmbientAuth",
+    "ArnRegionMismatch",
+    "AssumeRoleAuth",
+    "Auth",
+    "BatonError",
+    "BedrockEnvelope",
+    "ClientSettings",
+    "EnvelopeError",
+    "EnvelopeExpired",
+    "EnvelopeKeyError",
+    "EnvelopeMalformed",
+    "EnvelopeMissing",
+    "EnvelopeRouter",
+    "EnvelopeSignatureInvalid",
+    "EnvelopeUnknownKey",
+    "Keyring",
+    "Limits",
+    "Lineage",
+    "ModelNotInGeography",
+    "ModelRequiresProfile",
+    "ProfileAuth",
+    "ProfileGeographyMismatch",
+    "ResolutionError",
+    "SealedAuth",
+    "UnknownModel",
+    "catalogue",
+    "check_endpoint_url",
+    "decode",
+    "encode",
+    "geographies_of",
+    "geography_prefix",
+    "is_loopback_host",
+    "is_region",
+    "peek",
+    "queue_for",
+    "requires_profile",
+    "resolve",
+]

@@ -1,0 +1,189 @@
+"""Sign and verify envelopes as compact header tokens.
+
+A token is ``v1.<base64url(canonical JSON)>.<base64url(HMAC-SHA256)>``; the MAC covers the
+``v1.<payload>`` prefix, as a JWS does. Celery's ``auth`` serializer signs only the body, so this
+signature is the only thing standing between an edited header and a worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from envelope.errors import (
+    EnvelopeExpired,
+    EnvelopeKeyError,
+    EnvelopeMalformed,
+    EnvelopeSignatureInvalid,
+    EnvelopeUnknownKey,
+)
+from envelope.model import BedrockEnvelope
+
+#: Tokens larger than this are refused before any parsing: a v1 envelope is well under 1 KiB.
+MAX_TOKEN_BYTES = 4096
+
+#: Clock difference tolerated between the parent that signed and the worker that checks.
+DEFAULT_CLOCK_SKEW_SECONDS = 30
+
+#: Shortest signing key accepted: HMAC-SHA256 wants at least 128 bits of secret.
+MIN_KEY_LENGTH = 16
+
+#: The key id given to a lone ``BATON_ENVELOPE_KEY``.
+DEFAULT_KID = "default"
+
+_PREFIX = "v1"
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Signing keys by key id; the first is used to sign, all of them verify."""
+
+    keys: Mapping[str, bytes] = field(repr=False)
+    active: str
+
+    def __post_init__(self) -> None:
+        if self.active not in self.keys:
+            raise EnvelopeKeyError(f"active key id {self.active!r} is not in the keyring")
+        for kid, key in self.keys.items():
+            if len(key) < MIN_KEY_LENGTH:
+                raise EnvelopeKeyError(
+                    f"envelope key {kid!r} is {len(key)} bytes; use at least {MIN_KEY_LENGTH} "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+
+    def __repr__(self) -> str:
+        return f"Keyring(kids={sorted(self.keys)!r}, active={self.active!r})"
+
+    @classmethod
+    def from_env_values(cls, *, key: str | None, keys: str | None) -> Keyring:
+        """Build the keyring from ``BATON_ENVELOPE_KEYS`` (``kid:key,...``) or ``BATON_ENVELOPE_KEY``.
+
+        ``BATON_ENVELOPE_KEYS`` wins when both are set; its first entry signs.
+        """
+        if keys:
+            return cls._parse_list(keys)
+        if key:
+            return cls(keys={DEFAULT_KID: key.encode()}, active=DEFAULT_KID)
+        raise EnvelopeKeyError(
+            "BATON_ENVELOPE_KEY is not set; every parent and worker of a fleet must share it. "
+            "Set BATON_ENVELOPE_KEY (or BATON_ENVELOPE_KEYS=kid:key,... for rotation)"
+        )
+
+    @classmethod
+    def _parse_list(cls, text: str) -> Keyring:
+        parsed: dict[str, bytes] = {}
+        for item in (part.strip() for part in text.split(",")):
+            kid, sep, secret = item.partition(":")
+            if not sep or not kid or not secret:
+                raise EnvelopeKeyError(
+                    "BATON_ENVELOPE_KEYS must look like kid1:key1,kid2:key2; "
+                    f"found an entry without 'kid:' (entry {len(parsed) + 1})"
+                )
+            parsed[kid] = secret.encode()
+        return cls(keys=parsed, active=next(iter(parsed)))
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, signing_input: str) -> bytes:
+    return hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
+
+
+def encode(envelope: BedrockEnvelope, *, keyring: Keyring) -> str:
+    """Sign ``envelope`` with the keyring's active key and return the header token.
+
+    The envelope's ``kid`` must be the active key id, so a reader knows which key to use.
+    """
+    if envelope.kid != keyring.active:
+        envelope = envelope.model_copy(update={"kid": keyring.active})
+    signing_input = f"{_PREFIX}.{_b64encode(envelope.canonical_json())}"
+    return f"{signing_input}.{_b64encode(_mac(keyring.keys[keyring.active], signing_input))}"
+
+
+def _split(token: str) -> tuple[str, str, bytes, bytes]:
+    if not isinstance(token, str):
+        raise EnvelopeMalformed(f"envelope header must be a string, got {type(token).__name__}")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise EnvelopeMalformed(
+            f"envelope token is {len(token)} bytes, over the {MAX_TOKEN_BYTES}-byte limit; "
+            "it was not produced by Baton"
+        )
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != _PREFIX:
+        raise EnvelopeMalformed(
+            "envelope token is not of the form v1.<payload>.<signature>; "
+            "check that the producer runs a Baton release that writes envelope v1"
+        )
+    try:
+        payload, signature = _b64decode(parts[1]), _b64decode(parts[2])
+    except (binascii.Error, ValueError) as exc:
+        raise EnvelopeMalformed("envelope token is not valid base64url") from exc
+    return f"{parts[0]}.{parts[1]}", parts[1], payload, signature
+
+
+def _payload_dict(payload: bytes) -> dict[str, object]:
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EnvelopeMalformed("envelope payload is not JSON") from exc
+    if not isinstance(data, dict):
+        raise EnvelopeMalformed("envelope payload is not a JSON object")
+    return data
+
+
+def peek(token: str) -> dict[str, object]:
+    """Return the payload of ``token`` WITHOUT verifying it: for routing and diagnostics only."""
+    _, _, payload, _ = _split(token)
+    return _payload_dict(payload)
+
+
+def decode(
+    token: str,
+    *,
+    keyring: Keyring,
+    now: float | None = None,
+    clock_skew: float = DEFAULT_CLOCK_SKEW_SECONDS,
+) -> BedrockEnvelope:
+    """Verify ``token`` and return its envelope; raise a typed EnvelopeError otherwise."""
+    signing_input, _, payload, signature = _split(token)
+    data = _payload_dict(payload)
+    kid = data.get("kid")
+    if not isinstance(kid, str):
+        raise EnvelopeMalformed("envelope payload has no key id (kid)")
+    key = keyring.keys.get(kid)
+    if key is None:
+        raise EnvelopeUnknownKey(
+            f"envelope was signed with key id {kid!r}, which this process does not hold "
+            f"(known: {', '.join(sorted(keyring.keys))}); add it to BATON_ENVELOPE_KEYS "
+            "or re-enqueue the job from a parent with a current key"
+        )
+    if not hmac.compare_digest(_mac(key, signing_input), signature):
+        raise EnvelopeSignatureInvalid(
+            f"envelope signature does not match key {kid!r}: the header was edited or signed "
+            "with a different secret; check that parent and workers share BATON_ENVELOPE_KEY"
+        )
+    try:
+        envelope = BedrockEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise EnvelopeMalformed(f"envelope payload is signed but invalid: {exc}") from exc
+    current = time.time() if now is None else now
+    if envelope.exp + clock_skew < current:
+        raise EnvelopeExpired(
+            f"envelope expired {int(current - envelope.exp)} s ago (exp={envelope.exp}); "
+            "re-run the parent to issue a fresh envelope, or raise its TTL"
+        )
+    return envelope

@@ -1,0 +1,191 @@
+"""The envelope: a parent's resolved Bedrock configuration, as one frozen model.
+
+A worker builds its client from these fields and nothing else. The model owns its canonical JSON
+form (sorted keys, no spaces) because that exact byte string is what gets signed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from envelope.constants import ENVELOPE_VERSION
+from envelope.regions import is_region
+
+#: How long a root envelope stays valid. Long enough for a deep agent tree; short enough that a
+#: message found in a queue next week is refused, not run.
+DEFAULT_TTL_SECONDS = 3600
+
+#: Nested depth a tree may reach unless the parent says otherwise.
+DEFAULT_MAX_DEPTH = 3
+
+#: Children one job may start unless the parent says otherwise.
+DEFAULT_MAX_CHILDREN = 8
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AmbientAuth(_Frozen):
+    """The worker's own credential chain, used with the envelope's region and endpoint."""
+
+    mode: Literal["ambient"] = "ambient"
+
+
+class ProfileAuth(_Frozen):
+    """A named AWS profile that must exist on the worker."""
+
+    mode: Literal["profile"] = "profile"
+    name: str = Field(min_length=1, max_length=128)
+
+
+class AssumeRoleAuth(_Frozen):
+    """A role the worker assumes through STS before calling Bedrock."""
+
+    mode: Literal["assume_role"] = "assume_role"
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    external_id: str | None = None
+    session_name: str = Field(default="baton", min_length=2, max_length=64)
+
+
+class SealedAuth(_Frozen):
+    """The parent's temporary credentials, encrypted; never readable on the broker."""
+
+    mode: Literal["sealed"] = "sealed"
+    ciphertext: str = Field(min_length=1)
+
+    def __repr__(self) -> str:
+        return "SealedAuth(ciphertext=<sealed>)"
+
+
+Auth = Annotated[
+    AmbientAuth | ProfileAuth | AssumeRoleAuth | SealedAuth, Field(discriminator="mode")
+]
+
+
+class ClientSettings(_Frozen):
+    """botocore client settings the parent chose; the worker copies them exactly."""
+
+    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    read_timeout: float = Field(default=60.0, gt=0, le=3600)
+
+
+class Lineage(_Frozen):
+    """Where a job sits in its tree; never part of the client cache key."""
+
+    root_id: str = Field(min_length=1, max_length=64)
+    parent_id: str | None = Field(default=None, max_length=64)
+    depth: int = Field(default=0, ge=0)
+
+
+class Limits(_Frozen):
+    """How far and how wide a tree may grow."""
+
+    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0, le=16)
+    max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0, le=64)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Tell whether ``host`` can only mean this machine."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint_url(url: str) -> str:
+    """Return ``url`` if it is https, or http on a loopback host; raise ValueError otherwise."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ValueError(f"endpoint {url!r} is not an http(s) URL with a host")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError(
+            f"endpoint {url!r} is plain http on a non-loopback host; use https "
+            "(plain http is accepted only for 127.0.0.1, ::1 or localhost)"
+        )
+    return url
+
+
+class BedrockEnvelope(_Frozen):
+    """A parent's resolved Bedrock configuration, signed and carried in one message header."""
+
+    v: Literal[1] = ENVELOPE_VERSION
+    region: str
+    cross_region: bool
+    model_id: str = Field(min_length=1, max_length=2048)
+    endpoint_url: str | None = None
+    auth: Auth = Field(default_factory=AmbientAuth)
+    client: ClientSettings = Field(default_factory=ClientSettings)
+    lineage: Lineage
+    limits: Limits = Field(default_factory=Limits)
+    iat: int
+    exp: int
+    kid: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not is_region(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as eu-west-1")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_scheme(cls, value: str | None) -> str | None:
+        return None if value is None else check_endpoint_url(value)
+
+    @model_validator(mode="after")
+    def _window(self) -> BedrockEnvelope:
+        if self.exp <= self.iat:
+            raise ValueError(f"exp ({self.exp}) must be after iat ({self.iat})")
+        return self
+
+    @property
+    def client_fingerprint(self) -> tuple[object, ...]:
+        """The part of the envelope a boto3 client depends on: the client cache key."""
+        return (self.region, self.endpoint_url, self.auth, self.client)
+
+    def canonical_json(self) -> bytes:
+        """Return the exact bytes that get signed: sorted keys, no whitespace."""
+        data = self.model_dump(mode="json")
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+    def child(self, *, parent_id: str, now: float | None = None) -> BedrockEnvelope:
+        """Return the envelope for a job this one starts: same config, one level deeper.
+
+        The validity window keeps the parent's length but starts now, so a long tree does not
+        expire halfway; ``max_depth`` is what bounds it.
+        """
+        issued = int(time.time() if now is None else now)
+        lineage = Lineage(
+            root_id=self.lineage.root_id, parent_id=parent_id, depth=self.lineage.depth + 1
+        )
+        ttl = self.exp - self.iat
+        return self.model_copy(update={"lineage": lineage, "iat": issued, "exp": issued + ttl})
+
+    def summary(self) -> dict[str, object]:
+        """Return the fields safe to log or dead-letter: no credentials, no ciphertext."""
+        return {
+            "region": self.region,
+            "cross_region": self.cross_region,
+            "model_id": self.model_id,
+            "endpoint_url": self.endpoint_url,
+            "auth": self.auth.mode,
+            "root_id": self.lineage.root_id,
+            "parent_id": self.lineage.parent_id,
+            "depth": self.lineage.depth,
+            "kid": self.kid,
+            "exp": self.exp,
+        }
