@@ -45,8 +45,10 @@ from envelope.model import (
 from envelope.profiles import catalogue, requires_profile, resolve
 from envelope.regions import geographies_of, geography_prefix, is_region
 from envelope.routing import EnvelopeRouter
+from envelope.transport import DEFAULT_BROKER_URL, default_result_backend
 
 __all__ = [
+    "DEFAULT_BROKER_URL",
     "ENVELOPE_VERSION",
     "HEADER_KEY",
     "MAX_TOKEN_BYTES",
@@ -80,6 +82,7 @@ __all__ = [
     "catalogue",
     "check_endpoint_url",
     "decode",
+    "default_result_backend",
     "encode",
     "geographies_of",
     "geography_prefix",

@@ -96,7 +96,12 @@ def _b64encode(raw: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # The decoder skips stray characters and ignores a final character's unused bits, so several
+    # strings decode to one MAC. Accept only the canonical one, or an edited token would verify.
+    if _b64encode(raw) != text:
+        raise ValueError("not canonical unpadded base64url")
+    return raw
 
 
 def _mac(key: bytes, signing_input: str) -> bytes:
@@ -138,7 +143,7 @@ def _split(token: str) -> tuple[str, str, bytes, bytes]:
 def _payload_dict(payload: bytes) -> dict[str, object]:
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise EnvelopeMalformed("envelope payload is not JSON") from exc
     if not isinstance(data, dict):
         raise EnvelopeMalformed("envelope payload is not a JSON object")
@@ -179,7 +184,11 @@ def decode(
     try:
         envelope = BedrockEnvelope.model_validate(data)
     except ValidationError as exc:
-        raise EnvelopeMalformed(f"envelope payload is signed but invalid: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'envelope'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise EnvelopeMalformed(f"envelope payload is signed but invalid: {problems}") from exc
     current = time.time() if now is None else now
     if envelope.exp + clock_skew < current:
         raise EnvelopeExpired(

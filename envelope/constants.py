@@ -6,6 +6,8 @@ other, so these strings are the whole of their contract besides the envelope its
 
 from __future__ import annotations
 
+from typing import Final
+
 #: The one message header that carries the signed envelope. Not ``headers``, ``id``, ``task``,
 #: ``chain`` or ``stamps``: Celery gives those meanings of its own.
 HEADER_KEY = "baton_envelope"
@@ -17,7 +19,7 @@ TASK_NAME = "baton.subagent"
 QUEUE_PREFIX = "baton."
 
 #: The schema version this package writes and reads.
-ENVELOPE_VERSION = 1
+ENVELOPE_VERSION: Final = 1
 
 
 def queue_for(region: str) -> str:

@@ -60,7 +60,7 @@ class SealedAuth(_Frozen):
     """The parent's temporary credentials, encrypted; never readable on the broker."""
 
     mode: Literal["sealed"] = "sealed"
-    ciphertext: str = Field(min_length=1)
+    ciphertext: str = Field(min_length=1, repr=False)
 
     def __repr__(self) -> str:
         return "SealedAuth(ciphertext=<sealed>)"

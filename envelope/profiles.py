@@ -93,10 +93,10 @@ def resolve(model: str, *, region: str, cross_region: bool) -> str:
     """
     match = _ARN.match(model)
     if match:
-        return _check_arn(model, match, region=region)
+        return _check_arn(model, match, region=region, cross_region=cross_region)
     prefix = geography_prefix(model)
     if prefix is not None:
-        return _check_profile_id(model, prefix, region=region)
+        return _check_profile_id(model, prefix, region=region, cross_region=cross_region)
     base = catalogue().base_id(model)
     if base is None:
         if not cross_region and model.count(".") >= 1 and not model.startswith("."):
@@ -128,7 +128,7 @@ def _resolve_base(entry: CatalogueModel, *, region: str, cross_region: bool) -> 
     )
 
 
-def _check_profile_id(model: str, prefix: str, *, region: str) -> str:
+def _check_profile_id(model: str, prefix: str, *, region: str, cross_region: bool) -> str:
     allowed = geographies_of(region)
     if prefix not in allowed:
         raise ProfileGeographyMismatch(
@@ -143,10 +143,16 @@ def _check_profile_id(model: str, prefix: str, *, region: str) -> str:
             f"{model!r} does not exist: {entry.name} has profiles only in "
             f"{', '.join(entry.profiles)}; do not synthesize a prefix"
         )
+    if not cross_region:
+        raise ModelRequiresProfile(
+            f"{model!r} is a cross-region inference profile of geography {prefix!r}, but "
+            "cross-region inference is off; set AWS_BEDROCK_CROSS_REGION_INFERENCE=true to allow "
+            f"routing within {prefix!r}, or name a model with on-demand throughput in {region}"
+        )
     return model
 
 
-def _check_arn(model: str, match: re.Match[str], *, region: str) -> str:
+def _check_arn(model: str, match: re.Match[str], *, region: str, cross_region: bool) -> str:
     arn_region = match["region"]
     if arn_region != region:
         raise ArnRegionMismatch(
@@ -156,5 +162,5 @@ def _check_arn(model: str, match: re.Match[str], *, region: str) -> str:
     if match["kind"] == "inference-profile":
         prefix = geography_prefix(match["id"])
         if prefix is not None:
-            _check_profile_id(match["id"], prefix, region=region)
+            _check_profile_id(match["id"], prefix, region=region, cross_region=cross_region)
     return model

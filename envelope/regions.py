@@ -55,7 +55,7 @@ def geographies() -> dict[str, Geography]:
 
 def is_region(name: str) -> bool:
     """Tell whether ``name`` has the shape of an AWS region."""
-    return bool(REGION_PATTERN.match(name))
+    return bool(REGION_PATTERN.fullmatch(name))
 
 
 @functools.cache

@@ -1,0 +1,5 @@
+"""Allow ``python -m baton``."""
+
+from baton.cli import main
+
+main()

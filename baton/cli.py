@@ -1,0 +1,136 @@
+"""The ``baton`` command.
+
+Usage::
+
+    baton demo                                   # everything embedded, no services
+    baton worker --region eu-west-1              # consume baton.eu-west-1
+    baton run --prompt "Summarise the design"    # spawn, wait, print
+    baton emulator --port 8750 --allow-region eu-west-1
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from rich.console import Console
+
+from baton.errors import explained
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Run agent subtasks on a Celery fleet with the parent's exact Bedrock configuration."""
+
+
+@main.command()
+@click.option("--prompt", "prompts", multiple=True, required=True, help="One subagent per prompt.")
+@click.option("--agent", help="Subagent type: explorer, planner, code-architect, ...")
+@click.option("--model", help="Model alias or ID; resolved once, here, for the region.")
+@click.option("--region", help="Bedrock region; beats AWS_BEDROCK_REGION, AWS_REGION, ...")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of result objects.")
+@click.option("--debug", is_flag=True, help="Show where each setting came from.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for results.")
+def run(
+    prompts: tuple[str, ...],
+    agent: str | None,
+    model: str | None,
+    region: str | None,
+    as_json: bool,
+    debug: bool,
+    timeout: float,
+) -> None:
+    """Enqueue one subagent per --prompt with the captured envelope, wait, and print results.
+
+    \b
+    Examples:
+      AWS_REGION=eu-west-1 baton run --prompt "List the risks" --prompt "Draft a plan"
+      baton run --region ap-southeast-2 --model haiku --json --prompt "Hello"
+
+    Exit codes: 0 all succeeded, 1 a subagent failed, 2 bad configuration, 3 timed out.
+    """
+    from baton.run import run_prompts
+    from orchestrator import Orchestrator
+
+    err = Console(stderr=True)
+    with explained():
+        orch = Orchestrator.from_env(region=region, model=model)
+    if debug:
+        for line in orch.config.explain():
+            err.print(f"[dim]{line}[/]")
+    code = run_prompts(
+        orch, prompts, agent=agent, timeout=timeout, as_json=as_json, out=Console(), err=err
+    )
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--region", "regions", multiple=True, required=True, help="Region to serve (repeat).")
+@click.option(
+    "--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork",
+    show_default=True, help="Celery execution pool.",
+)
+@click.option("--concurrency", type=int, default=None, help="Task slots (default: CPU count).")
+@click.option("--debug", is_flag=True, help="Log the inherited region, model and endpoint.")
+@click.option("--loglevel", default="info", show_default=True, help="Celery log level.")
+def worker(
+    regions: tuple[str, ...], pool: str, concurrency: int | None, debug: bool, loglevel: str
+) -> None:
+    """Start a Celery worker for the given regions' queues (baton.<region>).
+
+    Its allowed regions default to the ones it serves; BATON_ALLOWED_REGIONS overrides.
+    `celery -A workers worker -Q baton.eu-west-1` works too.
+
+    \b
+    Examples:
+      BATON_ENVELOPE_KEY=... baton worker --region eu-west-1 --region eu-central-1
+      baton worker --region ap-southeast-2 --pool threads --concurrency 50 --debug
+    """
+    from baton.worker import start_worker
+
+    with explained():
+        start_worker(
+            regions=regions, pool=pool, concurrency=concurrency, debug=debug, loglevel=loglevel
+        )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback).")
+@click.option("--port", default=8750, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--allow-region", "allowed", multiple=True, help="Region the IAM policy allows.")
+@click.option("--latency", default=0.0, show_default=True, help="Seconds added to each call.")
+def emulator(host: str, port: int, allowed: tuple[str, ...], latency: float) -> None:
+    """Serve the local Bedrock-compatible endpoint (SigV4, region-scoped IAM, Converse).
+
+    \b
+    Examples:
+      baton emulator --port 8750 --allow-region eu-west-1
+      AWS_ENDPOINT_URL=http://127.0.0.1:8750 aws bedrock-runtime converse ...
+    """
+    from emulator import serve
+
+    def ready(url: str) -> None:
+        click.echo(f"BATON_EMULATOR_READY {url}", err=False)
+
+    if not allowed:
+        click.echo("warning: no --allow-region given; every Bedrock call will get 403", err=True)
+    serve(host=host, port=port, allowed_regions=frozenset(allowed), latency=latency, on_ready=ready)
+
+
+@main.command()
+@click.option("--region", default="eu-west-1", show_default=True, help="The parent's region.")
+@click.option("--model", default=None, help="Model alias (default: the catalogue default).")
+def demo(region: str, model: str | None) -> None:
+    """Show the bug and the fix with no services: local defaults get 403, inheritance works.
+
+    \b
+    Examples:
+      baton demo
+      baton demo --region ap-southeast-2 --model haiku
+    """
+    from baton.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    with explained():
+        sys.exit(run_demo(region=region, model=model, console=Console()))

@@ -1,0 +1,134 @@
+"""``baton demo``: the bug and the fix, side by side, with nothing to install or start.
+
+One process plays every part: a local Bedrock emulator that allows only the parent's region, a
+worker whose machine defaults point at us-east-1, an in-memory broker, and the parent.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from rich.console import Console
+from rich.table import Table
+
+from emulator import Emulator
+from emulator.credentials import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from envelope import catalogue, queue_for, resolve
+from orchestrator import Orchestrator, ProducerSettings, capture, producer_app
+
+#: The wrong defaults a worker machine commonly has: the bug this demo reproduces.
+WORKER_DEFAULT_REGION = "us-east-1"
+
+#: An in-process broker and result store, so the demo needs no Redis.
+MEMORY_BROKER = "memory://"
+MEMORY_BACKEND = "cache+memory://"
+
+PROMPTS = ("Name one risk of running subagents in the wrong region.", "Say hello from the fleet.")
+
+
+@contextmanager
+def worker_machine_defaults(endpoint: str) -> Iterator[None]:
+    """Give this process the environment of a misconfigured worker machine, then restore it."""
+    wrong = {
+        "AWS_DEFAULT_REGION": WORKER_DEFAULT_REGION,
+        "AWS_REGION": WORKER_DEFAULT_REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
+    }
+    saved = {name: os.environ.get(name) for name in wrong}
+    os.environ.update(wrong)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def without_baton(model: str, console: Console) -> bool:
+    """Call Bedrock the way a subagent does that builds its client from local defaults."""
+    model_id = resolve(model, region=WORKER_DEFAULT_REGION, cross_region=True)
+    console.print(f"  boto3.client('bedrock-runtime') -> region {WORKER_DEFAULT_REGION}, {model_id}")
+    client = boto3.client("bedrock-runtime", config=Config(signature_version="v4"))
+    try:
+        client.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    except ClientError as exc:
+        error = exc.response["Error"]
+        console.print(f"  [red]{exc.response['ResponseMetadata']['HTTPStatusCode']} "
+                      f"{error['Code']}[/]: {error.get('Message', '')}")
+        return error["Code"] == "AccessDeniedException"
+    finally:
+        client.close()
+    console.print("  [yellow]unexpected success[/]")
+    return False
+
+
+def with_baton(
+    *, region: str, model: str, endpoint: str, key: str, console: Console
+) -> list[dict[str, Any]]:
+    """Run the same prompts through an in-process broker and worker with the parent's envelope."""
+    from celery.contrib.testing.worker import start_worker
+
+    from workers import WorkerSettings, app, configure
+
+    configure(app, WorkerSettings(
+        broker_url=MEMORY_BROKER, result_backend=MEMORY_BACKEND,
+        envelope_key=key, allowed_regions=(region,),  # type: ignore[arg-type]
+    ))
+    producer = ProducerSettings(
+        broker_url=MEMORY_BROKER, result_backend=MEMORY_BACKEND, envelope_key=key  # type: ignore[arg-type]
+    )
+    config = capture(environ={"AWS_REGION": region, "AWS_BEDROCK_ENDPOINT": endpoint}, model=model)
+    orch = Orchestrator(config=config, settings=producer, app=producer_app(producer))
+    for line in config.explain():
+        console.print(f"  parent: {line}")
+    with start_worker(app, pool="solo", queues=[queue_for(region)], perform_ping_check=False,
+                      loglevel="WARNING"):
+        jobs = [orch.spawn(prompt) for prompt in PROMPTS]
+        return orch.gather(jobs, timeout=30)
+
+
+def journal_table(calls: list[dict[str, Any]]) -> Table:
+    """Tabulate what the emulator received: region, model and outcome of every call."""
+    table = Table("region (SigV4 scope)", "model ID", "status", "error")
+    for call in calls:
+        table.add_row(
+            str(call.get("region")), str(call.get("model_id")), str(call.get("status")),
+            str(call.get("error_code") or ""),
+        )
+    return table
+
+
+def run_demo(*, region: str, model: str | None, console: Console) -> int:
+    """Run both halves and return 0 when the bug reproduced and the fix held."""
+    model = model or catalogue().default_alias
+    key = os.environ.get("BATON_ENVELOPE_KEY") or secrets.token_urlsafe(32)
+    console.rule(f"Baton demo: parent in {region}, worker machine defaults to {WORKER_DEFAULT_REGION}")
+    with Emulator(allowed_regions=frozenset({region})) as emu, worker_machine_defaults(emu.url):
+        console.print(f"Local Bedrock emulator at {emu.url}; its IAM policy allows only {region}.")
+        console.print("\n[bold]1. A subagent that builds its client from the worker's defaults[/]")
+        reproduced = without_baton(model, console)
+        console.print("\n[bold]2. The same subagent under Baton, inheriting the parent's envelope[/]")
+        results = with_baton(region=region, model=model, endpoint=emu.url, key=key, console=console)
+        for result in results:
+            console.print(f"  [green]ok[/] {result['region']} {result['model_id']}: {result['text']}")
+        console.print("\n[bold]3. What the emulator saw[/]")
+        console.print(journal_table(emu.calls()))
+    held = all(result["region"] == region for result in results)
+    console.print(
+        f"\nWhy: the worker machine says {WORKER_DEFAULT_REGION}, so a client built from local "
+        f"defaults is signed for {WORKER_DEFAULT_REGION} and the region-scoped policy answers 403. "
+        f"Baton's workers build the client from the signed envelope instead: region {region}, the "
+        "parent's resolved model ID and endpoint, SigV4 pinned."
+    )
+    return 0 if reproduced and held else 1

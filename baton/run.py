@@ -1,0 +1,86 @@
+"""``baton run``: spawn one subagent per prompt, show progress, print results."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from celery.result import AsyncResult
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from baton.errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_TIMEOUT
+from orchestrator import Orchestrator
+
+#: How often progress polls the result backend; a UI refresh rate, not a correctness knob.
+POLL_INTERVAL_SECONDS = 0.1
+
+
+def wait_with_progress(
+    jobs: Sequence[AsyncResult[Any]], *, timeout: float, console: Console
+) -> bool:
+    """Show a progress bar until every job is ready or ``timeout`` passes; True if all ready."""
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("subagents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("subagents", total=len(jobs))
+        while time.monotonic() < deadline:
+            done = sum(1 for job in jobs if job.ready())
+            progress.update(bar, completed=done)
+            if done == len(jobs):
+                return True
+            time.sleep(POLL_INTERVAL_SECONDS)
+    return all(job.ready() for job in jobs)
+
+
+def outcome(job: AsyncResult[Any]) -> dict[str, Any]:
+    """Return a job's result dict, or ``{"job_id", "error": {"type", "message"}}`` if it failed."""
+    if not job.ready():
+        return {"job_id": job.id, "error": {"type": "Timeout", "message": "no result in time"}}
+    value = job.get(propagate=False)
+    if isinstance(value, BaseException) or job.failed():
+        return {"job_id": job.id, "error": {"type": type(value).__name__, "message": str(value)}}
+    return dict(value)
+
+
+def render(results: list[dict[str, Any]], *, as_json: bool, console: Console) -> None:
+    """Print results as JSON (for scripts) or as a table."""
+    if as_json:
+        console.print_json(json.dumps(results))
+        return
+    table = Table("job", "agent", "region", "model", "result")
+    for result in results:
+        if "error" in result:
+            error = result["error"]
+            table.add_row(result["job_id"][:8], "-", "-", "-", f"[red]{error['type']}[/]: {error['message']}")
+        else:
+            table.add_row(
+                result["job_id"][:8], result["agent"], result["region"], result["model_id"],
+                result["text"],
+            )
+    console.print(table)
+
+
+def run_prompts(
+    orch: Orchestrator,
+    prompts: Sequence[str],
+    *,
+    agent: str | None,
+    timeout: float,
+    as_json: bool,
+    out: Console,
+    err: Console,
+) -> int:
+    """Spawn, wait and print; return the exit code."""
+    jobs = [orch.spawn(prompt, agent=agent) for prompt in prompts]
+    err.print(f"spawned {len(jobs)} subagent(s) on queue baton.{orch.envelope.region}")
+    finished = wait_with_progress(jobs, timeout=timeout, console=err)
+    results = [outcome(job) for job in jobs]
+    render(results, as_json=as_json, console=out)
+    if not finished:
+        err.print(f"timed out after {timeout:g} s; is a worker for {orch.envelope.region} running?")
+        return EXIT_TIMEOUT
+    return EXIT_JOB_FAILED if any("error" in result for result in results) else EXIT_OK

@@ -1,0 +1,111 @@
+"""Errors of the emulator.
+
+Most of these are not failures of the emulator itself: they are the refusals real Bedrock would
+send, raised inside the pure handler and turned into AWS-shaped error responses (status code,
+``x-amzn-ErrorType`` header, JSON body) in one place, ``emulator/service.py``. Each class pins the
+status, the error type and the body key Bedrock uses, so a test can compare the wire bytes.
+
+    EmulatorError
+    ├── ServiceError
+    │   ├── AuthenticationError
+    │   │   ├── MissingAuthenticationToken
+    │   │   ├── IncompleteSignature
+    │   │   ├── UnrecognizedClient
+    │   │   └── InvalidSignature
+    │   ├── AccessDenied
+    │   ├── ValidationError
+    │   └── UnknownOperation
+    └── StartupError
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from envelope.errors import BatonError
+
+
+class EmulatorError(BatonError):
+    """Raised for any failure the emulator explains itself; the root of this package's errors."""
+
+    code = "emulator_error"
+
+
+class ServiceError(EmulatorError):
+    """Raised when a call must be answered with an AWS error response instead of a result."""
+
+    code = "service_error"
+    #: HTTP status Bedrock answers with.
+    status: ClassVar[int] = 400
+    #: The AWS error type, sent in ``x-amzn-ErrorType`` and surfaced by botocore as the code.
+    error_type: ClassVar[str] = "ValidationException"
+    #: Bedrock spells the body key ``message`` except for AccessDenied, where it is ``Message``.
+    body_key: ClassVar[str] = "message"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AuthenticationError(ServiceError):
+    """Raised when the caller cannot be identified from the request's signature."""
+
+    code = "authentication_error"
+    status = 403
+
+
+class MissingAuthenticationToken(AuthenticationError):
+    """Raised when a request carries no Authorization header at all."""
+
+    code = "missing_authentication_token"
+    error_type = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignature(AuthenticationError):
+    """Raised when the Authorization header is not a well-formed SigV4 header."""
+
+    code = "incomplete_signature"
+    error_type = "IncompleteSignatureException"
+
+
+class UnrecognizedClient(AuthenticationError):
+    """Raised when the access key (or a bearer token) is not one the emulator knows."""
+
+    code = "unrecognized_client"
+    error_type = "UnrecognizedClientException"
+
+
+class InvalidSignature(AuthenticationError):
+    """Raised when the signature does not match, or its date or scope is out of bounds."""
+
+    code = "invalid_signature"
+    error_type = "InvalidSignatureException"
+
+
+class AccessDenied(ServiceError):
+    """Raised when the identity's region-scoped policy does not allow the resource."""
+
+    code = "access_denied"
+    status = 403
+    error_type = "AccessDeniedException"
+    body_key = "Message"
+
+
+class ValidationError(ServiceError):
+    """Raised when the model ID, or the request body, is not one Bedrock would accept."""
+
+    code = "validation_error"
+
+
+class UnknownOperation(ServiceError):
+    """Raised when the method and path name no operation the emulator serves."""
+
+    code = "unknown_operation"
+    status = 404
+    error_type = "UnknownOperationException"
+
+
+class StartupError(EmulatorError):
+    """Raised when the HTTP server cannot start, for instance because the port is taken."""
+
+    code = "emulator_startup_error"

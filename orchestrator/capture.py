@@ -1,0 +1,272 @@
+"""Capture the parent's Bedrock configuration, once, from flags and the environment.
+
+Usage::
+
+    import os
+    from orchestrator.capture import capture
+
+    config = capture(environ=os.environ, region=args.region, model=args.model)
+    config.model_id          # resolved here, once; subagents never re-derive it
+    config.explain()         # ["region eu-west-1 (from AWS_REGION)", ...] for --debug and doctor
+
+The result is a pure function of the arguments (plus the AWS config file when ``AWS_PROFILE`` is
+set): nothing reads ``os.environ`` behind the caller's back, so a test or a doctor run sees exactly
+what a parent would. Every value records where it came from, because "why is my subagent calling
+us-east-1?" is the question this module exists to answer. When no source gives a region, capture
+refuses: boto3 would fall back to its own defaults, Baton does not.
+"""
+
+from __future__ import annotations
+
+import configparser
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from envelope import catalogue, check_endpoint_url, geography_prefix, is_region, requires_profile
+from envelope import resolve as resolve_model
+from orchestrator.errors import InvalidSetting, RegionNotConfigured
+
+T = TypeVar("T")
+
+#: Flag names as the CLI spells them; they are the sources reported for explicit arguments.
+REGION_FLAG = "--region"
+MODEL_FLAG = "--model"
+ENDPOINT_FLAG = "--endpoint-url"
+
+#: Region variables, highest first. ``AWS_REGION`` is honoured although boto3 ignores it: users
+#: set it and expect it to win over ``AWS_DEFAULT_REGION``, as every other AWS SDK does.
+REGION_VARIABLES = ("AWS_BEDROCK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+#: The one switch for geographic cross-region inference.
+CROSS_REGION_VARIABLE = "AWS_BEDROCK_CROSS_REGION_INFERENCE"
+
+#: Endpoint variables, highest first: Baton's own, then the two botocore itself would read.
+ENDPOINT_VARIABLES = (
+    "AWS_BEDROCK_ENDPOINT",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "AWS_ENDPOINT_URL",
+)
+
+#: Model variables, highest first: the agent tool's own variable, then Baton's.
+MODEL_VARIABLES = ("ANTHROPIC_MODEL", "BATON_MODEL")
+
+#: Where the AWS CLI and boto3 look for profiles when ``AWS_CONFIG_FILE`` is unset.
+DEFAULT_AWS_CONFIG_FILE = "~/.aws/config"
+
+_TRUE_WORDS = frozenset({"true", "1", "yes"})
+_FALSE_WORDS = frozenset({"false", "0", "no"})
+
+_NO_REGION = (
+    "no AWS region is configured: set --region, AWS_BEDROCK_REGION, AWS_REGION or "
+    "AWS_DEFAULT_REGION, or AWS_PROFILE with a region in ~/.aws/config; "
+    "Baton never falls back to us-east-1"
+)
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """A captured value and the source it came from, so a wrong value can be traced to its origin.
+
+    Attributes:
+        value: what the parent will use.
+        source: a flag (``--region``), a variable (``AWS_REGION``), a profile
+            (``profile 'dev' in /home/me/.aws/config``), or a text starting with ``default``.
+    """
+
+    value: T
+    source: str
+
+
+@dataclass(frozen=True)
+class CapturedConfig:
+    """The parent's Bedrock configuration, every part traced to its source.
+
+    Attributes:
+        region: the source region for bedrock-runtime.
+        cross_region: whether geographic inference profiles may be used.
+        endpoint_url: an endpoint override, or None for the regional endpoint.
+        model: the model name as asked for (an alias, an ID or an ARN).
+        model_id: ``model`` resolved once for ``region``; the exact string every job carries.
+    """
+
+    region: Setting[str]
+    cross_region: Setting[bool]
+    endpoint_url: Setting[str | None]
+    model: Setting[str]
+    model_id: str
+
+    def explain(self) -> list[str]:
+        """Return one human line per setting, for ``--debug`` and ``baton doctor``.
+
+        A subagent that calls the wrong place is usually a setting taken from an unexpected
+        source, so each line names the source, not just the value.
+        """
+        endpoint = self.endpoint_url.value or f"bedrock-runtime default for {self.region.value}"
+        return [
+            f"region {self.region.value} ({_origin(self.region.source)})",
+            f"cross-region inference {'on' if self.cross_region.value else 'off'} "
+            f"({_origin(self.cross_region.source)})",
+            f"endpoint {endpoint} ({_origin(self.endpoint_url.source)})",
+            f"model {self.model.value} resolved to {self.model_id} ({_origin(self.model.source)})",
+        ]
+
+
+def _origin(source: str) -> str:
+    return source if source.startswith(("default", "regional default")) else f"from {source}"
+
+
+def capture(
+    *,
+    environ: Mapping[str, str],
+    region: str | None = None,
+    model: str | None = None,
+    endpoint_url: str | None = None,
+) -> CapturedConfig:
+    """Capture and resolve the parent's configuration from flags and ``environ``.
+
+    Args:
+        environ: the environment to read; pass ``os.environ`` at the edge, a dict in tests.
+        region: the ``--region`` flag, which beats every variable.
+        model: the ``--model`` flag, which beats every variable.
+        endpoint_url: the ``--endpoint-url`` flag, which beats every variable.
+
+    Raises:
+        RegionNotConfigured: no source names a region.
+        InvalidSetting: the winning source of a setting holds an unusable value.
+        envelope.ResolutionError: the model has no usable ID in the region; unchanged, so it
+            reads the same as when a worker reports it.
+    """
+    region_setting = _capture_region(environ, flag=region)
+    model_setting = _first_set([(MODEL_FLAG, model), *_variables(environ, MODEL_VARIABLES)])
+    if model_setting is None:
+        model_setting = Setting(catalogue().default_alias, "default alias")
+    cross_region = _capture_cross_region(
+        environ, model=model_setting.value, region=region_setting.value
+    )
+    return CapturedConfig(
+        region=region_setting,
+        cross_region=cross_region,
+        endpoint_url=_capture_endpoint(environ, flag=endpoint_url),
+        model=model_setting,
+        model_id=resolve_model(
+            model_setting.value, region=region_setting.value, cross_region=cross_region.value
+        ),
+    )
+
+
+def _variables(environ: Mapping[str, str], names: Iterable[str]) -> list[tuple[str, str | None]]:
+    return [(name, environ.get(name)) for name in names]
+
+
+def _first_set(candidates: Iterable[tuple[str, str | None]]) -> Setting[str] | None:
+    """Return the first candidate with a value; an empty string counts as unset, as in boto3."""
+    for source, value in candidates:
+        if value:
+            return Setting(value, source)
+    return None
+
+
+def _capture_region(environ: Mapping[str, str], *, flag: str | None) -> Setting[str]:
+    """Take the region from the highest source that sets one; only that source is validated.
+
+    A lower source is never read once a higher one is set, so a stale ``AWS_DEFAULT_REGION``
+    cannot break a parent that passes ``--region``.
+    """
+    found = _first_set([(REGION_FLAG, flag), *_variables(environ, REGION_VARIABLES)])
+    if found is None:
+        found = _region_from_profile(environ)
+    if not is_region(found.value):
+        raise InvalidSetting(
+            f"{found.source} is {found.value!r}, which is not an AWS region name such as "
+            f"eu-west-1; correct it or unset it so a lower-precedence source applies"
+        )
+    return found
+
+
+def _region_from_profile(environ: Mapping[str, str]) -> Setting[str]:
+    """Read the region of ``AWS_PROFILE``, the last source before refusing."""
+    profile = environ.get("AWS_PROFILE")
+    if not profile:
+        raise RegionNotConfigured(_NO_REGION)
+    path = _config_path(environ)
+    region = _read_profile_region(path, profile)
+    if not region:
+        raise RegionNotConfigured(
+            f"{_NO_REGION} (AWS_PROFILE={profile!r} is set, but {path} gives that profile no "
+            "region: add 'region = ...' to its section)"
+        )
+    return Setting(region, f"profile {profile!r} in {path}")
+
+
+def _config_path(environ: Mapping[str, str]) -> Path:
+    """Locate the AWS config file as the AWS CLI does, but from ``environ``, not ``os.environ``."""
+    configured = environ.get("AWS_CONFIG_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    home = environ.get("HOME")
+    if home:
+        return Path(home) / ".aws" / "config"
+    return Path(DEFAULT_AWS_CONFIG_FILE).expanduser()
+
+
+def _read_profile_region(path: Path, profile: str) -> str | None:
+    """Return the ``region`` of ``profile`` in the config file at ``path``, else None.
+
+    A missing file or section is not an error here: the profile may live only in the credentials
+    file. An unparseable file is, because guessing past it could pick the wrong region.
+    """
+    # Raw, like botocore: AWS config values may contain '%', which interpolation would reject.
+    parser = configparser.RawConfigParser(strict=False)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise InvalidSetting(
+            f"AWS config file {path} cannot be parsed ({exc}); fix its syntax or point "
+            "AWS_CONFIG_FILE at a valid file"
+        ) from exc
+    section = "default" if profile == "default" else f"profile {profile}"
+    return parser.get(section, "region", fallback=None) or None
+
+
+def _capture_cross_region(environ: Mapping[str, str], *, model: str, region: str) -> Setting[bool]:
+    """Parse the cross-region switch, or derive it from the model when the switch is unset.
+
+    The default turns cross-region on exactly when the model cannot run without it (a model
+    served in the region only through a profile, or a profile ID named outright), so the
+    parent's setting also lets subagents resolve their own models in the same geography.
+    """
+    raw = environ.get(CROSS_REGION_VARIABLE)
+    if raw:
+        word = raw.lower()
+        if word in _TRUE_WORDS or word in _FALSE_WORDS:
+            return Setting(word in _TRUE_WORDS, CROSS_REGION_VARIABLE)
+        raise InvalidSetting(
+            f"{CROSS_REGION_VARIABLE} is {raw!r}; expected true/false/1/0/yes/no "
+            "(any case), or unset it to let Baton decide from the model"
+        )
+    if geography_prefix(model) is not None:
+        return Setting(True, f"default: {model} is an inference profile ID")
+    if requires_profile(model, region):
+        return Setting(True, f"default: {model} runs only through an inference profile")
+    return Setting(False, "default")
+
+
+def _capture_endpoint(environ: Mapping[str, str], *, flag: str | None) -> Setting[str | None]:
+    """Take the endpoint override, refusing plain http anywhere but this machine.
+
+    Credentials and prompts travel on this connection; only loopback (an emulator or a local
+    proxy) may skip TLS.
+    """
+    found = _first_set([(ENDPOINT_FLAG, flag), *_variables(environ, ENDPOINT_VARIABLES)])
+    if found is None:
+        return Setting(None, "regional default")
+    try:
+        check_endpoint_url(found.value)
+    except ValueError as exc:
+        raise InvalidSetting(
+            f"{found.source}: {exc}; correct {found.source} or unset it to use the regional "
+            "endpoint"
+        ) from exc
+    return Setting(found.value, found.source)

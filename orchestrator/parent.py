@@ -1,0 +1,133 @@
+"""The parent orchestrator: capture once, resolve once, sign, and hand work to the fleet.
+
+Usage::
+
+    from orchestrator import Orchestrator
+
+    orch = Orchestrator.from_env()
+    jobs = [orch.spawn(prompt=p, agent="explorer") for p in prompts]
+    results = orch.gather(jobs, timeout=120)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from celery.result import AsyncResult
+
+from envelope import (
+    HEADER_KEY,
+    TASK_NAME,
+    BedrockEnvelope,
+    Limits,
+    Lineage,
+    encode,
+    queue_for,
+    resolve,
+)
+from orchestrator import propagation
+from orchestrator.capture import CapturedConfig, capture
+from orchestrator.producer import producer_app
+from orchestrator.settings import ProducerSettings
+
+
+class Orchestrator:
+    """A parent agent's handle on the fleet, bound to one captured Bedrock configuration."""
+
+    def __init__(
+        self,
+        *,
+        config: CapturedConfig,
+        settings: ProducerSettings,
+        app: Celery | None = None,
+        root_id: str | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.app = app if app is not None else producer_app(settings)
+        self.root_id = root_id or uuid.uuid4().hex
+        self._keyring = settings.keyring()
+        self._template = BedrockEnvelope(
+            region=config.region.value,
+            cross_region=config.cross_region.value,
+            model_id=config.model_id,
+            endpoint_url=config.endpoint_url.value,
+            lineage=Lineage(root_id=self.root_id),
+            limits=Limits(max_depth=settings.max_depth, max_children=settings.max_children),
+            iat=0,
+            exp=settings.envelope_ttl,
+            kid=self._keyring.active,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        region: str | None = None,
+        model: str | None = None,
+        endpoint_url: str | None = None,
+        app: Celery | None = None,
+    ) -> Orchestrator:
+        """Capture the parent's config from the environment (and CLI flags) and resolve it."""
+        env = os.environ if environ is None else environ
+        config = capture(environ=env, region=region, model=model, endpoint_url=endpoint_url)
+        return cls(config=config, settings=ProducerSettings(), app=app)
+
+    @property
+    def envelope(self) -> BedrockEnvelope:
+        """The root envelope as it would be issued now (depth 0, fresh validity window)."""
+        return self._issue(self._template.model_id)
+
+    def _issue(self, model_id: str) -> BedrockEnvelope:
+        now = int(time.time())
+        return self._template.model_copy(
+            update={"model_id": model_id, "iat": now, "exp": now + self.settings.envelope_ttl}
+        )
+
+    def resolve_model(self, model: str | None) -> str:
+        """Resolve a per-job model override with the parent's region and geography."""
+        if model is None:
+            return self._template.model_id
+        return resolve(model, region=self._template.region, cross_region=self._template.cross_region)
+
+    def spawn(
+        self,
+        prompt: str,
+        *,
+        agent: str | None = None,
+        model: str | None = None,
+        description: str | None = None,
+    ) -> AsyncResult[Any]:
+        """Enqueue one subagent job on ``baton.<region>`` with the signed envelope."""
+        envelope = self._issue(self.resolve_model(model))
+        token = encode(envelope, keyring=self._keyring)
+        return self.app.send_task(
+            TASK_NAME,
+            kwargs={"prompt": prompt, "agent": agent, "description": description},
+            headers={HEADER_KEY: token},
+            queue=queue_for(envelope.region),
+        )
+
+    def gather(
+        self, results: Iterable[AsyncResult[Any]], *, timeout: float | None = None,
+        propagate: bool = True,
+    ) -> list[Any]:
+        """Wait for ``results`` and return their values in order.
+
+        With ``propagate=False`` a failed job's value is its exception instead of a raise.
+        """
+        return [result.get(timeout=timeout, propagate=propagate) for result in results]
+
+    @contextmanager
+    def propagating(self) -> Iterator[BedrockEnvelope]:
+        """Make every Celery publish in this block carry the root envelope."""
+        envelope = self.envelope
+        with propagation.propagating(envelope, encode(envelope, keyring=self._keyring)):
+            yield envelope

@@ -1,0 +1,32 @@
+"""The parent's Celery app: it only publishes and reads results, it never runs tasks."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from envelope import EnvelopeRouter
+from orchestrator.propagation import active_envelope
+from orchestrator.settings import ProducerSettings
+
+#: Jobs that reach no region queue land here, where no worker consumes and an operator can look.
+UNROUTED_QUEUE = "baton.unrouted"
+
+
+def producer_app(settings: ProducerSettings) -> Celery:
+    """Return a publish-only Celery app for ``settings`` that routes by envelope region."""
+    app = Celery(
+        "baton-orchestrator",
+        broker=settings.broker_url,
+        backend=settings.result_backend,
+        set_as_current=False,
+    )
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_default_queue=UNROUTED_QUEUE,
+        task_routes=(EnvelopeRouter(current=active_envelope),),
+        broker_connection_retry_on_startup=True,
+    )
+    return app

@@ -1,0 +1,55 @@
+"""Parent-side propagation: under ``Orchestrator.propagating()`` every publish carries the envelope.
+
+The signal handler and its pair live here, on the producer side; the worker side has its own in
+``workers.hooks``. Neither side imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from celery.signals import before_task_publish
+
+from envelope import HEADER_KEY, BedrockEnvelope
+
+#: The envelope and its signed token while a ``propagating()`` block is open in this context.
+_ACTIVE: ContextVar[tuple[BedrockEnvelope, str] | None] = ContextVar(
+    "baton_propagating", default=None
+)
+
+
+def active_envelope() -> BedrockEnvelope | None:
+    """Return the envelope of the open ``propagating()`` block, if any (for routing)."""
+    active = _ACTIVE.get()
+    return active[0] if active is not None else None
+
+
+def _attach(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    active = _ACTIVE.get()
+    if headers is None or active is None or headers.get(HEADER_KEY):
+        return
+    headers[HEADER_KEY] = active[1]
+
+
+def connect() -> None:
+    """Install the producer's publish hook (idempotent)."""
+    before_task_publish.connect(_attach, weak=False, dispatch_uid="baton.orchestrator.attach")
+
+
+def disconnect() -> None:
+    """Remove the producer's publish hook."""
+    before_task_publish.disconnect(_attach, dispatch_uid="baton.orchestrator.attach")
+
+
+@contextmanager
+def propagating(envelope: BedrockEnvelope, token: str) -> Iterator[BedrockEnvelope]:
+    """Attach ``token`` to every Celery publish in this context that has no envelope yet."""
+    connect()
+    reset = _ACTIVE.set((envelope, token))
+    try:
+        yield envelope
+    finally:
+        _ACTIVE.reset(reset)

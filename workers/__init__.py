@@ -1,0 +1,53 @@
+"""The consumer side: a Celery app whose tasks run only with their parent's Bedrock envelope.
+
+Usage::
+
+    from workers import app, current_envelope, bedrock_client
+
+    @app.task
+    def summarize(text):
+        client = bedrock_client()                       # built from the inherited envelope
+        return client.converse(modelId=current_envelope().model_id, ...)
+"""
+
+from workers.celery_app import BatonCelery, app, bedrock_client, configure, create_app
+from workers.clients import ClientCache
+from workers.context import current_envelope, current_job
+from workers.errors import (
+    BedrockCallFailed,
+    DepthExceeded,
+    IdentityUnavailable,
+    NoCurrentEnvelope,
+    PolicyViolation,
+    RegionNotAllowed,
+    UnknownAgent,
+    WorkerError,
+    WorkerMisconfigured,
+)
+from workers.policy import FleetPolicy
+from workers.results import SubagentResult, Usage
+from workers.settings import WorkerSettings
+
+__all__ = [
+    "BatonCelery",
+    "BedrockCallFailed",
+    "ClientCache",
+    "DepthExceeded",
+    "FleetPolicy",
+    "IdentityUnavailable",
+    "NoCurrentEnvelope",
+    "PolicyViolation",
+    "RegionNotAllowed",
+    "SubagentResult",
+    "UnknownAgent",
+    "Usage",
+    "WorkerError",
+    "WorkerMisconfigured",
+    "WorkerSettings",
+    "app",
+    "bedrock_client",
+    "configure",
+    "create_app",
+    "current_envelope",
+    "current_job",
+]

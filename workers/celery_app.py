@@ -1,0 +1,96 @@
+"""The Baton Celery app for workers.
+
+Usage::
+
+    celery -A workers worker -Q baton.eu-west-1        # or: baton worker --region eu-west-1
+
+Every task on this app is gated: it runs only with a verified envelope the fleet policy allows,
+and builds its Bedrock client from that envelope alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery, bootsteps
+
+from envelope import BedrockEnvelope, EnvelopeRouter
+from workers import hooks
+from workers.context import current_job
+from workers.gate import GatedTask
+from workers.runtime import WorkerRuntime
+from workers.settings import WorkerSettings
+from workers.tasks import register
+
+if TYPE_CHECKING:
+    from types_boto3_bedrock_runtime import BedrockRuntimeClient
+
+logger = logging.getLogger("baton.worker")
+
+#: Where a job with no envelope and no current job lands: consumed by nobody, visible to ops.
+UNROUTED_QUEUE = "baton.unrouted"
+
+
+class BatonCelery(Celery):
+    """A Celery app that carries the process's WorkerRuntime."""
+
+    baton_runtime: WorkerRuntime
+
+
+class AdmissionStep(bootsteps.Step):  # type: ignore[type-arg]
+    """Refuse to start a worker without keys or without a region it may serve."""
+
+    name = "baton.admission"
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        runtime: WorkerRuntime = worker.app.baton_runtime
+        runtime.keyring  # noqa: B018 - raises EnvelopeKeyError now rather than at the first job
+        queues = worker.app.amqp.queues
+        consumed = queues.consume_from if queues.consume_from is not None else queues
+        policy = runtime.configure_policy(list(consumed))
+        logger.info("Baton worker serving regions: %s", ", ".join(sorted(policy.allowed_regions)))
+
+
+def _current_envelope() -> BedrockEnvelope | None:
+    job = current_job()
+    return job.envelope if job is not None else None
+
+
+def create_app(settings: WorkerSettings) -> BatonCelery:
+    """Build the worker app for ``settings``; the module-level ``app`` uses the environment."""
+    app = BatonCelery("baton", task_cls=GatedTask, set_as_current=False)
+    configure(app, settings)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_default_queue=UNROUTED_QUEUE,
+        task_routes=(EnvelopeRouter(current=_current_envelope),),
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    app.steps["worker"].add(AdmissionStep)
+    register(app)
+    return app
+
+
+def configure(app: BatonCelery, settings: WorkerSettings) -> None:
+    """(Re)bind ``app`` to ``settings``: broker, backend, runtime and hooks."""
+    app.conf.broker_url = settings.broker_url
+    app.conf.result_backend = settings.result_backend
+    app.baton_runtime = WorkerRuntime(settings)
+    hooks.disconnect()
+    hooks.connect(app.baton_runtime)
+
+
+app = create_app(WorkerSettings())
+
+
+def bedrock_client() -> BedrockRuntimeClient:
+    """Return the cached bedrock-runtime client for the running task's inherited envelope."""
+    from workers.context import current_envelope
+
+    return app.baton_runtime.clients.get(current_envelope())

@@ -1,0 +1,130 @@
+"""Per-process cache of bedrock-runtime clients, built only from envelopes.
+
+A client depends on region, endpoint, identity and client settings: the envelope's
+``client_fingerprint``. Lineage and expiry are left out, so a whole tree shares one client. Every
+setting a worker's environment could inject is pinned in code:
+
+- ``region_name`` is always passed (boto3 ignores ``AWS_REGION`` and would read
+  ``AWS_DEFAULT_REGION``);
+- ``ignore_configured_endpoint_urls`` shuts off ``AWS_ENDPOINT_URL*`` and the config file, so only
+  the envelope's endpoint is used;
+- ``signature_version="v4"`` pins SigV4, so an ambient ``AWS_BEARER_TOKEN_BEDROCK`` cannot take
+  over the auth scheme.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
+
+from envelope import AmbientAuth, BedrockEnvelope, ProfileAuth
+from workers.errors import IdentityUnavailable
+
+if TYPE_CHECKING:
+    from types_boto3_bedrock_runtime import BedrockRuntimeClient
+
+#: Appended to the User-Agent so Bedrock-side logs can tell Baton's calls apart.
+USER_AGENT_EXTRA = "baton/0.1"
+
+
+def client_config(envelope: BedrockEnvelope, *, max_pool_connections: int) -> Config:
+    """Return the botocore Config for ``envelope``: nothing left for the environment to fill."""
+    settings = envelope.client
+    return Config(
+        region_name=envelope.region,
+        signature_version="v4",
+        ignore_configured_endpoint_urls=True,
+        max_pool_connections=max_pool_connections,
+        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        user_agent_extra=USER_AGENT_EXTRA,
+    )
+
+
+class ClientCache:
+    """A bounded LRU of clients keyed by client fingerprint, emptied in a forked child."""
+
+    def __init__(self, *, max_pool_connections: int, max_size: int) -> None:
+        self._max_pool_connections = max_pool_connections
+        self._max_size = max_size
+        self._clients: OrderedDict[tuple[object, ...], BedrockRuntimeClient] = OrderedDict()
+        self._sessions: dict[str | None, boto3.Session] = {}
+        self._lock = threading.Lock()
+        self.builds = 0
+        self.evictions = 0
+        os.register_at_fork(after_in_child=self.clear)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def clear(self) -> None:
+        """Forget every client and session: sockets and sessions must not cross a fork."""
+        self._clients = OrderedDict()
+        self._sessions = {}
+        self._lock = threading.Lock()
+
+    def get(self, envelope: BedrockEnvelope) -> BedrockRuntimeClient:
+        """Return the client for ``envelope``, building it once per process and fingerprint."""
+        key = envelope.client_fingerprint
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._build(envelope)
+                self._clients[key] = client
+                self._evict()
+            return client
+
+    def _evict(self) -> None:
+        while len(self._clients) > self._max_size:
+            _, client = self._clients.popitem(last=False)
+            client.close()
+            self.evictions += 1
+
+    def _build(self, envelope: BedrockEnvelope) -> BedrockRuntimeClient:
+        session = self._session(envelope)
+        config = client_config(envelope, max_pool_connections=self._max_pool_connections)
+        self.builds += 1
+        return session.client(
+            "bedrock-runtime",
+            region_name=envelope.region,
+            endpoint_url=envelope.endpoint_url,
+            config=config,
+        )
+
+    def _session(self, envelope: BedrockEnvelope) -> boto3.Session:
+        auth = envelope.auth
+        if isinstance(auth, AmbientAuth):
+            profile = None
+        elif isinstance(auth, ProfileAuth):
+            profile = auth.name
+        else:
+            raise IdentityUnavailable(
+                f"identity mode {auth.mode!r} is not supported by this worker release; "
+                "use ambient or profile, or upgrade the workers"
+            )
+        session = self._sessions.get(profile)
+        if session is None:
+            session = self._new_session(profile)
+            self._sessions[profile] = session
+        return session
+
+    @staticmethod
+    def _new_session(profile: str | None) -> boto3.Session:
+        try:
+            return boto3.Session(profile_name=profile)
+        except ProfileNotFound as exc:
+            raise IdentityUnavailable(
+                f"the envelope asks for AWS profile {profile!r}, which does not exist on this "
+                "worker; add it to the worker's ~/.aws/config or send the job to workers that "
+                "have it"
+            ) from exc

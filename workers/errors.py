@@ -1,0 +1,74 @@
+"""Errors a worker raises instead of running a job or calling Bedrock.
+
+Each takes a single message so Celery can store it as the job's result and rebuild it for the
+parent. Envelope errors (missing, tampered, expired...) come from ``envelope.errors``.
+
+    BatonError (envelope.errors)
+    └── WorkerError
+        ├── PolicyViolation
+        │   ├── RegionNotAllowed
+        │   └── DepthExceeded
+        ├── NoCurrentEnvelope
+        ├── IdentityUnavailable
+        ├── UnknownAgent
+        ├── WorkerMisconfigured
+        └── BedrockCallFailed
+"""
+
+from __future__ import annotations
+
+from envelope import BatonError
+
+
+class WorkerError(BatonError):
+    """Raised for any worker-side refusal or failure Baton explains."""
+
+    code = "worker_error"
+
+
+class PolicyViolation(WorkerError):
+    """Raised when a valid envelope asks for something this fleet does not allow."""
+
+    code = "policy_violation"
+
+
+class RegionNotAllowed(PolicyViolation):
+    """Raised when the envelope's region is outside the worker's allowed regions."""
+
+    code = "region_not_allowed"
+
+
+class DepthExceeded(PolicyViolation):
+    """Raised when a job sits deeper in its tree than the envelope's ``max_depth``."""
+
+    code = "depth_exceeded"
+
+
+class NoCurrentEnvelope(WorkerError):
+    """Raised when ``current_envelope()`` is called outside an admitted Baton task."""
+
+    code = "no_current_envelope"
+
+
+class IdentityUnavailable(WorkerError):
+    """Raised when the envelope's identity mode cannot be honoured on this worker."""
+
+    code = "identity_unavailable"
+
+
+class UnknownAgent(WorkerError):
+    """Raised when a job names a subagent type this worker does not define."""
+
+    code = "unknown_agent"
+
+
+class WorkerMisconfigured(WorkerError):
+    """Raised when the worker itself is not set up to run Baton jobs safely."""
+
+    code = "worker_misconfigured"
+
+
+class BedrockCallFailed(WorkerError):
+    """Raised when Bedrock answered a call with an error; the message carries code and hint."""
+
+    code = "bedrock_call_failed"

@@ -1,0 +1,88 @@
+"""What one worker process holds: its settings, keys, policy and client cache.
+
+Built once per process from ``WorkerSettings`` and attached to the app; the gate and the hooks read
+it. Nothing about a job lives here: jobs carry their own configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+from envelope import (
+    HEADER_KEY,
+    BedrockEnvelope,
+    EnvelopeMissing,
+    Keyring,
+    decode,
+    encode,
+)
+from workers.clients import ClientCache
+from workers.policy import FleetPolicy
+from workers.settings import WorkerSettings
+
+logger = logging.getLogger("baton.worker")
+
+
+def envelope_token(request: Any) -> str | None:
+    """Read the envelope header of a task request: the attribute first, then ``headers``.
+
+    A worker delivery sets the attribute; eager runs and some integrations fill only
+    ``request.headers``.
+    """
+    token = getattr(request, HEADER_KEY, None)
+    if token:
+        return str(token)
+    headers = getattr(request, "headers", None) or {}
+    token = headers.get(HEADER_KEY) or (headers.get("headers") or {}).get(HEADER_KEY)
+    return str(token) if token else None
+
+
+class WorkerRuntime:
+    """Per-process state of a Baton worker."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.clients = ClientCache(
+            max_pool_connections=settings.max_pool_connections,
+            max_size=settings.client_cache_size,
+        )
+        self.policy: FleetPolicy | None = None
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The envelope keys; raises EnvelopeKeyError (a refusal) when none are configured."""
+        return self.settings.keyring()
+
+    def configure_policy(self, consumed_queues: Iterable[str]) -> FleetPolicy:
+        """Fix the policy at worker start, from settings or the queues the worker consumes."""
+        self.policy = FleetPolicy.for_worker(
+            allowed_regions=self.settings.allowed_regions, consumed_queues=consumed_queues
+        )
+        return self.policy
+
+    def admit(self, request: Any) -> BedrockEnvelope:
+        """Verify the request's envelope and apply the policy; raise a typed error otherwise."""
+        token = envelope_token(request)
+        if token is None:
+            raise EnvelopeMissing(
+                f"job {getattr(request, 'id', '?')} carries no {HEADER_KEY} header, so it has no "
+                "Bedrock configuration to inherit; enqueue it through baton.Orchestrator or from "
+                "inside a Baton task"
+            )
+        envelope = decode(token, keyring=self.keyring)
+        policy = self.policy or self.configure_policy(())
+        policy.check(envelope)
+        if self.settings.debug:
+            logger.info("Using inherited Bedrock region: %s", envelope.region)
+            logger.info("Using inherited Bedrock model: %s", envelope.model_id)
+            logger.info(
+                "Using inherited Bedrock endpoint: %s", envelope.endpoint_url or "regional default"
+            )
+        return envelope
+
+    def sign(self, envelope: BedrockEnvelope) -> str:
+        """Sign an envelope this worker derived (a child's) with its active key."""
+        return encode(envelope, keyring=self.keyring)
