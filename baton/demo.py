@@ -16,9 +16,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from emulator import Emulator
+from emulator import Call, Emulator
 from emulator.credentials import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from envelope import catalogue, queue_for, resolve
 from orchestrator import Orchestrator, ProducerSettings, capture, producer_app
@@ -27,7 +28,7 @@ from orchestrator import Orchestrator, ProducerSettings, capture, producer_app
 WORKER_DEFAULT_REGION = "us-east-1"
 
 #: An in-process broker and result store, so the demo needs no Redis.
-MEMORY_BROKER = "memory://"
+MEMORY_BROKER = "memory://localhost/"
 MEMORY_BACKEND = "cache+memory://"
 
 PROMPTS = ("Name one risk of running subagents in the wrong region.", "Say hello from the fleet.")
@@ -64,8 +65,8 @@ def without_baton(model: str, console: Console) -> bool:
         client.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": "hi"}]}])
     except ClientError as exc:
         error = exc.response["Error"]
-        console.print(f"  [red]{exc.response['ResponseMetadata']['HTTPStatusCode']} "
-                      f"{error['Code']}[/]: {error.get('Message', '')}")
+        status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+        console.print(f"  [red]{status} {error['Code']}[/]: {escape(error.get('Message', ''))}")
         return error["Code"] == "AccessDeniedException"
     finally:
         client.close()
@@ -74,7 +75,7 @@ def without_baton(model: str, console: Console) -> bool:
 
 
 def with_baton(
-    *, region: str, model: str, endpoint: str, key: str, console: Console
+    *, region: str, model: str | None, endpoint: str, key: str, console: Console
 ) -> list[dict[str, Any]]:
     """Run the same prompts through an in-process broker and worker with the parent's envelope."""
     from celery.contrib.testing.worker import start_worker
@@ -91,37 +92,36 @@ def with_baton(
     config = capture(environ={"AWS_REGION": region, "AWS_BEDROCK_ENDPOINT": endpoint}, model=model)
     orch = Orchestrator(config=config, settings=producer, app=producer_app(producer))
     for line in config.explain():
-        console.print(f"  parent: {line}")
+        console.print(f"  parent: {escape(line)}")
     with start_worker(app, pool="solo", queues=[queue_for(region)], perform_ping_check=False,
                       loglevel="WARNING"):
         jobs = [orch.spawn(prompt) for prompt in PROMPTS]
         return orch.gather(jobs, timeout=30)
 
 
-def journal_table(calls: list[dict[str, Any]]) -> Table:
+def journal_table(calls: list[Call]) -> Table:
     """Tabulate what the emulator received: region, model and outcome of every call."""
-    table = Table("region (SigV4 scope)", "model ID", "status", "error")
+    table = Table("region (SigV4 scope)", "model ID", "auth", "status", "error")
     for call in calls:
         table.add_row(
-            str(call.get("region")), str(call.get("model_id")), str(call.get("status")),
-            str(call.get("error_code") or ""),
+            str(call.region), str(call.model_id), call.auth, str(call.status),
+            call.error_code or "",
         )
     return table
 
 
 def run_demo(*, region: str, model: str | None, console: Console) -> int:
     """Run both halves and return 0 when the bug reproduced and the fix held."""
-    model = model or catalogue().default_alias
     key = os.environ.get("BATON_ENVELOPE_KEY") or secrets.token_urlsafe(32)
     console.rule(f"Baton demo: parent in {region}, worker machine defaults to {WORKER_DEFAULT_REGION}")
     with Emulator(allowed_regions=frozenset({region})) as emu, worker_machine_defaults(emu.url):
         console.print(f"Local Bedrock emulator at {emu.url}; its IAM policy allows only {region}.")
         console.print("\n[bold]1. A subagent that builds its client from the worker's defaults[/]")
-        reproduced = without_baton(model, console)
+        reproduced = without_baton(model or catalogue().default_alias, console)
         console.print("\n[bold]2. The same subagent under Baton, inheriting the parent's envelope[/]")
         results = with_baton(region=region, model=model, endpoint=emu.url, key=key, console=console)
         for result in results:
-            console.print(f"  [green]ok[/] {result['region']} {result['model_id']}: {result['text']}")
+            console.print(f"  [green]ok[/] job {result['job_id'][:8]} -> {escape(result['text'])}")
         console.print("\n[bold]3. What the emulator saw[/]")
         console.print(journal_table(emu.calls()))
     held = all(result["region"] == region for result in results)

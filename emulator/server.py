@@ -119,6 +119,13 @@ class HttpServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Return every (host, port) actually bound, so a test can prove nothing else is."""
+        if self._server is None:
+            return []
+        return [tuple(sock.getsockname()[:2]) for sock in self._server.sockets]
+
+    @property
     def url(self) -> str:
         """Return the base URL clients should use as ``endpoint_url``."""
         host = f"[{self._host}]" if ":" in self._host else self._host

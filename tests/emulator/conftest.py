@@ -22,6 +22,7 @@ from botocore.credentials import Credentials
 
 from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Emulator
 
+
 @dataclass(frozen=True)
 class RawResponse:
     """What came back over a plain http.client connection."""

@@ -253,7 +253,11 @@ ENDPOINT_TABLE = [
         id="aws_endpoint_url_bedrock_runtime_alone",
     ),
     pytest.param(
-        E_GENERIC, {}, "https://generic.example.com", "AWS_ENDPOINT_URL", id="aws_endpoint_url_alone"
+        E_GENERIC,
+        {},
+        "https://generic.example.com",
+        "AWS_ENDPOINT_URL",
+        id="aws_endpoint_url_alone",
     ),
     pytest.param(
         E_BEDROCK,
@@ -344,9 +348,7 @@ M_BATON = {"BATON_MODEL": "sonnet"}
 
 # In us-east-1, where every catalogue model has a profile, so each row also pins its resolution.
 MODEL_TABLE = [
-    pytest.param(
-        {}, {}, "claude-sonnet-4", "default alias", f"us.{SONNET_4}", id="default_alias"
-    ),
+    pytest.param({}, {}, "claude-sonnet-4", "default alias", f"us.{SONNET_4}", id="default_alias"),
     pytest.param({}, M_FLAG, "haiku", "--model", f"us.{HAIKU}", id="the_flag_alone"),
     pytest.param(
         M_ANTHROPIC,
@@ -495,7 +497,9 @@ def test_an_unknown_cross_region_value_raises_invalid_setting(base_environ, valu
 @pytest.mark.parametrize(
     ("environ", "flags", "named"),
     [
-        pytest.param({}, {"endpoint_url": "http://bedrock.example.com"}, "--endpoint-url", id="flag"),
+        pytest.param(
+            {}, {"endpoint_url": "http://bedrock.example.com"}, "--endpoint-url", id="flag"
+        ),
         pytest.param(
             {"AWS_BEDROCK_ENDPOINT": "http://10.0.0.5:8080"}, {}, "AWS_BEDROCK_ENDPOINT", id="lan"
         ),
