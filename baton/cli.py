@@ -68,8 +68,11 @@ def run(
 @main.command()
 @click.option("--region", "regions", multiple=True, required=True, help="Region to serve (repeat).")
 @click.option(
-    "--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork",
-    show_default=True, help="Celery execution pool.",
+    "--pool",
+    type=click.Choice(["prefork", "threads", "solo"]),
+    default="prefork",
+    show_default=True,
+    help="Celery execution pool.",
 )
 @click.option("--concurrency", type=int, default=None, help="Task slots (default: CPU count).")
 @click.option("--debug", is_flag=True, help="Log the inherited region, model and endpoint.")

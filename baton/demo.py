@@ -59,7 +59,9 @@ def worker_machine_defaults(endpoint: str) -> Iterator[None]:
 def without_baton(model: str, console: Console) -> bool:
     """Call Bedrock the way a subagent does that builds its client from local defaults."""
     model_id = resolve(model, region=WORKER_DEFAULT_REGION, cross_region=True)
-    console.print(f"  boto3.client('bedrock-runtime') -> region {WORKER_DEFAULT_REGION}, {model_id}")
+    console.print(
+        f"  boto3.client('bedrock-runtime') -> region {WORKER_DEFAULT_REGION}, {model_id}"
+    )
     client = boto3.client("bedrock-runtime", config=Config(signature_version="v4"))
     try:
         client.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": "hi"}]}])
@@ -82,19 +84,27 @@ def with_baton(
 
     from workers import WorkerSettings, app, configure
 
-    configure(app, WorkerSettings(
-        broker_url=MEMORY_BROKER, result_backend=MEMORY_BACKEND,
-        envelope_key=key, allowed_regions=(region,),  # type: ignore[arg-type]
-    ))
+    configure(
+        app,
+        WorkerSettings(
+            broker_url=MEMORY_BROKER,
+            result_backend=MEMORY_BACKEND,
+            envelope_key=key,
+            allowed_regions=(region,),
+        ),
+    )
     producer = ProducerSettings(
-        broker_url=MEMORY_BROKER, result_backend=MEMORY_BACKEND, envelope_key=key  # type: ignore[arg-type]
+        broker_url=MEMORY_BROKER,
+        result_backend=MEMORY_BACKEND,
+        envelope_key=key,
     )
     config = capture(environ={"AWS_REGION": region, "AWS_BEDROCK_ENDPOINT": endpoint}, model=model)
     orch = Orchestrator(config=config, settings=producer, app=producer_app(producer))
     for line in config.explain():
         console.print(f"  parent: {escape(line)}")
-    with start_worker(app, pool="solo", queues=[queue_for(region)], perform_ping_check=False,
-                      loglevel="WARNING"):
+    with start_worker(
+        app, pool="solo", queues=[queue_for(region)], perform_ping_check=False, loglevel="WARNING"
+    ):
         jobs = [orch.spawn(prompt) for prompt in PROMPTS]
         return orch.gather(jobs, timeout=30)
 
@@ -104,7 +114,10 @@ def journal_table(calls: list[Call]) -> Table:
     table = Table("region (SigV4 scope)", "model ID", "auth", "status", "error")
     for call in calls:
         table.add_row(
-            str(call.region), str(call.model_id), call.auth, str(call.status),
+            str(call.region),
+            str(call.model_id),
+            call.auth,
+            str(call.status),
             call.error_code or "",
         )
     return table
@@ -113,12 +126,16 @@ def journal_table(calls: list[Call]) -> Table:
 def run_demo(*, region: str, model: str | None, console: Console) -> int:
     """Run both halves and return 0 when the bug reproduced and the fix held."""
     key = os.environ.get("BATON_ENVELOPE_KEY") or secrets.token_urlsafe(32)
-    console.rule(f"Baton demo: parent in {region}, worker machine defaults to {WORKER_DEFAULT_REGION}")
+    console.rule(
+        f"Baton demo: parent in {region}, worker machine defaults to {WORKER_DEFAULT_REGION}"
+    )
     with Emulator(allowed_regions=frozenset({region})) as emu, worker_machine_defaults(emu.url):
         console.print(f"Local Bedrock emulator at {emu.url}; its IAM policy allows only {region}.")
         console.print("\n[bold]1. A subagent that builds its client from the worker's defaults[/]")
         reproduced = without_baton(model or catalogue().default_alias, console)
-        console.print("\n[bold]2. The same subagent under Baton, inheriting the parent's envelope[/]")
+        console.print(
+            "\n[bold]2. The same subagent under Baton, inheriting the parent's envelope[/]"
+        )
         results = with_baton(region=region, model=model, endpoint=emu.url, key=key, console=console)
         for result in results:
             console.print(f"  [green]ok[/] job {result['job_id'][:8]} -> {escape(result['text'])}")

@@ -26,9 +26,7 @@ EXIT_TIMEOUT = 3
 class CliExit(click.ClickException):
     """Raised when a command stops with one explained line and a chosen exit code."""
 
-    def __init__(self, message: str, *, exit_code: int = EXIT_CONFIG) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = EXIT_CONFIG
 
 
 @contextmanager

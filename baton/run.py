@@ -55,10 +55,15 @@ def render(results: list[dict[str, Any]], *, as_json: bool, console: Console) ->
     for result in results:
         if "error" in result:
             error = result["error"]
-            table.add_row(result["job_id"][:8], "-", "-", "-", f"[red]{error['type']}[/]: {error['message']}")
+            table.add_row(
+                result["job_id"][:8], "-", "-", "-", f"[red]{error['type']}[/]: {error['message']}"
+            )
         else:
             table.add_row(
-                result["job_id"][:8], result["agent"], result["region"], result["model_id"],
+                result["job_id"][:8],
+                result["agent"],
+                result["region"],
+                result["model_id"],
                 result["text"],
             )
     console.print(table)

@@ -21,10 +21,14 @@ def start_worker(
     configure(app, settings)
     argv = [
         "worker",
-        "--queues", ",".join(queue_for(region) for region in regions),
-        "--pool", pool,
-        "--loglevel", loglevel,
-        "--hostname", f"baton-{'+'.join(regions)}.{os.getpid()}@%h",
+        "--queues",
+        ",".join(queue_for(region) for region in regions),
+        "--pool",
+        pool,
+        "--loglevel",
+        loglevel,
+        "--hostname",
+        f"baton-{'+'.join(regions)}.{os.getpid()}@%h",
     ]
     if concurrency is not None:
         argv += ["--concurrency", str(concurrency)]

@@ -78,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a Ctrl-C that arrived before the signal handlers were installed
+        return 130
     return 0
 
 

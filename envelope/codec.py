@@ -64,7 +64,7 @@ class Keyring:
 
     @classmethod
     def from_env_values(cls, *, key: str | None, keys: str | None) -> Keyring:
-        """Build the keyring from ``BATON_ENVELOPE_KEYS`` (``kid:key,...``) or ``BATON_ENVELOPE_KEY``.
+        """Build the keyring from ``BATON_ENVELOPE_KEYS`` (``kid:key,...``) or ``..._KEY``.
 
         ``BATON_ENVELOPE_KEYS`` wins when both are set; its first entry signs.
         """

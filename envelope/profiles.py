@@ -71,7 +71,9 @@ def catalogue() -> Catalogue:
         )
         for model_id, spec in raw["models"].items()
     }
-    return Catalogue(models=models, aliases=dict(raw["aliases"]), default_alias=raw["default_alias"])
+    return Catalogue(
+        models=models, aliases=dict(raw["aliases"]), default_alias=raw["default_alias"]
+    )
 
 
 def requires_profile(model: str, region: str) -> bool:
@@ -114,8 +116,9 @@ def _resolve_base(entry: CatalogueModel, *, region: str, cross_region: bool) -> 
             return entry.model_id
         raise ModelRequiresProfile(
             f"{entry.name} ({entry.model_id}) runs in {region} only through an inference "
-            "profile, but cross-region inference is off; set AWS_BEDROCK_CROSS_REGION_INFERENCE=true "
-            "or choose a model with on-demand throughput in this region"
+            "profile, but cross-region inference is off; set "
+            "AWS_BEDROCK_CROSS_REGION_INFERENCE=true or choose a model with on-demand "
+            "throughput in this region"
         )
     for geo in geographies_of(region):
         if geo in entry.profiles and geo not in AUTO_EXCLUDED_GEOGRAPHIES:

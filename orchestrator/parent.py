@@ -95,7 +95,9 @@ class Orchestrator:
         """Resolve a per-job model override with the parent's region and geography."""
         if model is None:
             return self._template.model_id
-        return resolve(model, region=self._template.region, cross_region=self._template.cross_region)
+        return resolve(
+            model, region=self._template.region, cross_region=self._template.cross_region
+        )
 
     def spawn(
         self,
@@ -116,7 +118,10 @@ class Orchestrator:
         )
 
     def gather(
-        self, results: Iterable[AsyncResult[Any]], *, timeout: float | None = None,
+        self,
+        results: Iterable[AsyncResult[Any]],
+        *,
+        timeout: float | None = None,
         propagate: bool = True,
     ) -> list[Any]:
         """Wait for ``results`` and return their values in order.

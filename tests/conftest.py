@@ -53,9 +53,21 @@ def redis_server() -> Iterator[RedisServer]:
         pytest.skip("redis-server is not installed")
     port = free_port()
     proc = Proc(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--maxmemory-policy", "noeviction"],
-        env=clean_env(), name="redis-server",
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+        ],
+        env=clean_env(),
+        name="redis-server",
     )
     try:
         proc.wait_for("Ready to accept connections")
@@ -132,7 +144,9 @@ def start_worker(
         include: str | None = None,
     ) -> WorkerProc:
         full_env = clean_env(
-            BATON_BROKER_URL=broker, BATON_RESULT_BACKEND=backend, BATON_ENVELOPE_KEY=envelope_key,
+            BATON_BROKER_URL=broker,
+            BATON_RESULT_BACKEND=backend,
+            BATON_ENVELOPE_KEY=envelope_key,
             AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
             AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
         )
@@ -144,9 +158,25 @@ def start_worker(
         else:
             full_env["BATON_DEBUG"] = "true" if debug else "false"
             full_env["BATON_CONCURRENCY"] = str(concurrency)
-            args = ["-m", "celery", "-A", "workers", "worker", "-P", pool, "-c", str(concurrency),
-                    "-Q", ",".join(f"baton.{r}" for r in regions), "-I", include,
-                    "-l", "info", "-n", f"test-{secrets.token_hex(4)}@%h"]
+            args = [
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "-P",
+                pool,
+                "-c",
+                str(concurrency),
+                "-Q",
+                ",".join(f"baton.{r}" for r in regions),
+                "-I",
+                include,
+                "-l",
+                "info",
+                "-n",
+                f"test-{secrets.token_hex(4)}@%h",
+            ]
         proc = Proc(python_argv(*args), env=full_env, name="worker")
         started.append(proc)
         proc.wait_for(" ready.")
@@ -163,7 +193,9 @@ def producer_settings(redis_urls: tuple[str, str], envelope_key: str) -> Any:
 
     broker, backend = redis_urls
     return ProducerSettings(
-        broker_url=broker, result_backend=backend, envelope_key=envelope_key  # type: ignore[arg-type]
+        broker_url=broker,
+        result_backend=backend,
+        envelope_key=envelope_key,  # type: ignore[arg-type]
     )
 
 

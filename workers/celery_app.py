@@ -17,7 +17,7 @@ from celery import Celery, bootsteps
 
 from envelope import BedrockEnvelope, EnvelopeRouter
 from workers import hooks
-from workers.context import current_job
+from workers.context import current_envelope, current_job
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings
@@ -38,7 +38,7 @@ class BatonCelery(Celery):
     baton_runtime: WorkerRuntime
 
 
-class AdmissionStep(bootsteps.Step):  # type: ignore[type-arg]
+class AdmissionStep(bootsteps.Step):
     """Refuse to start a worker without keys or without a region it may serve."""
 
     name = "baton.admission"
@@ -79,8 +79,7 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
 
 def configure(app: BatonCelery, settings: WorkerSettings) -> None:
     """(Re)bind ``app`` to ``settings``: broker, backend, runtime and hooks."""
-    app.conf.broker_url = settings.broker_url
-    app.conf.result_backend = settings.result_backend
+    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
     app.baton_runtime = WorkerRuntime(settings)
     hooks.disconnect()
     hooks.connect(app.baton_runtime)
@@ -91,6 +90,4 @@ app = create_app(WorkerSettings())
 
 def bedrock_client() -> BedrockRuntimeClient:
     """Return the cached bedrock-runtime client for the running task's inherited envelope."""
-    from workers.context import current_envelope
-
     return app.baton_runtime.clients.get(current_envelope())

@@ -39,7 +39,7 @@ def client_config(envelope: BedrockEnvelope, *, max_pool_connections: int) -> Co
     return Config(
         region_name=envelope.region,
         signature_version="v4",
-        ignore_configured_endpoint_urls=True,
+        ignore_configured_endpoint_urls=True,  # type: ignore[call-arg]  # stubs lag botocore
         max_pool_connections=max_pool_connections,
         retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
         connect_timeout=settings.connect_timeout,

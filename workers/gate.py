@@ -31,9 +31,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
         try:
             envelope = runtime.admit(self.request)
         except BatonError as exc:
-            logger.error(
-                "refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code
-            )
+            logger.error("refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code)
             raise
         with running(Job(envelope=envelope, task_id=str(self.request.id))):
             return super().__call__(*args, **kwargs)

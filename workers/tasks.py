@@ -23,7 +23,7 @@ def run_subagent(
     """Answer ``prompt`` as ``agent`` with the inherited envelope's region, model and endpoint."""
     envelope = current_envelope()
     spec = get_agent(agent)
-    runtime: WorkerRuntime = task.app.baton_runtime
+    runtime: WorkerRuntime = task.app.baton_runtime  # type: ignore[attr-defined]
     client = runtime.clients.get(envelope)
     reply = converse(client, model_id=envelope.model_id, prompt=prompt, system=spec.system_prompt)
     return SubagentResult(

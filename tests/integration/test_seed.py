@@ -97,14 +97,20 @@ else:
 def test_control_a_client_from_the_worker_local_defaults_gets_403(start_emulator):
     real = start_emulator("eu-central-1")
     env = clean_env(
-        AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", AWS_ENDPOINT_URL=real.url,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL=real.url,
         AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
         AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
     )
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-c", CONTROL], env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", CONTROL],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=True,
     ).stdout
     assert "CODE AccessDeniedException us-east-1" in out

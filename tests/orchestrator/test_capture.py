@@ -146,10 +146,11 @@ REGION_TABLE = [
 
 @pytest.mark.parametrize(("environ", "flags", "expected", "source"), REGION_TABLE)
 def test_region_comes_from_the_highest_source_that_sets_one(
-    base_environ, aws_config, environ, flags, expected, source
+    base_environ, environ, flags, expected, source
 ):
     config = capture(environ={**base_environ, **environ}, **flags)
-    assert config.region == Setting(expected, source.format(config=aws_config))
+    source = source.format(config=base_environ["AWS_CONFIG_FILE"])
+    assert config.region == Setting(expected, source)
 
 
 def test_aws_region_is_honoured_although_boto3_ignores_it(base_environ):
@@ -348,46 +349,53 @@ M_BATON = {"BATON_MODEL": "sonnet"}
 
 # In us-east-1, where every catalogue model has a profile, so each row also pins its resolution.
 MODEL_TABLE = [
-    pytest.param({}, {}, "claude-sonnet-4", "default alias", f"us.{SONNET_4}", id="default_alias"),
-    pytest.param({}, M_FLAG, "haiku", "--model", f"us.{HAIKU}", id="the_flag_alone"),
+    pytest.param(
+        {}, {}, Setting("claude-sonnet-4", "default alias"), f"us.{SONNET_4}", id="default_alias"
+    ),
+    pytest.param({}, M_FLAG, Setting("haiku", "--model"), f"us.{HAIKU}", id="the_flag_alone"),
     pytest.param(
         M_ANTHROPIC,
         {},
-        "claude-opus-4-1",
-        "ANTHROPIC_MODEL",
+        Setting("claude-opus-4-1", "ANTHROPIC_MODEL"),
         f"us.{OPUS}",
         id="anthropic_model_alone",
     ),
-    pytest.param(M_BATON, {}, "sonnet", "BATON_MODEL", f"us.{SONNET_4_5}", id="baton_model_alone"),
     pytest.param(
-        M_ANTHROPIC, M_FLAG, "haiku", "--model", f"us.{HAIKU}", id="flag_beats_anthropic_model"
+        M_BATON, {}, Setting("sonnet", "BATON_MODEL"), f"us.{SONNET_4_5}", id="baton_model_alone"
     ),
-    pytest.param(M_BATON, M_FLAG, "haiku", "--model", f"us.{HAIKU}", id="flag_beats_baton_model"),
+    pytest.param(
+        M_ANTHROPIC,
+        M_FLAG,
+        Setting("haiku", "--model"),
+        f"us.{HAIKU}",
+        id="flag_beats_anthropic_model",
+    ),
+    pytest.param(
+        M_BATON, M_FLAG, Setting("haiku", "--model"), f"us.{HAIKU}", id="flag_beats_baton_model"
+    ),
     pytest.param(
         {**M_ANTHROPIC, **M_BATON},
         {},
-        "claude-opus-4-1",
-        "ANTHROPIC_MODEL",
+        Setting("claude-opus-4-1", "ANTHROPIC_MODEL"),
         f"us.{OPUS}",
         id="anthropic_model_beats_baton_model",
     ),
     pytest.param(
         {"ANTHROPIC_MODEL": "", **M_BATON},
         {"model": ""},
-        "sonnet",
-        "BATON_MODEL",
+        Setting("sonnet", "BATON_MODEL"),
         f"us.{SONNET_4_5}",
         id="empty_strings_count_as_unset",
     ),
 ]
 
 
-@pytest.mark.parametrize(("environ", "flags", "expected", "source", "model_id"), MODEL_TABLE)
+@pytest.mark.parametrize(("environ", "flags", "expected", "model_id"), MODEL_TABLE)
 def test_model_comes_from_the_highest_source_and_is_resolved_once(
-    base_environ, environ, flags, expected, source, model_id
+    base_environ, environ, flags, expected, model_id
 ):
     config = capture(environ={**base_environ, "AWS_REGION": "us-east-1", **environ}, **flags)
-    assert config.model == Setting(expected, source)
+    assert config.model == expected
     assert config.model_id == model_id
 
 

@@ -36,8 +36,14 @@ class Proc:
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self.popen = subprocess.Popen(
-            list(argv), env=dict(env), cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
+            list(argv),
+            env=dict(env),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -68,12 +74,16 @@ class Proc:
                     if needle in line:
                         return line
                 if self.popen.poll() is not None and not self._reader.is_alive():
-                    raise RuntimeError(f"{self.name} exited ({self.popen.returncode}):\n"
-                                       + "\n".join(self.lines[-40:]))
+                    raise RuntimeError(
+                        f"{self.name} exited ({self.popen.returncode}):\n"
+                        + "\n".join(self.lines[-40:])
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"{self.name}: no {needle!r} within {timeout} s:\n"
-                                       + "\n".join(self.lines[-40:]))
+                    raise TimeoutError(
+                        f"{self.name}: no {needle!r} within {timeout} s:\n"
+                        + "\n".join(self.lines[-40:])
+                    )
                 self._cond.wait(timeout=min(remaining, 0.5))
 
     def stop(self) -> int:

@@ -76,7 +76,9 @@ def test_an_ambient_bearer_token_cannot_replace_sigv4(wrong_worker_env):
 
 
 def test_client_settings_come_from_the_envelope(wrong_worker_env):
-    settings = ClientSettings(retry_mode="adaptive", max_attempts=5, connect_timeout=2, read_timeout=9)
+    settings = ClientSettings(
+        retry_mode="adaptive", max_attempts=5, connect_timeout=2, read_timeout=9
+    )
     client = ClientCache(max_pool_connections=50, max_size=4).get(make_envelope(client=settings))
     config = client.meta.config
     assert config.retries == {"mode": "adaptive", "total_max_attempts": 5}
@@ -94,7 +96,7 @@ def test_the_cache_is_a_bounded_lru_that_counts_evictions(wrong_worker_env):
 def test_a_profile_missing_on_the_worker_is_a_clear_error(wrong_worker_env, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     cache = ClientCache(max_pool_connections=10, max_size=2)
-    with pytest.raises(IdentityUnavailable, match="profile 'team-eu'.*does not exist"):
+    with pytest.raises(IdentityUnavailable, match=r"profile 'team-eu'.*does not exist"):
         cache.get(make_envelope(auth=ProfileAuth(name="team-eu")))
 
 

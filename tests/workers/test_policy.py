@@ -17,7 +17,9 @@ def test_allowed_regions_default_to_the_regions_of_the_consumed_queues():
 
 
 def test_explicit_allowed_regions_win_over_queues():
-    policy = FleetPolicy.for_worker(allowed_regions=["eu-west-1"], consumed_queues=["baton.us-east-1"])
+    policy = FleetPolicy.for_worker(
+        allowed_regions=["eu-west-1"], consumed_queues=["baton.us-east-1"]
+    )
     with pytest.raises(RegionNotAllowed):
         policy.check(make_envelope(region="us-east-1", model_id="us.x"))
 

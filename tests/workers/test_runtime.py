@@ -65,7 +65,9 @@ def test_a_tampered_envelope_is_refused():
     edited = raw.replace(b'"region":"eu-west-1"', b'"region":"us-east-1"')
     forged = base64.urlsafe_b64encode(edited).rstrip(b"=").decode()
     with pytest.raises(EnvelopeSignatureInvalid):
-        runtime(allowed_regions=("us-east-1",)).admit(request_with(f"{version}.{forged}.{signature}"))
+        runtime(allowed_regions=("us-east-1",)).admit(
+            request_with(f"{version}.{forged}.{signature}")
+        )
     with pytest.raises(EnvelopeSignatureInvalid):
         runtime().admit(request_with(f"{version}.{payload}.{signature[:-4]}AAAA"))
 
@@ -78,7 +80,9 @@ def test_an_expired_envelope_is_refused():
 
 
 def test_a_token_from_an_unknown_key_is_refused():
-    token = encode(make_envelope(kid="other"), keyring=keyring("other", "another-key-of-enough-length"))
+    token = encode(
+        make_envelope(kid="other"), keyring=keyring("other", "another-key-of-enough-length")
+    )
     with pytest.raises(EnvelopeUnknownKey):
         runtime().admit(request_with(token))
 
@@ -108,5 +112,7 @@ def test_debug_logs_the_inherited_region_model_and_endpoint(caplog):
     with caplog.at_level(logging.INFO, logger="baton.worker"):
         runtime(debug=True).admit(request_with(token))
     assert "Using inherited Bedrock region: eu-west-1" in caplog.text
-    assert "Using inherited Bedrock model: eu.anthropic.claude-sonnet-4-20250514-v1:0" in caplog.text
+    assert (
+        "Using inherited Bedrock model: eu.anthropic.claude-sonnet-4-20250514-v1:0" in caplog.text
+    )
     assert "Using inherited Bedrock endpoint: http://127.0.0.1:9" in caplog.text

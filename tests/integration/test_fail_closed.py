@@ -1,0 +1,111 @@
+"""Fail closed: a job whose envelope is missing, tampered, expired, foreign or out of policy never
+runs its body and never calls Bedrock; its result is the typed error naming the reason.
+
+Messages are published straight onto the region queue with the producer's Celery app, so nothing
+of Baton's producer side helps them along.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from envelope import (
+    HEADER_KEY,
+    TASK_NAME,
+    BedrockEnvelope,
+    EnvelopeExpired,
+    EnvelopeMissing,
+    EnvelopeSignatureInvalid,
+    EnvelopeUnknownKey,
+    Keyring,
+    Lineage,
+    encode,
+)
+from workers import RegionNotAllowed
+
+pytestmark = pytest.mark.integration
+
+REGION = "eu-west-1"
+MODEL = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+
+
+def envelope(endpoint: str, **overrides) -> BedrockEnvelope:
+    now = int(time.time())
+    fields = dict(
+        region=REGION,
+        cross_region=True,
+        model_id=MODEL,
+        endpoint_url=endpoint,
+        lineage=Lineage(root_id="fail-closed"),
+        iat=now,
+        exp=now + 600,
+        kid="default",
+    )
+    fields.update(overrides)
+    return BedrockEnvelope(**fields)
+
+
+def tamper_region(token: str) -> str:
+    version, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    raw = raw.replace(f'"region":"{REGION}"'.encode(), b'"region":"us-east-1"')
+    return ".".join((version, base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), signature))
+
+
+@pytest.fixture()
+def fleet(start_emulator, start_worker, producer_settings):
+    from orchestrator import producer_app
+
+    bedrock = start_emulator(REGION, "us-east-1")
+    start_worker(REGION)
+    app = producer_app(producer_settings)
+    yield bedrock, app, producer_settings.keyring()
+    app.close()
+
+
+def publish(app, token: str | None):
+    headers = {} if token is None else {HEADER_KEY: token}
+    return app.send_task(
+        TASK_NAME, kwargs={"prompt": "must not run"}, headers=headers, queue=f"baton.{REGION}"
+    )
+
+
+def outcomes(fleet):
+    bedrock, _, keyring = fleet
+    foreign = Keyring(keys={"old": b"a-retired-key-nobody-holds-now"}, active="old")
+    now = int(time.time())
+    return {
+        EnvelopeMissing: None,
+        EnvelopeSignatureInvalid: tamper_region(encode(envelope(bedrock.url), keyring=keyring)),
+        EnvelopeExpired: encode(
+            envelope(bedrock.url, iat=now - 7200, exp=now - 3600), keyring=keyring
+        ),
+        EnvelopeUnknownKey: encode(envelope(bedrock.url, kid="old"), keyring=foreign),
+        RegionNotAllowed: encode(
+            envelope(bedrock.url, region="us-east-1", model_id="us." + MODEL[3:]), keyring=keyring
+        ),
+    }
+
+
+def test_refused_envelopes_never_run_and_never_call_bedrock(fleet):
+    bedrock, app, _ = fleet
+    jobs = {error: publish(app, token) for error, token in outcomes(fleet).items()}
+
+    for error, job in jobs.items():
+        with pytest.raises(error) as caught:
+            job.get(timeout=30)
+        assert str(caught.value), f"{error.__name__} has no explanation"
+        assert job.state == "FAILURE"
+
+    assert bedrock.calls() == []
+
+
+def test_the_same_fleet_runs_a_correctly_signed_job(fleet):
+    bedrock, app, keyring = fleet
+    job = publish(app, encode(envelope(bedrock.url), keyring=keyring))
+    result = job.get(timeout=30)
+    assert (result["region"], result["model_id"]) == (REGION, MODEL)
+    assert [(c["region"], c["status"]) for c in bedrock.calls()] == [(REGION, 200)]
