@@ -15,8 +15,12 @@ COMMANDS = ["run", "worker", "emulator", "demo"]
 
 def baton(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
     return subprocess.run(
-        [sys.executable, "-m", "baton", *args], env=env or clean_env(), capture_output=True,
-        text=True, timeout=timeout, check=False,
+        [sys.executable, "-m", "baton", *args],
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -43,8 +47,11 @@ def test_run_without_any_region_is_one_clear_line_and_exit_2():
 
 
 def test_run_with_an_invalid_cross_region_value_is_refused():
-    env = clean_env(BATON_ENVELOPE_KEY="k" * 32, AWS_REGION="eu-west-1",
-                    AWS_BEDROCK_CROSS_REGION_INFERENCE="maybe")
+    env = clean_env(
+        BATON_ENVELOPE_KEY="k" * 32,
+        AWS_REGION="eu-west-1",
+        AWS_BEDROCK_CROSS_REGION_INFERENCE="maybe",
+    )
     result = baton("run", "--prompt", "hi", env=env)
     assert result.returncode == 2
     assert "AWS_BEDROCK_CROSS_REGION_INFERENCE" in result.stderr
@@ -68,7 +75,11 @@ def test_plain_celery_worker_refuses_to_start_when_misconfigured(env, queues, me
     full_env = clean_env(BATON_BROKER_URL=redis_urls[0], BATON_RESULT_BACKEND=redis_urls[1], **env)
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues, "-P", "solo"],
-        env=full_env, capture_output=True, text=True, timeout=60, check=False,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
@@ -83,18 +94,31 @@ def test_demo_shows_the_403_then_the_inherited_success():
 
 
 @pytest.mark.integration
-def test_run_json_from_a_worker_with_wrong_defaults(start_emulator, start_worker, envelope_key,
-                                                    redis_urls):
+def test_run_json_from_a_worker_with_wrong_defaults(
+    start_emulator, start_worker, envelope_key, redis_urls
+):
     real, decoy = start_emulator("eu-west-1"), start_emulator("us-east-1")
-    start_worker("eu-west-1", env={"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                                   "AWS_ENDPOINT_URL": decoy.url,
-                                   "AWS_BEARER_TOKEN_BEDROCK": "ambient"})
-    env = clean_env(BATON_ENVELOPE_KEY=envelope_key, BATON_BROKER_URL=redis_urls[0],
-                    BATON_RESULT_BACKEND=redis_urls[1], AWS_REGION="eu-west-1",
-                    AWS_BEDROCK_ENDPOINT=real.url)
+    start_worker(
+        "eu-west-1",
+        env={
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": decoy.url,
+            "AWS_BEARER_TOKEN_BEDROCK": "ambient",
+        },
+    )
+    env = clean_env(
+        BATON_ENVELOPE_KEY=envelope_key,
+        BATON_BROKER_URL=redis_urls[0],
+        BATON_RESULT_BACKEND=redis_urls[1],
+        AWS_REGION="eu-west-1",
+        AWS_BEDROCK_ENDPOINT=real.url,
+    )
 
     ok = baton("run", "--json", "--prompt", "one", "--prompt", "two", "--timeout", "60", env=env)
-    failed = baton("run", "--json", "--agent", "nobody", "--prompt", "x", "--timeout", "60", env=env)
+    failed = baton(
+        "run", "--json", "--agent", "nobody", "--prompt", "x", "--timeout", "60", env=env
+    )
 
     assert ok.returncode == 0, ok.stderr
     results = json.loads(ok.stdout)
