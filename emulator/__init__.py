@@ -20,7 +20,9 @@ Usage::
 
 It verifies SigV4 for real, applies a region-scoped IAM policy, validates model IDs against the
 region's geography, and journals every call, so tests can prove a subagent called Bedrock with
-exactly its parent's region and model. ``python -m emulator`` runs it as a process.
+exactly its parent's region and model. Directives in a prompt (``<<tree depth=2 width=3>>``, see
+:mod:`emulator.scripting`) make Converse call the ``Task`` tool, so a test can drive a whole agent
+tree. ``python -m emulator`` runs it as a process.
 """
 
 from emulator.credentials import (
@@ -47,6 +49,7 @@ from emulator.errors import (
 from emulator.journal import Call, Journal
 from emulator.policy import RegionPolicy, resource_arn
 from emulator.runner import Emulator, serve
+from emulator.scripting import TASK_TOOL, task_directive, tree_directive
 from emulator.server import Request, Response
 from emulator.service import CALLS_PATH, BedrockService
 
@@ -58,6 +61,7 @@ __all__ = [
     "OTHER_ACCESS_KEY_ID",
     "OTHER_SECRET_ACCESS_KEY",
     "READY_PREFIX",
+    "TASK_TOOL",
     "TEST_ACCESS_KEY_ID",
     "TEST_ACCOUNT_ID",
     "TEST_SECRET_ACCESS_KEY",
@@ -82,4 +86,6 @@ __all__ = [
     "ValidationError",
     "resource_arn",
     "serve",
+    "task_directive",
+    "tree_directive",
 ]

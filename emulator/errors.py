@@ -24,6 +24,10 @@ from typing import ClassVar
 
 from envelope.errors import BatonError
 
+#: Bedrock's wording for a body that does not match the operation's schema; ``detail`` is a
+#: JSON-pointer-like path and what was wrong there.
+MALFORMED = "Malformed input request: {detail}, please reformat your input and try again."
+
 
 class EmulatorError(BatonError):
     """Raised for any failure the emulator explains itself; the root of this package's errors."""

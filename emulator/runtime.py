@@ -3,7 +3,9 @@
 The answers are deterministic and say where they were served: ``[eu-west-1]
 eu.anthropic.claude-sonnet-4-20250514-v1:0: <echo of the last user text>``. A test can then read
 the region and model a subagent really used straight from its result text, and token counts
-(word counts) are stable from run to run.
+(word counts) are stable from run to run. Converse also plays a scripted agent: directives in the
+first user message make it call tools (see :mod:`emulator.scripting`), and a turn that follows
+tool results answers with a digest of them, so a test can check which results reached the parent.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.errors import ValidationError
+from emulator.conversation import Conversation, ToolResult, read_conversation
+from emulator.errors import MALFORMED, ValidationError
 from emulator.responses import json_response
+from emulator.scripting import TASK_TOOL, ToolCall, parse_script, plan_turn, tool_use_id
 from emulator.server import Response
 
 #: Enough of the prompt to recognise it in a result, short enough to keep responses small.
 ECHO_CHARS = 120
-
-MALFORMED = "Malformed input request: {detail}, please reformat your input and try again."
+#: Enough of each tool result to tell the children's answers apart in the parent's digest.
+DIGEST_CHARS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +51,31 @@ def count_tokens(texts: Iterable[str]) -> int:
     return sum(len(text.split()) for text in texts)
 
 
+def digest_text(*, region: str, model_id: str, results: tuple[ToolResult, ...]) -> str:
+    """Return the answer to tool results: how many, and the start of each (``error:`` marked)."""
+    gists = []
+    for result in results:
+        gist = " ".join(result.text.split())[:DIGEST_CHARS]
+        gists.append(f"error: {gist}" if result.is_error else gist)
+    return f"[{region}] {model_id}: got {len(results)} results: {' | '.join(gists)}"
+
+
 def converse(invocation: Invocation) -> Response:
     """Answer ``POST /model/{modelId}/converse`` with Bedrock's Converse response shape."""
     body = _load_object(invocation.body)
+    config = body.get("toolConfig")
     messages = _require_list(body, "messages")
-    texts = [*_block_texts(body.get("system") or []), *_message_texts(messages)]
-    answer = reply_text(
-        region=invocation.region, model_id=invocation.model_id, prompt=_last_user_text(messages)
-    )
-    input_tokens, output_tokens = max(count_tokens(texts), 1), count_tokens([answer])
+    chat = read_conversation(messages, tools_configured=isinstance(config, dict))
+    script = parse_script(chat.first_text)
+    calls = plan_turn(script, turn=chat.turn, task_tool=TASK_TOOL in _tool_names(config))
+    answer = _converse_text(invocation, chat, calls)
+    content = [{"text": answer}, *_tool_use_blocks(calls, turn=chat.turn)]
+    input_tokens = max(count_tokens([*_block_texts(body.get("system") or []), *chat.texts]), 1)
+    output_tokens = count_tokens([answer, *_input_texts(calls)])
     return json_response(
         {
-            "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
-            "stopReason": "end_turn",
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": "tool_use" if calls else "end_turn",
             "usage": {
                 "inputTokens": input_tokens,
                 "outputTokens": output_tokens,
@@ -125,6 +141,44 @@ def _require_list(body: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise ValidationError(MALFORMED.format(detail=f"#: required key [{key}] not found"))
     return value
+
+
+def _converse_text(invocation: Invocation, chat: Conversation, calls: tuple[ToolCall, ...]) -> str:
+    region, model_id = invocation.region, invocation.model_id
+    if calls:
+        return f"[{region}] {model_id}: calling {len(calls)} tool(s)"
+    if chat.results:
+        return digest_text(region=region, model_id=model_id, results=chat.results)
+    return reply_text(region=region, model_id=model_id, prompt=chat.last_text)
+
+
+def _tool_names(config: object) -> frozenset[str]:
+    tools = config.get("tools") if isinstance(config, dict) else None
+    if not isinstance(tools, list):
+        return frozenset()
+    specs = (tool.get("toolSpec") for tool in tools if isinstance(tool, dict))
+    return frozenset(
+        spec["name"]
+        for spec in specs
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str)
+    )
+
+
+def _tool_use_blocks(calls: tuple[ToolCall, ...], *, turn: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "toolUse": {
+                "toolUseId": tool_use_id(call, turn=turn, index=index),
+                "name": call.name,
+                "input": call.input,
+            }
+        }
+        for index, call in enumerate(calls)
+    ]
+
+
+def _input_texts(calls: tuple[ToolCall, ...]) -> list[str]:
+    return [value for call in calls for value in call.input.values() if isinstance(value, str)]
 
 
 def _last_user_text(messages: list[Any]) -> str:

@@ -12,7 +12,7 @@ Usage::
 from orchestrator.capture import CapturedConfig, Setting, capture
 from orchestrator.errors import CaptureError, InvalidSetting, RegionNotConfigured
 from orchestrator.parent import Orchestrator
-from orchestrator.producer import producer_app
+from orchestrator.producer import close_producer, producer_app
 from orchestrator.settings import ProducerSettings
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "RegionNotConfigured",
     "Setting",
     "capture",
+    "close_producer",
     "producer_app",
 ]

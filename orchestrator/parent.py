@@ -33,7 +33,7 @@ from envelope import (
 )
 from orchestrator import propagation
 from orchestrator.capture import CapturedConfig, capture
-from orchestrator.producer import producer_app
+from orchestrator.producer import close_producer, producer_app
 from orchestrator.settings import ProducerSettings
 
 
@@ -129,6 +129,16 @@ class Orchestrator:
         With ``propagate=False`` a failed job's value is its exception instead of a raise.
         """
         return [result.get(timeout=timeout, propagate=propagate) for result in results]
+
+    def close(self) -> None:
+        """Release broker and result-backend connections; the handle is unusable afterwards."""
+        close_producer(self.app)
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @contextmanager
     def propagating(self) -> Iterator[BedrockEnvelope]:

@@ -30,3 +30,19 @@ def producer_app(settings: ProducerSettings) -> Celery:
         broker_connection_retry_on_startup=True,
     )
     return app
+
+
+def close_producer(app: Celery) -> None:
+    """Close the broker pool and the result backend's connections of ``app``.
+
+    ``Celery.close()`` releases broker connections only; the Redis result backend keeps a client
+    pool and a pub/sub connection for ``AsyncResult.get`` open until garbage collection.
+    """
+    backend = app.backend
+    consumer = getattr(backend, "result_consumer", None)
+    if consumer is not None and hasattr(consumer, "stop"):
+        consumer.stop()
+    client = getattr(backend, "client", None)
+    if client is not None and hasattr(client, "close"):
+        client.close()
+    app.close()

@@ -1,5 +1,8 @@
 """Parent-side propagation: under ``Orchestrator.propagating()`` every publish carries the envelope.
 
+Signatures embedded in the message (link, link_error, later chain steps, a chord body) are
+stamped with the same token, so the workers that publish them later send the same configuration.
+
 The signal handler and its pair live here, on the producer side; the worker side has its own in
 ``workers.hooks``. Neither side imports the other.
 """
@@ -14,6 +17,7 @@ from typing import Any
 from celery.signals import before_task_publish
 
 from envelope import HEADER_KEY, BedrockEnvelope
+from envelope.stamping import stamp_body
 
 #: The envelope and its signed token while a ``propagating()`` block is open in this context.
 _ACTIVE: ContextVar[tuple[BedrockEnvelope, str] | None] = ContextVar(
@@ -27,11 +31,14 @@ def active_envelope() -> BedrockEnvelope | None:
     return active[0] if active is not None else None
 
 
-def _attach(headers: dict[str, Any] | None = None, **_: Any) -> None:
+def _attach(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
     active = _ACTIVE.get()
-    if headers is None or active is None or headers.get(HEADER_KEY):
+    if headers is None or active is None:
         return
-    headers[HEADER_KEY] = active[1]
+    token = headers.get(HEADER_KEY)
+    if not token:
+        token = headers[HEADER_KEY] = active[1]
+    stamp_body(body, token)
 
 
 def connect() -> None:

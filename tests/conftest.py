@@ -213,5 +213,7 @@ def make_orchestrator(producer_settings: Any) -> Iterator[Callable[..., Any]]:
         return Orchestrator(config=config, settings=producer_settings, app=app)
 
     yield make
+    from orchestrator import close_producer
+
     for app in apps:
-        app.close()
+        close_producer(app)

@@ -23,6 +23,10 @@ class Job:
     task_id: str
 
 
+#: The request attribute where the gate leaves the admitted job, for publishes Celery makes after
+#: the body returns (chain steps, link callbacks) while the task is still current.
+JOB_ATTRIBUTE = "baton_job"
+
 _CURRENT: ContextVar[Job | None] = ContextVar("baton_current_job", default=None)
 
 

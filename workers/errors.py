@@ -11,6 +11,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         ├── NoCurrentEnvelope
         ├── IdentityUnavailable
         ├── UnknownAgent
+        ├── AgentDefinitionInvalid
         ├── WorkerMisconfigured
         └── BedrockCallFailed
 """
@@ -72,3 +73,9 @@ class BedrockCallFailed(WorkerError):
     """Raised when Bedrock answered a call with an error; the message carries code and hint."""
 
     code = "bedrock_call_failed"
+
+
+class AgentDefinitionInvalid(WorkerError):
+    """Raised when an agents directory or one of its Markdown definitions cannot be loaded."""
+
+    code = "agent_definition_invalid"

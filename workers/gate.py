@@ -12,26 +12,45 @@ from typing import Any
 from celery import Task
 
 from envelope import BatonError
-from workers.context import Job, running
+from workers.context import JOB_ATTRIBUTE, Job, current_job, running
 from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger("baton.worker")
 
-#: Celery's own tasks (chord bookkeeping, ping) carry no Bedrock call and are not gated.
-UNGATED_PREFIX = "celery."
+#: Celery's own bookkeeping tasks call no Bedrock and are not gated. Named one by one, so a task
+#: called "celery.something" cannot slip past the gate.
+UNGATED_TASKS = frozenset(
+    {
+        "celery.accumulate",
+        "celery.backend_cleanup",
+        "celery.chain",
+        "celery.chord",
+        "celery.chord_unlock",
+        "celery.chunks",
+        "celery.group",
+        "celery.map",
+        "celery.ping",
+        "celery.starmap",
+    }
+)
 
 
 class GatedTask(Task):  # type: ignore[type-arg]
     """A task that runs only with a verified, allowed envelope, which it makes current."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.name.startswith(UNGATED_PREFIX):
+        if self.name in UNGATED_TASKS:
             return super().__call__(*args, **kwargs)
+        inherited = current_job()
+        if self.request.called_directly and inherited is not None:
+            return super().__call__(*args, **kwargs)  # a plain call inside a job: same config
         runtime: WorkerRuntime = self.app.baton_runtime  # type: ignore[attr-defined]
         try:
             envelope = runtime.admit(self.request)
         except BatonError as exc:
             logger.error("refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code)
             raise
-        with running(Job(envelope=envelope, task_id=str(self.request.id))):
+        job = Job(envelope=envelope, task_id=str(self.request.id))
+        setattr(self.request, JOB_ATTRIBUTE, job)
+        with running(job):
             return super().__call__(*args, **kwargs)

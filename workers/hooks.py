@@ -1,45 +1,97 @@
-"""Every Celery signal handler of the worker side, connected and disconnected as a pair.
+"""Every Celery signal handler and patch of the worker side, connected and removed as a pair.
 
-``before_task_publish`` carries the running job's envelope onward: a message published from inside
-a Baton task with no envelope of its own gets a child envelope (depth + 1, this job as parent,
-freshly signed). A message that already has one, such as a retry Celery copied, keeps it.
+``before_task_publish`` carries the running job's envelope onward. A message published with no
+envelope of its own gets a child envelope of the current job (depth + 1, this job as parent,
+freshly signed); a message that has one, such as a retry Celery copied, keeps it. Either way the
+signatures its body embeds (link, link_error, the rest of a chain, a chord body) are stamped with
+the message's token, so they carry it even when the worker's main process publishes them after a
+hard time limit, with no task running.
+
+"The current job" is the gate's context variable inside a task body (it follows ``asyncio.run``),
+else the job of Celery's current task (chain steps and callbacks are published after the body
+returns, while the task is still current). Threads do not inherit context variables in Python
+3.11, so ``connect()`` wraps ``ThreadPoolExecutor.submit`` to run the callable in a copy of the
+submitter's context; ``disconnect()`` restores it. A bare ``threading.Thread`` can use
+``workers.inherit(fn)``.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
+from celery import current_task
 from celery.signals import before_task_publish
 
 from envelope import HEADER_KEY
-from workers.context import current_job
+from envelope.stamping import stamp_body
+from workers.context import JOB_ATTRIBUTE, Job, current_job
 from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger("baton.worker")
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 _runtime: WorkerRuntime | None = None
+_original_submit = ThreadPoolExecutor.submit
 
 
-def _carry_envelope(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is None or headers.get(HEADER_KEY) or _runtime is None:
+def _job_of_current_task() -> Job | None:
+    task = current_task
+    if not task:
+        return None
+    job = getattr(task.request, JOB_ATTRIBUTE, None)
+    return job if isinstance(job, Job) else None
+
+
+def _carry_envelope(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is None or _runtime is None:
         return
-    job = current_job()
-    if job is None:
-        return
-    child = job.envelope.child(parent_id=job.task_id)
-    headers[HEADER_KEY] = _runtime.sign(child)
+    token = headers.get(HEADER_KEY)
+    if not token:
+        job = current_job() or _job_of_current_task()
+        if job is None:
+            return
+        token = _runtime.sign(job.envelope.child(parent_id=job.task_id))
+        headers[HEADER_KEY] = token
+    stamp_body(body, token)
+
+
+def inherit(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap ``fn`` to run in a copy of the caller's context: the job's envelope goes with it."""
+    context = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return context.run(fn, *args, **kwargs)
+
+    return run
+
+
+def _submit_in_context(
+    self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+) -> Any:
+    if current_job() is not None:
+        fn = inherit(fn)
+    return _original_submit(self, fn, *args, **kwargs)
 
 
 def connect(runtime: WorkerRuntime) -> None:
-    """Install the worker's signal handlers for ``runtime``."""
+    """Install the worker's signal handlers and the executor patch for ``runtime``."""
     global _runtime  # noqa: PLW0603 - the one process-wide runtime the handlers serve
     _runtime = runtime
     before_task_publish.connect(_carry_envelope, weak=False, dispatch_uid="baton.carry_envelope")
+    ThreadPoolExecutor.submit = _submit_in_context  # type: ignore[method-assign,assignment]
 
 
 def disconnect() -> None:
-    """Remove the handlers ``connect`` installed."""
+    """Remove what ``connect`` installed."""
     global _runtime  # noqa: PLW0603
     before_task_publish.disconnect(_carry_envelope, dispatch_uid="baton.carry_envelope")
+    ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]
     _runtime = None

@@ -142,3 +142,14 @@ class Wire:
 def wire() -> Wire:
     """Raw HTTP helpers (signing with botocore's own signer, sending with http.client)."""
     return Wire()
+
+
+@pytest.fixture
+def task_tools() -> dict[str, Any]:
+    """The toolConfig Baton's worker sends: one ``Task`` tool that starts a subagent."""
+    properties = {
+        name: {"type": "string"} for name in ("description", "prompt", "subagent_type", "model")
+    }
+    schema = {"type": "object", "properties": properties, "required": ["description", "prompt"]}
+    spec = {"name": "Task", "description": "Start a subagent", "inputSchema": {"json": schema}}
+    return {"tools": [{"toolSpec": spec}]}

@@ -13,6 +13,7 @@ def test_every_name_in_all_is_importable():
 
 def test_every_public_name_of_the_package_is_in_all():
     modules = {
+        "conversation",
         "credentials",
         "errors",
         "identifiers",
@@ -21,6 +22,7 @@ def test_every_public_name_of_the_package_is_in_all():
         "responses",
         "runner",
         "runtime",
+        "scripting",
         "server",
         "service",
         "sigv4",

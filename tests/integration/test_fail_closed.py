@@ -57,13 +57,13 @@ def tamper_region(token: str) -> str:
 
 @pytest.fixture()
 def fleet(start_emulator, start_worker, producer_settings):
-    from orchestrator import producer_app
+    from orchestrator import close_producer, producer_app
 
     bedrock = start_emulator(REGION, "us-east-1")
     start_worker(REGION)
     app = producer_app(producer_settings)
     yield bedrock, app, producer_settings.keyring()
-    app.close()
+    close_producer(app)
 
 
 def publish(app, token: str | None):

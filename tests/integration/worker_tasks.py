@@ -1,16 +1,135 @@
 """Extra tasks loaded into test workers with ``celery -A workers worker -I``.
 
-They are registered on the Baton app, so the gate and the publish hook apply to them exactly as to
-``baton.subagent``.
+They are registered on the Baton app, so the gate and the publish hooks apply to them exactly as
+to ``baton.subagent``. Each probe returns what it saw, so a test can check that a task reached by
+some Celery path ran with the parent's region, model and the expected lineage.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from celery import chain, chord, group
 
 from envelope import TASK_NAME
 from workers import app, bedrock_client, current_envelope
+
+
+class Transient(Exception):
+    """Raised by a probe that must be retried once."""
+
+
+def observe(tag: str, task_id: str | None) -> dict[str, Any]:
+    envelope = current_envelope()
+    return {
+        "tag": tag,
+        "task_id": task_id,
+        "region": envelope.region,
+        "model_id": envelope.model_id,
+        "depth": envelope.lineage.depth,
+        "parent_id": envelope.lineage.parent_id,
+        "root_id": envelope.lineage.root_id,
+        "pid": os.getpid(),
+        "thread": threading.get_ident(),
+    }
+
+
+@app.task(name="baton.test.probe", bind=True)
+def probe(self: Any, *args: Any, tag: str = "probe") -> dict[str, Any]:
+    """Report the envelope this task ran with; positional args (a parent's result) are ignored."""
+    return observe(tag, self.request.id)
+
+
+@app.task(name="baton.test.probe_errback", bind=True)
+def probe_errback(self: Any, failed_task_id: str) -> dict[str, Any]:
+    """An old-style errback (one argument), so Celery publishes it as a message."""
+    return observe(f"errback-of-{failed_task_id}", self.request.id)
+
+
+@app.task(name="baton.test.fail", bind=True)
+def fail(self: Any) -> None:
+    raise RuntimeError("this task fails on purpose")
+
+
+@app.task(name="baton.test.retry_once", bind=True)
+def retry_once(self: Any) -> dict[str, Any]:
+    if self.request.retries == 0:
+        raise self.retry(countdown=0.1, max_retries=1)
+    return observe("retried", self.request.id) | {"retries": self.request.retries}
+
+
+@app.task(
+    name="baton.test.autoretry_once",
+    bind=True,
+    autoretry_for=(Transient,),
+    max_retries=1,
+    retry_backoff=0.1,
+    retry_jitter=True,
+)
+def autoretry_once(self: Any) -> dict[str, Any]:
+    if self.request.retries == 0:
+        raise Transient("first attempt fails")
+    return observe("autoretried", self.request.id) | {"retries": self.request.retries}
+
+
+@app.task(name="baton.test.hard_time_limit", time_limit=1)
+def hard_time_limit() -> None:
+    """Outlive the hard limit so the main process kills the child and publishes the errback."""
+    time.sleep(10)
+
+
+@app.task(name="baton.test.lose_worker")
+def lose_worker() -> None:
+    """Kill the pool child: the main process reports WorkerLostError and publishes the errback."""
+    os._exit(1)
+
+
+@app.task(name="baton.test.replace_with_signature", bind=True)
+def replace_with_signature(self: Any) -> Any:
+    raise self.replace(probe.si(tag="replacement"))
+
+
+@app.task(name="baton.test.replace_with_chain", bind=True)
+def replace_with_chain(self: Any) -> Any:
+    raise self.replace(chain(probe.si(tag="replacement-1"), probe.si(tag="replacement-2")))
+
+
+def _in_threads() -> list[str]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(probe.delay, tag=f"thread-{i}") for i in range(2)]
+        return [future.result().id for future in futures]
+
+
+def _in_asyncio() -> list[str]:
+    async def publish() -> str:
+        return str(probe.delay(tag="asyncio").id)
+
+    return [asyncio.run(publish())]
+
+
+#: Ways to publish probes from inside a task; each returns the ids to wait for.
+PUBLISHERS: dict[str, Callable[[], list[str]]] = {
+    "delay": lambda: [probe.delay(tag="delay").id],
+    "apply_async": lambda: [probe.apply_async(kwargs={"tag": "apply_async"}, countdown=0.1).id],
+    "send_task": lambda: [app.send_task("baton.test.probe", kwargs={"tag": "send_task"}).id],
+    "group": lambda: [r.id for r in group(probe.si(tag="g1"), probe.si(tag="g2")).delay().results],
+    "chord": lambda: [
+        chord([probe.si(tag="c1"), probe.si(tag="c2")], probe.s(tag="chord-body")).delay().id
+    ],
+    "thread_pool": _in_threads,
+    "asyncio": _in_asyncio,
+}
+
+
+@app.task(name="baton.test.publish_from_task", bind=True)
+def publish_from_task(self: Any, how: str) -> dict[str, Any]:
+    return {"published": PUBLISHERS[how](), "self": observe("publisher", self.request.id)}
 
 
 @app.task(name="baton.test.spawn_child", bind=True)
