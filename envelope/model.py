@@ -27,6 +27,12 @@ DEFAULT_MAX_DEPTH = 3
 #: Children one job may start unless the parent says otherwise.
 DEFAULT_MAX_CHILDREN = 8
 
+#: Converse turns one job may take: a model that keeps asking for tools stops here.
+DEFAULT_MAX_TURNS = 8
+
+#: Subagent jobs one root may start in all, whatever the shape of the tree.
+DEFAULT_MAX_JOBS = 256
+
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -93,6 +99,8 @@ class Limits(_Frozen):
 
     max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0, le=16)
     max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0, le=64)
+    max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1, le=64)
+    max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=10_000)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -174,6 +182,15 @@ class BedrockEnvelope(_Frozen):
         )
         ttl = self.exp - self.iat
         return self.model_copy(update={"lineage": lineage, "iat": issued, "exp": issued + ttl})
+
+    def refreshed(self, *, now: float | None = None) -> BedrockEnvelope:
+        """Return the same envelope, same place in the tree, with a validity window from now.
+
+        Used for a job's own continuation (a chord callback that resumes it), which is not a
+        child and must not count as one more level of depth.
+        """
+        issued = int(time.time() if now is None else now)
+        return self.model_copy(update={"iat": issued, "exp": issued + self.exp - self.iat})
 
     def summary(self) -> dict[str, object]:
         """Return the fields safe to log or dead-letter: no credentials, no ciphertext."""

@@ -59,7 +59,12 @@ class Orchestrator:
             model_id=config.model_id,
             endpoint_url=config.endpoint_url.value,
             lineage=Lineage(root_id=self.root_id),
-            limits=Limits(max_depth=settings.max_depth, max_children=settings.max_children),
+            limits=Limits(
+                max_depth=settings.max_depth,
+                max_children=settings.max_children,
+                max_turns=settings.max_turns,
+                max_jobs=settings.max_jobs,
+            ),
             iat=0,
             exp=settings.envelope_ttl,
             kid=self._keyring.active,
@@ -112,7 +117,7 @@ class Orchestrator:
         token = encode(envelope, keyring=self._keyring)
         return self.app.send_task(
             TASK_NAME,
-            kwargs={"prompt": prompt, "agent": agent, "description": description},
+            kwargs={"prompt": prompt, "agent": agent, "description": description, "model": model},
             headers={HEADER_KEY: token},
             queue=queue_for(envelope.region),
         )

@@ -6,7 +6,13 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from envelope import DEFAULT_BROKER_URL, Keyring, default_result_backend
-from envelope.model import DEFAULT_MAX_CHILDREN, DEFAULT_MAX_DEPTH, DEFAULT_TTL_SECONDS
+from envelope.model import (
+    DEFAULT_MAX_CHILDREN,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_MAX_TURNS,
+    DEFAULT_TTL_SECONDS,
+)
 
 
 class ProducerSettings(BaseSettings):
@@ -21,6 +27,8 @@ class ProducerSettings(BaseSettings):
     envelope_ttl: int = Field(default=DEFAULT_TTL_SECONDS, ge=10, le=7 * 24 * 3600)
     max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0, le=16)
     max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0, le=64)
+    max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1, le=64)
+    max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _default_backend(self) -> ProducerSettings:

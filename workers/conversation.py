@@ -1,8 +1,8 @@
-"""The Converse call: a pure function of a client and a request, tested without a broker."""
+"""One Converse turn: a pure function of a client and a conversation, tested without a broker."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,6 +16,29 @@ if TYPE_CHECKING:
 #: Output cap for one subagent turn; subagents answer briefly.
 DEFAULT_MAX_TOKENS = 1024
 
+#: The tool a subagent uses to start subagents of its own: the counterpart of a parent agent's
+#: Task tool, with the same input shape.
+TASK_TOOL = "Task"
+
+TASK_TOOL_SPEC: dict[str, Any] = {
+    "toolSpec": {
+        "name": TASK_TOOL,
+        "description": "Start a subagent for a self-contained task and get its final answer.",
+        "inputSchema": {
+            "json": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string", "description": "A short label."},
+                    "prompt": {"type": "string", "description": "The task, in full."},
+                    "subagent_type": {"type": "string", "description": "A named agent."},
+                    "model": {"type": "string", "description": "A model alias or ID."},
+                },
+                "required": ["description", "prompt"],
+            }
+        },
+    }
+}
+
 _HINTS = {
     "AccessDeniedException": "the identity lacks bedrock:InvokeModel on this resource in this "
     "region; run `baton iam-policy` for the statement to add",
@@ -26,25 +49,48 @@ _HINTS = {
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """One tool call the model asked for."""
+
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Reply:
     """The assistant's answer to one Converse call."""
 
     text: str
     stop_reason: str
     usage: Usage
+    message: dict[str, Any] = field(default_factory=dict)
+    tool_uses: tuple[ToolUse, ...] = ()
+
+
+def user_text(prompt: str) -> dict[str, Any]:
+    """Return a user message holding ``prompt``."""
+    return {"role": "user", "content": [{"text": prompt}]}
 
 
 def converse(
-    client: BedrockRuntimeClient, *, model_id: str, prompt: str, system: str | None
+    client: BedrockRuntimeClient,
+    *,
+    model_id: str,
+    messages: list[dict[str, Any]],
+    system: str | None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> Reply:
-    """Send one user turn and return the reply; raise BedrockCallFailed with a hint on error."""
+    """Send the conversation and return the reply; raise BedrockCallFailed with a hint on error."""
     request: dict[str, Any] = {
         "modelId": model_id,
-        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "messages": messages,
         "inferenceConfig": {"maxTokens": DEFAULT_MAX_TOKENS},
     }
     if system:
         request["system"] = [{"text": system}]
+    if tools:
+        request["toolConfig"] = {"tools": tools}
     try:
         response = client.converse(**request)
     except ClientError as exc:
@@ -54,7 +100,12 @@ def converse(
             f"could not reach Bedrock at {client.meta.endpoint_url} "
             f"({client.meta.region_name}): {exc}"
         ) from exc
-    content = response["output"].get("message", {}).get("content", [])
+    return _reply(dict(response))
+
+
+def _reply(response: dict[str, Any]) -> Reply:
+    message = dict(response["output"].get("message") or {"role": "assistant", "content": []})
+    content = message.get("content", [])
     usage = response.get("usage", {})
     return Reply(
         text="".join(block.get("text", "") for block in content),
@@ -63,6 +114,16 @@ def converse(
             input_tokens=usage.get("inputTokens", 0),
             output_tokens=usage.get("outputTokens", 0),
             total_tokens=usage.get("totalTokens", 0),
+        ),
+        message=message,
+        tool_uses=tuple(
+            ToolUse(
+                tool_use_id=block["toolUse"]["toolUseId"],
+                name=block["toolUse"]["name"],
+                input=dict(block["toolUse"].get("input") or {}),
+            )
+            for block in content
+            if "toolUse" in block
         ),
     )
 

@@ -14,6 +14,25 @@ class Usage(BaseModel):
     output_tokens: int = 0
     total_tokens: int = 0
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class ChildFailure(BaseModel):
+    """What a child started through the Task tool returns when it fails: its parent reads it as
+    an error toolResult and carries on, instead of losing the whole chord."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    error: dict[str, str]
+    usage: Usage = Field(default_factory=Usage)
+    tree_jobs: int = 1
+
 
 class SubagentResult(BaseModel):
     """The result of one subagent job, as stored in the result backend (JSON)."""
@@ -32,3 +51,5 @@ class SubagentResult(BaseModel):
     root_id: str
     parent_id: str | None
     children: list[str] = Field(default_factory=list)
+    turns: int = 1
+    tree_jobs: int = 1

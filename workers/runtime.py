@@ -19,6 +19,7 @@ from envelope import (
     decode,
     encode,
 )
+from workers.agents import AgentRegistry
 from workers.clients import ClientCache
 from workers.policy import FleetPolicy
 from workers.settings import WorkerSettings
@@ -50,6 +51,7 @@ class WorkerRuntime:
             max_size=settings.client_cache_size,
         )
         self.policy: FleetPolicy | None = None
+        self.agents = AgentRegistry.load(directory=settings.agents_dir)
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -6,6 +6,7 @@ to pick a region, an endpoint or a model: those come from each job's envelope.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -33,6 +34,7 @@ class WorkerSettings(BaseSettings):
     concurrency: int = Field(default=1, ge=1)
     client_cache_size: int = Field(default=DEFAULT_CLIENT_CACHE_SIZE, ge=1)
     debug: bool = False
+    agents_dir: Path | None = None
 
     @field_validator("allowed_regions", mode="before")
     @classmethod

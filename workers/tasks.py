@@ -1,47 +1,207 @@
-"""The subagent task: thin wiring between the gate's envelope, the client cache and Converse."""
+"""The subagent tasks: thin wiring of the loop's decisions to Celery, the gate and the client.
+
+``baton.subagent`` takes the first turn; ``baton.subagent.resume`` is the chord callback that
+takes each later one. A job that asks for children replaces itself with ``chord(children,
+resume)``: its id, and so its AsyncResult, passes to the callback, and no slot waits meanwhile.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, chord
 
-from envelope import TASK_NAME
-from workers.agents import get_agent
+from envelope import HEADER_KEY, TASK_NAME, BatonError, BedrockEnvelope, resolve
+from workers import budget
+from workers.agents import Agent
 from workers.context import current_envelope
-from workers.conversation import converse
-from workers.results import SubagentResult
+from workers.conversation import TASK_TOOL_SPEC, converse
+from workers.loop import (
+    STOP_MAX_JOBS,
+    ChildCall,
+    ConversationState,
+    Pending,
+    limit_reached,
+    plan_calls,
+)
+from workers.results import ChildFailure, SubagentResult
 from workers.runtime import WorkerRuntime
+
+#: The chord callback that resumes a parent once its children have answered.
+RESUME_TASK_NAME = "baton.subagent.resume"
+
+
+def _runtime(task: Task) -> WorkerRuntime:  # type: ignore[type-arg]
+    runtime: WorkerRuntime = task.app.baton_runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def job_model_id(envelope: BedrockEnvelope, agent: Agent, model: str | None) -> str:
+    """The model a job calls: its own request, else its agent's, else the inherited one.
+
+    A name is resolved with the envelope's region and geography, never re-derived elsewhere.
+    """
+    name = model or agent.model
+    if name is None:
+        return envelope.model_id
+    return resolve(name, region=envelope.region, cross_region=envelope.cross_region)
 
 
 def run_subagent(
     task: Task,  # type: ignore[type-arg]
     prompt: str,
+    *,
     agent: str | None = None,
     description: str | None = None,
+    model: str | None = None,
+    as_tool: bool = False,
 ) -> dict[str, Any]:
-    """Answer ``prompt`` as ``agent`` with the inherited envelope's region, model and endpoint."""
+    """Take the first turn of a subagent job."""
+    try:
+        envelope = current_envelope()
+        spec = _runtime(task).agents.get(agent)
+        state = ConversationState.start(
+            job_id=str(task.request.id),
+            agent=spec.name,
+            system=spec.system_prompt,
+            model_id=job_model_id(envelope, spec, model),
+            prompt=prompt,
+            as_tool=as_tool,
+        )
+        return advance(task, state)
+    except BatonError as exc:
+        return _failed(task, exc, as_tool=as_tool)
+
+
+def resume_subagent(
+    task: Task,  # type: ignore[type-arg]
+    child_results: list[dict[str, Any]],
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """Take the next turn once every child has answered."""
+    resumed = ConversationState.model_validate(state)
+    try:
+        return advance(task, resumed.with_results(list(child_results)))
+    except BatonError as exc:
+        return _failed(task, exc, as_tool=resumed.as_tool)
+
+
+def _failed(task: Task, exc: BatonError, *, as_tool: bool) -> dict[str, Any]:  # type: ignore[type-arg]
+    """Re-raise for a top-level job; for a Task-tool child, return a failure its parent reads.
+
+    The parent turns that into an error toolResult and carries on, instead of losing its chord.
+    """
+    if not as_tool:
+        raise exc
+    error = {"type": type(exc).__name__, "message": str(exc)}
+    return ChildFailure(job_id=str(task.request.id), error=error).model_dump(mode="json")
+
+
+def advance(task: Task, state: ConversationState) -> dict[str, Any]:  # type: ignore[type-arg]
+    """Converse until the model stops, a limit is hit, or children must run first."""
     envelope = current_envelope()
-    spec = get_agent(agent)
-    runtime: WorkerRuntime = task.app.baton_runtime  # type: ignore[attr-defined]
-    client = runtime.clients.get(envelope)
-    reply = converse(client, model_id=envelope.model_id, prompt=prompt, system=spec.system_prompt)
+    client = _runtime(task).clients.get(envelope)
+    while True:
+        reply = converse(
+            client,
+            model_id=state.model_id,
+            messages=state.messages,
+            system=state.system,
+            tools=[TASK_TOOL_SPEC],
+        )
+        state = state.after_reply(reply)
+        if reply.stop_reason != "tool_use" or not reply.tool_uses:
+            return finish(task, state, envelope, stop_reason=reply.stop_reason, text=reply.text)
+        plan = plan_calls(reply.tool_uses)
+        calls = [item for item in plan if isinstance(item, ChildCall)]
+        stop = limit_reached(state, envelope, children=len(calls))
+        if stop is None and not _reserve(task, envelope, len(calls)):
+            stop = STOP_MAX_JOBS
+        if stop is not None:
+            return finish(task, state, envelope, stop_reason=stop, text=reply.text)
+        if not calls:
+            state = state.awaiting([i for i in plan if isinstance(i, Pending)]).with_results([])
+            continue
+        raise _spawn(task, state, envelope, plan)
+
+
+def _reserve(task: Task, envelope: BedrockEnvelope, count: int) -> bool:  # type: ignore[type-arg]
+    return budget.reserve(
+        task.app.backend,
+        root_id=envelope.lineage.root_id,
+        count=count,
+        limit=envelope.limits.max_jobs,
+        ttl=envelope.exp - envelope.iat,
+    )
+
+
+def _spawn(
+    task: Task,  # type: ignore[type-arg]
+    state: ConversationState,
+    envelope: BedrockEnvelope,
+    plan: list[ChildCall | Pending],
+) -> Exception:
+    """Replace the job with ``chord(children, resume)``; the callback carries the state."""
+    runtime = _runtime(task)
+    child_headers = {HEADER_KEY: runtime.sign(envelope.child(parent_id=state.job_id))}
+    children, pending = [], []
+    for item in plan:
+        if isinstance(item, Pending):
+            pending.append(item)
+            continue
+        child = task.app.signature(
+            TASK_NAME,
+            kwargs={
+                "prompt": item.prompt,
+                "description": item.description,
+                "agent": item.agent,
+                "model": item.model,
+                "as_tool": True,
+            },
+            headers=child_headers,
+        )
+        child_id = child.freeze().id
+        children.append(child)
+        pending.append(Pending(tool_use_id=item.tool_use_id, child_id=child_id))
+    resume = task.app.signature(
+        RESUME_TASK_NAME,
+        kwargs={"state": state.awaiting(pending).model_dump(mode="json")},
+        headers={HEADER_KEY: runtime.sign(envelope.refreshed())},
+    )
+    replaced: Exception = task.replace(chord(children, resume))
+    return replaced
+
+
+def finish(
+    task: Task,  # type: ignore[type-arg]
+    state: ConversationState,
+    envelope: BedrockEnvelope,
+    *,
+    stop_reason: str,
+    text: str,
+) -> dict[str, Any]:
+    """Return the job's result: its answer, lineage, children and subtree usage."""
+    client = _runtime(task).clients.get(envelope)
     return SubagentResult(
-        job_id=str(task.request.id),
-        agent=spec.name,
-        text=reply.text,
+        job_id=state.job_id,
+        agent=state.agent,
+        text=text,
         region=envelope.region,
-        model_id=envelope.model_id,
+        model_id=state.model_id,
         endpoint=client.meta.endpoint_url,
-        usage=reply.usage,
-        stop_reason=reply.stop_reason,
+        usage=state.usage,
+        stop_reason=stop_reason,
         depth=envelope.lineage.depth,
         root_id=envelope.lineage.root_id,
         parent_id=envelope.lineage.parent_id,
+        children=state.children,
+        turns=state.turns,
+        tree_jobs=state.tree_jobs,
     ).model_dump(mode="json")
 
 
 def register(app: Celery) -> Task:  # type: ignore[type-arg]
-    """Register ``baton.subagent`` on ``app`` and return it."""
+    """Register ``baton.subagent`` and its resume callback on ``app``; return the first."""
+    app.task(name=RESUME_TASK_NAME, bind=True)(resume_subagent)
     task: Task = app.task(name=TASK_NAME, bind=True)(run_subagent)  # type: ignore[type-arg]
     return task
