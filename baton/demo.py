@@ -24,8 +24,18 @@ from emulator.credentials import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from envelope import catalogue, queue_for, resolve
 from orchestrator import Orchestrator, ProducerSettings, capture, producer_app
 
-#: The wrong defaults a worker machine commonly has: the bug this demo reproduces.
+#: The wrong default a worker machine commonly has: the bug this demo reproduces. When the parent
+#: itself runs there, the worker's wrong default is the other US region instead.
 WORKER_DEFAULT_REGION = "us-east-1"
+WORKER_FALLBACK_REGION = "us-west-2"
+
+
+def worker_default_region(parent_region: str) -> str:
+    """Return a region that differs from the parent's, as a misconfigured worker's would."""
+    return (
+        WORKER_FALLBACK_REGION if parent_region == WORKER_DEFAULT_REGION else WORKER_DEFAULT_REGION
+    )
+
 
 #: An in-process broker and result store, so the demo needs no Redis.
 MEMORY_BROKER = "memory://localhost/"
@@ -35,11 +45,11 @@ PROMPTS = ("Name one risk of running subagents in the wrong region.", "Say hello
 
 
 @contextmanager
-def worker_machine_defaults(endpoint: str) -> Iterator[None]:
+def worker_machine_defaults(endpoint: str, wrong_region: str) -> Iterator[None]:
     """Give this process the environment of a misconfigured worker machine, then restore it."""
     wrong = {
-        "AWS_DEFAULT_REGION": WORKER_DEFAULT_REGION,
-        "AWS_REGION": WORKER_DEFAULT_REGION,
+        "AWS_DEFAULT_REGION": wrong_region,
+        "AWS_REGION": wrong_region,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
@@ -56,12 +66,10 @@ def worker_machine_defaults(endpoint: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def without_baton(model: str, console: Console) -> bool:
+def without_baton(model: str, wrong_region: str, console: Console) -> bool:
     """Call Bedrock the way a subagent does that builds its client from local defaults."""
-    model_id = resolve(model, region=WORKER_DEFAULT_REGION, cross_region=True)
-    console.print(
-        f"  boto3.client('bedrock-runtime') -> region {WORKER_DEFAULT_REGION}, {model_id}"
-    )
+    model_id = resolve(model, region=wrong_region, cross_region=True)
+    console.print(f"  boto3.client('bedrock-runtime') -> region {wrong_region}, {model_id}")
     client = boto3.client("bedrock-runtime", config=Config(signature_version="v4"))
     try:
         client.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": "hi"}]}])
@@ -126,13 +134,15 @@ def journal_table(calls: list[Call]) -> Table:
 def run_demo(*, region: str, model: str | None, console: Console) -> int:
     """Run both halves and return 0 when the bug reproduced and the fix held."""
     key = os.environ.get("BATON_ENVELOPE_KEY") or secrets.token_urlsafe(32)
-    console.rule(
-        f"Baton demo: parent in {region}, worker machine defaults to {WORKER_DEFAULT_REGION}"
-    )
-    with Emulator(allowed_regions=frozenset({region})) as emu, worker_machine_defaults(emu.url):
+    wrong = worker_default_region(region)
+    console.rule(f"Baton demo: parent in {region}, worker machine defaults to {wrong}")
+    with (
+        Emulator(allowed_regions=frozenset({region})) as emu,
+        worker_machine_defaults(emu.url, wrong),
+    ):
         console.print(f"Local Bedrock emulator at {emu.url}; its IAM policy allows only {region}.")
         console.print("\n[bold]1. A subagent that builds its client from the worker's defaults[/]")
-        reproduced = without_baton(model or catalogue().default_alias, console)
+        reproduced = without_baton(model or catalogue().default_alias, wrong, console)
         console.print(
             "\n[bold]2. The same subagent under Baton, inheriting the parent's envelope[/]"
         )
@@ -143,8 +153,8 @@ def run_demo(*, region: str, model: str | None, console: Console) -> int:
         console.print(journal_table(emu.calls()))
     held = all(result["region"] == region for result in results)
     console.print(
-        f"\nWhy: the worker machine says {WORKER_DEFAULT_REGION}, so a client built from local "
-        f"defaults is signed for {WORKER_DEFAULT_REGION} and the region-scoped policy answers 403. "
+        f"\nWhy: the worker machine says {wrong}, so a client built from local "
+        f"defaults is signed for {wrong} and the region-scoped policy answers 403. "
         f"Baton's workers build the client from the signed envelope instead: region {region}, the "
         "parent's resolved model ID and endpoint, SigV4 pinned."
     )

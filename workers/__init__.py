@@ -10,10 +10,12 @@ Usage::
         return client.converse(modelId=current_envelope().model_id, ...)
 """
 
+from workers.agents import Agent, AgentRegistry
 from workers.celery_app import BatonCelery, app, bedrock_client, configure, create_app
 from workers.clients import ClientCache
 from workers.context import current_envelope, current_job
 from workers.errors import (
+    AgentDefinitionInvalid,
     BedrockCallFailed,
     DepthExceeded,
     IdentityUnavailable,
@@ -24,11 +26,15 @@ from workers.errors import (
     WorkerError,
     WorkerMisconfigured,
 )
+from workers.hooks import inherit
 from workers.policy import FleetPolicy
 from workers.results import SubagentResult, Usage
 from workers.settings import WorkerSettings
 
 __all__ = [
+    "Agent",
+    "AgentDefinitionInvalid",
+    "AgentRegistry",
     "BatonCelery",
     "BedrockCallFailed",
     "ClientCache",
@@ -50,4 +56,5 @@ __all__ = [
     "create_app",
     "current_envelope",
     "current_job",
+    "inherit",
 ]
