@@ -45,7 +45,13 @@ from envelope.model import (
 from envelope.profiles import catalogue, requires_profile, resolve
 from envelope.regions import geographies_of, geography_prefix, is_region
 from envelope.routing import EnvelopeRouter
-from envelope.transport import DEFAULT_BROKER_URL, default_result_backend
+from envelope.transport import (
+    DEFAULT_BROKER_URL,
+    UNROUTED_QUEUE,
+    FleetConnection,
+    celery_settings,
+    default_result_backend,
+)
 
 __all__ = [
     "DEFAULT_BROKER_URL",
@@ -54,6 +60,7 @@ __all__ = [
     "MAX_TOKEN_BYTES",
     "QUEUE_PREFIX",
     "TASK_NAME",
+    "UNROUTED_QUEUE",
     "AmbientAuth",
     "ArnRegionMismatch",
     "AssumeRoleAuth",
@@ -69,6 +76,7 @@ __all__ = [
     "EnvelopeRouter",
     "EnvelopeSignatureInvalid",
     "EnvelopeUnknownKey",
+    "FleetConnection",
     "Keyring",
     "Limits",
     "Lineage",
@@ -80,6 +88,7 @@ __all__ = [
     "SealedAuth",
     "UnknownModel",
     "catalogue",
+    "celery_settings",
     "check_endpoint_url",
     "decode",
     "default_result_backend",

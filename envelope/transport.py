@@ -1,14 +1,29 @@
-"""Where parents and workers meet: the broker and result-backend defaults both sides share."""
+"""Where parents and workers meet: the broker, the result backend, the keys, the Celery settings.
+
+Both sides' settings classes inherit ``FleetConnection``, so a parent and a worker given the same
+environment agree on every one of these by construction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, SecretStr, model_validator
+
+from envelope.codec import Keyring
+from envelope.model import BedrockEnvelope
+from envelope.routing import EnvelopeRouter
 
 #: A local Redis, db 0: the quick start's broker.
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
 #: Results live beside the broker, in the next database, so a purge of one spares the other.
 DEFAULT_RESULT_DB = 1
+
+#: Where a job with no envelope and no current job lands: consumed by nobody, visible to ops.
+UNROUTED_QUEUE = "baton.unrouted"
 
 
 def default_result_backend(broker_url: str) -> str:
@@ -21,3 +36,38 @@ def default_result_backend(broker_url: str) -> str:
     if parts.scheme not in ("redis", "rediss"):
         parts = urlsplit(DEFAULT_BROKER_URL)
     return urlunsplit(parts._replace(path=f"/{DEFAULT_RESULT_DB}"))
+
+
+class FleetConnection(BaseModel):
+    """The settings every parent and worker of one fleet must share (``BATON_*``)."""
+
+    broker_url: str = DEFAULT_BROKER_URL
+    result_backend: str | None = None
+    envelope_key: SecretStr | None = None
+    envelope_keys: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _default_backend(self) -> FleetConnection:
+        if self.result_backend is None:
+            object.__setattr__(self, "result_backend", default_result_backend(self.broker_url))
+        return self
+
+    def keyring(self) -> Keyring:
+        """Return the envelope keys; raise EnvelopeKeyError when none are configured."""
+        return Keyring.from_env_values(
+            key=self.envelope_key.get_secret_value() if self.envelope_key else None,
+            keys=self.envelope_keys.get_secret_value() if self.envelope_keys else None,
+        )
+
+
+def celery_settings(*, current: Callable[[], BedrockEnvelope | None]) -> dict[str, Any]:
+    """Return the Celery settings both sides use: JSON only, routing by envelope region."""
+    return {
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_default_queue": UNROUTED_QUEUE,
+        "task_routes": (EnvelopeRouter(current=current),),
+        "broker_connection_retry_on_startup": True,
+    }

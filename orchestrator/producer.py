@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from envelope import EnvelopeRouter
+from envelope.transport import celery_settings
 from orchestrator.propagation import active_envelope
 from orchestrator.settings import ProducerSettings
-
-#: Jobs that reach no region queue land here, where no worker consumes and an operator can look.
-UNROUTED_QUEUE = "baton.unrouted"
 
 
 def producer_app(settings: ProducerSettings) -> Celery:
@@ -20,15 +17,7 @@ def producer_app(settings: ProducerSettings) -> Celery:
         backend=settings.result_backend,
         set_as_current=False,
     )
-    app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_default_queue=UNROUTED_QUEUE,
-        task_routes=(EnvelopeRouter(current=active_envelope),),
-        broker_connection_retry_on_startup=True,
-    )
+    app.conf.update(celery_settings(current=active_envelope))
     return app
 
 

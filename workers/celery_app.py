@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery, bootsteps
 
-from envelope import BedrockEnvelope, EnvelopeRouter
+from envelope import BedrockEnvelope
+from envelope.transport import celery_settings
 from workers import hooks
 from workers.context import current_envelope, current_job
 from workers.gate import GatedTask
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from types_boto3_bedrock_runtime import BedrockRuntimeClient
 
 logger = logging.getLogger("baton.worker")
-
-#: Where a job with no envelope and no current job lands: consumed by nobody, visible to ops.
-UNROUTED_QUEUE = "baton.unrouted"
 
 
 class BatonCelery(Celery):
@@ -62,16 +60,7 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
     """Build the worker app for ``settings``; the module-level ``app`` uses the environment."""
     app = BatonCelery("baton", task_cls=GatedTask, set_as_current=False)
     configure(app, settings)
-    app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_default_queue=UNROUTED_QUEUE,
-        task_routes=(EnvelopeRouter(current=_current_envelope),),
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-    )
+    app.conf.update(celery_settings(current=_current_envelope), worker_hijack_root_logger=False)
     app.steps["worker"].add(AdmissionStep)
     register(app)
     return app

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from envelope import DEFAULT_BROKER_URL, Keyring, default_result_backend, is_region
+from envelope import is_region
+from envelope.transport import FleetConnection
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.
 DEFAULT_MIN_POOL_CONNECTIONS = 10
@@ -21,15 +22,11 @@ DEFAULT_MIN_POOL_CONNECTIONS = 10
 DEFAULT_CLIENT_CACHE_SIZE = 64
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(FleetConnection, BaseSettings):
     """Everything a worker process needs to know before it takes its first job."""
 
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore", frozen=True)
 
-    broker_url: str = DEFAULT_BROKER_URL
-    result_backend: str | None = None
-    envelope_key: SecretStr | None = None
-    envelope_keys: SecretStr | None = None
     allowed_regions: Annotated[tuple[str, ...], NoDecode] = ()
     concurrency: int = Field(default=1, ge=1)
     client_cache_size: int = Field(default=DEFAULT_CLIENT_CACHE_SIZE, ge=1)
@@ -50,19 +47,6 @@ class WorkerSettings(BaseSettings):
         if bad:
             raise ValueError(f"BATON_ALLOWED_REGIONS has non-region entries: {', '.join(bad)}")
         return value
-
-    @model_validator(mode="after")
-    def _default_backend(self) -> WorkerSettings:
-        if self.result_backend is None:
-            object.__setattr__(self, "result_backend", default_result_backend(self.broker_url))
-        return self
-
-    def keyring(self) -> Keyring:
-        """Return the envelope keyring; raise EnvelopeKeyError when no key is configured."""
-        return Keyring.from_env_values(
-            key=self.envelope_key.get_secret_value() if self.envelope_key else None,
-            keys=self.envelope_keys.get_secret_value() if self.envelope_keys else None,
-        )
 
     @property
     def max_pool_connections(self) -> int:

@@ -7,6 +7,10 @@ import secrets
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
 
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 
@@ -45,3 +49,22 @@ class RabbitVhost:
 
     def __exit__(self, *_: object) -> None:
         _ctl("delete_vhost", self.name)
+
+
+@contextmanager
+def broker_url(kind: str, redis_url: str) -> Iterator[str]:
+    """Yield a broker URL of ``kind``: ``redis_url`` itself, or a throwaway RabbitMQ vhost.
+
+    Without RabbitMQ the test skips, except in CI (``CI=true``), where it fails: the suite must
+    not go green by skipping a broker.
+    """
+    if kind == "redis":
+        yield redis_url
+        return
+    reason = RabbitVhost.available()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"RabbitMQ is required in CI: {reason}")
+        pytest.skip(reason)
+    with RabbitVhost() as url:
+        yield url

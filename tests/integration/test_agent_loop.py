@@ -6,7 +6,6 @@ geography, and a tree completes on one worker slot because a waiting parent hold
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import RabbitVhost
+from tests.integration.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
 pytestmark = pytest.mark.integration
@@ -28,15 +27,7 @@ def task_directive(prompt: str, **extra: str) -> str:
 
 @pytest.fixture(params=["redis", "rabbitmq"])
 def broker(request, redis_server: RedisServer) -> Iterator[str]:
-    if request.param == "redis":
-        yield redis_server.url(4)
-        return
-    reason = RabbitVhost.available()
-    if reason is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"RabbitMQ is required in CI: {reason}")
-        pytest.skip(reason)
-    with RabbitVhost() as url:
+    with broker_url(request.param, redis_server.url(4)) as url:
         yield url
 
 

@@ -29,7 +29,6 @@ inside a task body is its child (depth 1, that task as parent_id).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ import pytest
 from celery import chain, chord, group
 
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import RabbitVhost
+from tests.integration.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
 pytestmark = pytest.mark.integration
@@ -61,25 +60,18 @@ class Fleet:
         return self.orch.app.AsyncResult(task_id)
 
 
-def _broker_url(kind: str, redis_server: RedisServer, stack: list[Any]) -> str:
-    if kind == "redis":
-        return redis_server.url(2)
-    reason = RabbitVhost.available()
-    if reason is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"RabbitMQ is required in CI: {reason}")
-        pytest.skip(reason)
-    vhost = RabbitVhost()
-    stack.append(vhost)
-    return vhost.__enter__()
-
-
 @pytest.fixture(
     scope="module",
     params=[(b, p) for b in ("redis", "rabbitmq") for p in ("prefork", "threads", "solo")],
     ids=lambda param: f"{param[0]}-{param[1]}",
 )
 def fleet(request, redis_server: RedisServer) -> Iterator[Fleet]:
+    broker_kind, pool = request.param
+    with broker_url(broker_kind, redis_server.url(2)) as broker:
+        yield from _fleet(broker, redis_server.url(3), broker_kind, pool)
+
+
+def _fleet(broker: str, backend: str, broker_kind: str, pool: str) -> Iterator[Fleet]:
     from orchestrator import (
         Orchestrator,
         ProducerSettings,
@@ -88,9 +80,6 @@ def fleet(request, redis_server: RedisServer) -> Iterator[Fleet]:
         producer_app,
     )
 
-    broker_kind, pool = request.param
-    cleanup: list[Any] = []
-    broker, backend = _broker_url(broker_kind, redis_server, cleanup), redis_server.url(3)
     key = secrets.token_urlsafe(32)
     env = clean_env(BATON_BROKER_URL=broker, BATON_RESULT_BACKEND=backend, BATON_ENVELOPE_KEY=key)
     concurrency = "1" if pool == "solo" else "3"
@@ -126,8 +115,6 @@ def fleet(request, redis_server: RedisServer) -> Iterator[Fleet]:
     finally:
         close_producer(app)
         worker.stop()
-        for vhost in cleanup:
-            vhost.__exit__(None, None, None)
 
 
 def assert_inherited(fleet: Fleet, seen: dict[str, Any], *, depth: int, parent: str | None):
