@@ -43,7 +43,7 @@ from envelope.model import (
     is_loopback_host,
 )
 from envelope.profiles import catalogue, requires_profile, resolve
-from envelope.regions import geographies_of, geography_prefix, is_region
+from envelope.regions import destinations, geographies_of, geography_prefix, is_region
 from envelope.routing import EnvelopeRouter
 from envelope.transport import (
     DEFAULT_BROKER_URL,
@@ -92,6 +92,7 @@ __all__ = [
     "check_endpoint_url",
     "decode",
     "default_result_backend",
+    "destinations",
     "encode",
     "geographies_of",
     "geography_prefix",

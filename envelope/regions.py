@@ -27,6 +27,7 @@ class Geography:
     regions: frozenset[str]
     patterns: tuple[str, ...]
     exclude: tuple[str, ...]
+    destinations: tuple[str, ...] = ()
 
     def contains(self, region: str) -> bool:
         """Tell whether a profile of this geography may be called from ``region``."""
@@ -48,6 +49,7 @@ def geographies() -> dict[str, Geography]:
             regions=frozenset(spec.get("regions", ())),
             patterns=tuple(spec.get("patterns", ())),
             exclude=tuple(spec.get("exclude", ())),
+            destinations=tuple(spec.get("destinations", ())),
         )
         for prefix, spec in raw["geographies"].items()
     }
@@ -69,3 +71,14 @@ def geography_prefix(model_id: str) -> str | None:
     """Return the geography prefix of a profile ID (``eu`` of ``eu.anthropic...``), else None."""
     head, dot, _ = model_id.partition(".")
     return head if dot and head in geographies() else None
+
+
+def destinations(geography: str, *, source_region: str) -> tuple[str, ...]:
+    """Return the regions a ``geography`` profile called from ``source_region`` may route to.
+
+    The source region always comes first: it is where the profile is invoked, and IAM needs the
+    foundation model there too. The rest come from the shipped table, which discovery
+    (GetInferenceProfile) supersedes where it answers.
+    """
+    listed = geographies()[geography].destinations
+    return (source_region, *sorted(region for region in listed if region != source_region))
