@@ -122,6 +122,71 @@ def emulator(host: str, port: int, allowed: tuple[str, ...], latency: float) -> 
 
 
 @main.command()
+@click.option("--region", help="Bedrock region; same precedence as `baton run`.")
+@click.option("--model", help="Model alias or ID; same precedence as `baton run`.")
+@click.option("--endpoint", help="Endpoint URL; beats AWS_BEDROCK_ENDPOINT and the others.")
+def doctor(region: str | None, model: str | None, endpoint: str | None) -> None:
+    """Make one tiny Converse call with the captured config and explain the outcome.
+
+    It prints where each setting came from, the resolved envelope (no secrets), and a diagnosis:
+    for a 403 the identity, the resource, the region and the missing IAM statement; for a 400 the
+    prefix that fits the region; for a connection error the endpoint, DNS and proxy hints.
+    Exit code 0 only when the call succeeded.
+
+    \b
+    Examples:
+      AWS_REGION=eu-west-1 baton doctor
+      baton doctor --region ap-southeast-2 --model haiku --endpoint http://127.0.0.1:8750
+    """
+    from baton.doctor import run_doctor
+
+    with explained():
+        sys.exit(run_doctor(region=region, model=model, endpoint=endpoint, console=Console()))
+
+
+@main.command("iam-policy")
+@click.option("--region", required=True, help="The source region workers call.")
+@click.option("--model", required=True, help="Model alias or ID, resolved for the region.")
+@click.option(
+    "--cross-region/--no-cross-region",
+    default=None,
+    help="Allow a geography profile (default: when the model needs one).",
+)
+@click.option("--account", default="*", show_default=True, help="Account ID for profile ARNs.")
+@click.option(
+    "--deny-outside-geography",
+    is_flag=True,
+    help="Add an explicit Deny for every region outside the profile's geography.",
+)
+def iam_policy(
+    region: str, model: str, cross_region: bool | None, account: str, deny_outside_geography: bool
+) -> None:
+    """Print a least-privilege IAM policy (JSON) for calling MODEL from REGION.
+
+    With cross-region inference: the inference profile in REGION plus the foundation model in
+    every destination region of that profile (from discovery, else the shipped table). Without:
+    only the foundation model in REGION.
+
+    \b
+    Examples:
+      baton iam-policy --region eu-west-1 --model sonnet --deny-outside-geography
+      baton iam-policy --region ap-southeast-2 --model haiku --account 111122223333
+    """
+    from baton.policy import render_policy
+
+    with explained():
+        click.echo(
+            render_policy(
+                region=region,
+                model=model,
+                cross_region=cross_region,
+                account=account,
+                deny_outside_geography=deny_outside_geography,
+            )
+        )
+
+
+@main.command()
 @click.option("--region", default="eu-west-1", show_default=True, help="The parent's region.")
 @click.option("--model", default=None, help="Model alias (default: the catalogue default).")
 def demo(region: str, model: str | None) -> None:

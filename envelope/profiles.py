@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -57,6 +58,32 @@ class Catalogue:
             return name
         return self.aliases.get(name) or self.aliases.get(name.lower())
 
+    def with_discovered(self, *, region: str, profile_ids: Iterable[str]) -> Catalogue:
+        """Return this catalogue corrected by the profiles discovered in ``region``.
+
+        For every geography that contains ``region``, discovery is the truth: a profile the
+        shipped table lists but discovery does not is dropped, and a discovered one is added
+        (models the table does not know are added under their base ID). Geographies that do not
+        contain ``region`` cannot be seen from it and keep the shipped entries.
+        """
+        visible = set(geographies_of(region))
+        found: dict[str, set[str]] = {}
+        for profile_id in profile_ids:
+            prefix = geography_prefix(profile_id)
+            if prefix is not None:
+                found.setdefault(profile_id[len(prefix) + 1 :], set()).add(prefix)
+        models = {}
+        for base in {*self.models, *found}:
+            shipped = self.models.get(base)
+            hidden = [g for g in (shipped.profiles if shipped else ()) if g not in visible]
+            models[base] = CatalogueModel(
+                model_id=base,
+                name=shipped.name if shipped else base,
+                profiles=(*hidden, *sorted(found.get(base, ()))),
+                on_demand=shipped.on_demand if shipped else frozenset(),
+            )
+        return Catalogue(models=models, aliases=self.aliases, default_alias=self.default_alias)
+
 
 @functools.cache
 def catalogue() -> Catalogue:
@@ -76,38 +103,44 @@ def catalogue() -> Catalogue:
     )
 
 
-def requires_profile(model: str, region: str) -> bool:
+def requires_profile(model: str, region: str, *, source: Catalogue | None = None) -> bool:
     """Tell whether ``model`` (an alias or base ID) can run in ``region`` only through a profile."""
-    base = catalogue().base_id(model)
-    return base is not None and region not in catalogue().models[base].on_demand
+    table = source or catalogue()
+    base = table.base_id(model)
+    return base is not None and region not in table.models[base].on_demand
 
 
-def resolve(model: str, *, region: str, cross_region: bool) -> str:
+def resolve(model: str, *, region: str, cross_region: bool, source: Catalogue | None = None) -> str:
     """Return the one concrete model ID to call from ``region``.
 
     Args:
         model: an alias (``haiku``), a base ID, a geography profile ID, or a model ARN.
         region: the parent's source region.
         cross_region: whether a geography profile may be used.
+        source: the catalogue to resolve against: a discovered one (see
+            ``Catalogue.with_discovered``), else the shipped one.
 
     Raises:
         ResolutionError: a subclass that says what was wrong and what would work.
     """
+    table = source or catalogue()
     match = _ARN.match(model)
     if match:
-        return _check_arn(model, match, region=region, cross_region=cross_region)
+        return _check_arn(model, match, region=region, cross_region=cross_region, table=table)
     prefix = geography_prefix(model)
     if prefix is not None:
-        return _check_profile_id(model, prefix, region=region, cross_region=cross_region)
-    base = catalogue().base_id(model)
+        return _check_profile_id(
+            model, prefix, region=region, cross_region=cross_region, table=table
+        )
+    base = table.base_id(model)
     if base is None:
         if not cross_region and model.count(".") >= 1 and not model.startswith("."):
             return model  # an on-demand model the catalogue does not list: the user named it
         raise UnknownModel(
             f"model {model!r} is not an alias, a catalogue model, a profile ID or an ARN; "
-            f"known aliases: {', '.join(sorted(catalogue().aliases))}"
+            f"known aliases: {', '.join(sorted(table.aliases))}"
         )
-    return _resolve_base(catalogue().models[base], region=region, cross_region=cross_region)
+    return _resolve_base(table.models[base], region=region, cross_region=cross_region)
 
 
 def _resolve_base(entry: CatalogueModel, *, region: str, cross_region: bool) -> str:
@@ -131,7 +164,9 @@ def _resolve_base(entry: CatalogueModel, *, region: str, cross_region: bool) -> 
     )
 
 
-def _check_profile_id(model: str, prefix: str, *, region: str, cross_region: bool) -> str:
+def _check_profile_id(
+    model: str, prefix: str, *, region: str, cross_region: bool, table: Catalogue
+) -> str:
     allowed = geographies_of(region)
     if prefix not in allowed:
         raise ProfileGeographyMismatch(
@@ -140,7 +175,7 @@ def _check_profile_id(model: str, prefix: str, *, region: str, cross_region: boo
             "those prefixes, or pass the alias and let Baton resolve it"
         )
     base = model[len(prefix) + 1 :]
-    entry = catalogue().models.get(base)
+    entry = table.models.get(base)
     if entry is not None and prefix not in entry.profiles:
         raise ModelNotInGeography(
             f"{model!r} does not exist: {entry.name} has profiles only in "
@@ -155,7 +190,9 @@ def _check_profile_id(model: str, prefix: str, *, region: str, cross_region: boo
     return model
 
 
-def _check_arn(model: str, match: re.Match[str], *, region: str, cross_region: bool) -> str:
+def _check_arn(
+    model: str, match: re.Match[str], *, region: str, cross_region: bool, table: Catalogue
+) -> str:
     arn_region = match["region"]
     if arn_region != region:
         raise ArnRegionMismatch(
@@ -165,5 +202,7 @@ def _check_arn(model: str, match: re.Match[str], *, region: str, cross_region: b
     if match["kind"] == "inference-profile":
         prefix = geography_prefix(match["id"])
         if prefix is not None:
-            _check_profile_id(match["id"], prefix, region=region, cross_region=cross_region)
+            _check_profile_id(
+                match["id"], prefix, region=region, cross_region=cross_region, table=table
+            )
     return model

@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 
 from envelope import catalogue, check_endpoint_url, geography_prefix, is_region, requires_profile
 from envelope import resolve as resolve_model
+from envelope.profiles import Catalogue
 from orchestrator.errors import InvalidSetting, RegionNotConfigured
 
 T = TypeVar("T")
@@ -123,6 +124,7 @@ def capture(
     region: str | None = None,
     model: str | None = None,
     endpoint_url: str | None = None,
+    source: Catalogue | None = None,
 ) -> CapturedConfig:
     """Capture and resolve the parent's configuration from flags and ``environ``.
 
@@ -131,6 +133,7 @@ def capture(
         region: the ``--region`` flag, which beats every variable.
         model: the ``--model`` flag, which beats every variable.
         endpoint_url: the ``--endpoint-url`` flag, which beats every variable.
+        source: a catalogue corrected by discovery; the shipped one when None.
 
     Raises:
         RegionNotConfigured: no source names a region.
@@ -138,22 +141,37 @@ def capture(
         envelope.ResolutionError: the model has no usable ID in the region; unchanged, so it
             reads the same as when a worker reports it.
     """
-    region_setting = _capture_region(environ, flag=region)
+    region_setting, endpoint_setting = capture_location(
+        environ=environ, region=region, endpoint_url=endpoint_url
+    )
     model_setting = _first_set([(MODEL_FLAG, model), *_variables(environ, MODEL_VARIABLES)])
     if model_setting is None:
         model_setting = Setting(catalogue().default_alias, "default alias")
     cross_region = _capture_cross_region(
-        environ, model=model_setting.value, region=region_setting.value
+        environ, model=model_setting.value, region=region_setting.value, source=source
     )
     return CapturedConfig(
         region=region_setting,
         cross_region=cross_region,
-        endpoint_url=_capture_endpoint(environ, flag=endpoint_url),
+        endpoint_url=endpoint_setting,
         model=model_setting,
         model_id=resolve_model(
-            model_setting.value, region=region_setting.value, cross_region=cross_region.value
+            model_setting.value,
+            region=region_setting.value,
+            cross_region=cross_region.value,
+            source=source,
         ),
     )
+
+
+def capture_location(
+    *, environ: Mapping[str, str], region: str | None = None, endpoint_url: str | None = None
+) -> tuple[Setting[str], Setting[str | None]]:
+    """Capture only where the parent calls Bedrock: its region and endpoint.
+
+    Discovery needs these before the model can be resolved.
+    """
+    return _capture_region(environ, flag=region), _capture_endpoint(environ, flag=endpoint_url)
 
 
 def _variables(environ: Mapping[str, str], names: Iterable[str]) -> list[tuple[str, str | None]]:
@@ -230,7 +248,9 @@ def _read_profile_region(path: Path, profile: str) -> str | None:
     return parser.get(section, "region", fallback=None) or None
 
 
-def _capture_cross_region(environ: Mapping[str, str], *, model: str, region: str) -> Setting[bool]:
+def _capture_cross_region(
+    environ: Mapping[str, str], *, model: str, region: str, source: Catalogue | None
+) -> Setting[bool]:
     """Parse the cross-region switch, or derive it from the model when the switch is unset.
 
     The default turns cross-region on exactly when the model cannot run without it (a model
@@ -248,7 +268,7 @@ def _capture_cross_region(environ: Mapping[str, str], *, model: str, region: str
         )
     if geography_prefix(model) is not None:
         return Setting(True, f"default: {model} is an inference profile ID")
-    if requires_profile(model, region):
+    if requires_profile(model, region, source=source):
         return Setting(True, f"default: {model} runs only through an inference profile")
     return Setting(False, "default")
 

@@ -31,10 +31,32 @@ from envelope import (
     queue_for,
     resolve,
 )
+from envelope.profiles import Catalogue
 from orchestrator import propagation
-from orchestrator.capture import CapturedConfig, capture
+from orchestrator.capture import CapturedConfig, capture, capture_location
+from orchestrator.discovery import default_cache_dir, discover
 from orchestrator.producer import close_producer, producer_app
 from orchestrator.settings import ProducerSettings
+
+
+def discovered_catalogue(
+    environ: Mapping[str, str],
+    *,
+    settings: ProducerSettings,
+    region: str | None,
+    endpoint_url: str | None,
+) -> Catalogue | None:
+    """Return the catalogue corrected by discovery in the parent's region, or None without it."""
+    if not settings.discovery:
+        return None
+    where, endpoint = capture_location(environ=environ, region=region, endpoint_url=endpoint_url)
+    found = discover(
+        region=where.value,
+        endpoint_url=endpoint.value,
+        cache_dir=settings.cache_dir or default_cache_dir(environ),
+        ttl=settings.discovery_ttl,
+    )
+    return found.catalogue() if found is not None else None
 
 
 class Orchestrator:
@@ -47,8 +69,10 @@ class Orchestrator:
         settings: ProducerSettings,
         app: Celery | None = None,
         root_id: str | None = None,
+        source: Catalogue | None = None,
     ) -> None:
         self.config = config
+        self.source = source
         self.settings = settings
         self.app = app if app is not None else producer_app(settings)
         self.root_id = root_id or uuid.uuid4().hex
@@ -82,8 +106,14 @@ class Orchestrator:
     ) -> Orchestrator:
         """Capture the parent's config from the environment (and CLI flags) and resolve it."""
         env = os.environ if environ is None else environ
-        config = capture(environ=env, region=region, model=model, endpoint_url=endpoint_url)
-        return cls(config=config, settings=ProducerSettings(), app=app)
+        settings = ProducerSettings()
+        source = discovered_catalogue(
+            env, settings=settings, region=region, endpoint_url=endpoint_url
+        )
+        config = capture(
+            environ=env, region=region, model=model, endpoint_url=endpoint_url, source=source
+        )
+        return cls(config=config, settings=settings, app=app, source=source)
 
     @property
     def envelope(self) -> BedrockEnvelope:

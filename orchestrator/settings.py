@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,9 @@ from envelope.model import (
 )
 from envelope.transport import FleetConnection
 
+#: How long a discovery answer is trusted before asking again.
+DEFAULT_DISCOVERY_TTL_SECONDS = 3600.0
+
 
 class ProducerSettings(FleetConnection, BaseSettings):
     """Where the parent enqueues, how it signs, and the limits it gives its tree."""
@@ -25,3 +30,6 @@ class ProducerSettings(FleetConnection, BaseSettings):
     max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0, le=64)
     max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1, le=64)
     max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=10_000)
+    discovery: bool = True
+    discovery_ttl: float = Field(default=DEFAULT_DISCOVERY_TTL_SECONDS, ge=0)
+    cache_dir: Path | None = None

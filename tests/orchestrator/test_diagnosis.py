@@ -1,0 +1,44 @@
+"""Diagnoses read Bedrock's own messages and name the fix."""
+
+from __future__ import annotations
+
+from orchestrator.diagnosis import access_denied, connection_error, invalid_model, on_demand
+
+SONNET = "anthropic.claude-sonnet-4-20250514-v1:0"
+DENIED = (
+    "User: arn:aws:iam::111122223333:user/baton-test is not authorized to perform: "
+    "bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1:111122223333:inference-profile/"
+    f"us.{SONNET} because no identity-based policy allows the bedrock:InvokeModel action"
+)
+
+
+def test_a_403_names_identity_resource_region_and_the_missing_statement():
+    verdict = access_denied(DENIED, region="us-east-1", model_id=f"us.{SONNET}")
+    text = "\n".join(verdict.lines)
+    assert not verdict.ok
+    assert "identity: arn:aws:iam::111122223333:user/baton-test" in text
+    assert f"resource: arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.{SONNET}" in text
+    assert '"Sid": "InvokeInferenceProfile"' in text
+    assert '"Sid": "InvokeFoundationModelThroughProfile"' not in text
+
+
+def test_a_403_in_another_region_than_the_envelope_blames_local_defaults():
+    verdict = access_denied(DENIED, region="eu-west-1", model_id=f"eu.{SONNET}")
+    assert any("a client built from local defaults" in line for line in verdict.lines)
+
+
+def test_an_invalid_model_id_names_the_prefix_that_fits():
+    verdict = invalid_model(region="ap-southeast-2", model_id=f"us.{SONNET}")
+    assert f"use: apac.{SONNET} (or pass the alias and let Baton resolve it)" in verdict.lines
+
+
+def test_an_on_demand_refusal_says_to_use_a_profile():
+    verdict = on_demand(region="eu-west-1", model_id=SONNET)
+    assert any(f"eu.{SONNET}" in line for line in verdict.lines)
+
+
+def test_a_connection_error_lists_the_proxy_variables():
+    verdict = connection_error(
+        OSError("refused"), endpoint="https://x", environ={"HTTPS_PROXY": "http://proxy:3128"}
+    )
+    assert "proxy settings: HTTPS_PROXY=http://proxy:3128" in verdict.lines
