@@ -22,7 +22,8 @@ from rich.table import Table
 from emulator import Call, Emulator
 from emulator.credentials import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from envelope import catalogue, queue_for, resolve
-from orchestrator import Orchestrator, ProducerSettings, capture, producer_app
+from orchestrator import CapturedConfig, Orchestrator, ProducerSettings, capture, producer_app
+from orchestrator.diagnosis import access_denied
 
 #: The wrong default a worker machine commonly has: the bug this demo reproduces. When the parent
 #: itself runs there, the worker's wrong default is the other US region instead.
@@ -66,8 +67,11 @@ def worker_machine_defaults(endpoint: str, wrong_region: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def without_baton(model: str, wrong_region: str, console: Console) -> bool:
-    """Call Bedrock the way a subagent does that builds its client from local defaults."""
+def without_baton(model: str, wrong_region: str, console: Console) -> str | None:
+    """Call Bedrock as a subagent does that builds its client from local defaults.
+
+    Returns the AccessDenied message when the bug reproduces, else None.
+    """
     model_id = resolve(model, region=wrong_region, cross_region=True)
     console.print(f"  boto3.client('bedrock-runtime') -> region {wrong_region}, {model_id}")
     client = boto3.client("bedrock-runtime", config=Config(signature_version="v4"))
@@ -77,16 +81,14 @@ def without_baton(model: str, wrong_region: str, console: Console) -> bool:
         error = exc.response["Error"]
         status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
         console.print(f"  [red]{status} {error['Code']}[/]: {escape(error.get('Message', ''))}")
-        return error["Code"] == "AccessDeniedException"
+        return str(error.get("Message", "")) if error["Code"] == "AccessDeniedException" else None
     finally:
         client.close()
     console.print("  [yellow]unexpected success[/]")
-    return False
+    return None
 
 
-def with_baton(
-    *, region: str, model: str | None, endpoint: str, key: str, console: Console
-) -> list[dict[str, Any]]:
+def with_baton(*, config: CapturedConfig, key: str, console: Console) -> list[dict[str, Any]]:
     """Run the same prompts through an in-process broker and worker with the parent's envelope."""
     from celery.contrib.testing.worker import start_worker
 
@@ -98,7 +100,7 @@ def with_baton(
             broker_url=MEMORY_BROKER,
             result_backend=MEMORY_BACKEND,
             envelope_key=key,
-            allowed_regions=(region,),
+            allowed_regions=(config.region.value,),
         ),
     )
     producer = ProducerSettings(
@@ -106,12 +108,12 @@ def with_baton(
         result_backend=MEMORY_BACKEND,
         envelope_key=key,
     )
-    config = capture(environ={"AWS_REGION": region, "AWS_BEDROCK_ENDPOINT": endpoint}, model=model)
-    orch = Orchestrator(config=config, settings=producer, app=producer_app(producer))
     for line in config.explain():
         console.print(f"  parent: {escape(line)}")
-    with start_worker(
-        app, pool="solo", queues=[queue_for(region)], perform_ping_check=False, loglevel="WARNING"
+    queue = queue_for(config.region.value)
+    with (
+        Orchestrator(config=config, settings=producer, app=producer_app(producer)) as orch,
+        start_worker(app, pool="solo", queues=[queue], perform_ping_check=False, loglevel="ERROR"),
     ):
         jobs = [orch.spawn(prompt) for prompt in PROMPTS]
         return orch.gather(jobs, timeout=30)
@@ -131,8 +133,16 @@ def journal_table(calls: list[Call]) -> Table:
     return table
 
 
+def diagnose(message: str, *, config: CapturedConfig, console: Console) -> None:
+    """Show what ``baton doctor`` says about the 403."""
+    verdict = access_denied(message, region=config.region.value, model_id=config.model_id)
+    console.print(f"  [red]{escape(verdict.title)}[/]")
+    for line in verdict.lines:
+        console.print(f"  {escape(line)}")
+
+
 def run_demo(*, region: str, model: str | None, console: Console) -> int:
-    """Run both halves and return 0 when the bug reproduced and the fix held."""
+    """Run every part and return 0 when the bug reproduced and the fix held."""
     key = os.environ.get("BATON_ENVELOPE_KEY") or secrets.token_urlsafe(32)
     wrong = worker_default_region(region)
     console.rule(f"Baton demo: parent in {region}, worker machine defaults to {wrong}")
@@ -140,22 +150,28 @@ def run_demo(*, region: str, model: str | None, console: Console) -> int:
         Emulator(allowed_regions=frozenset({region})) as emu,
         worker_machine_defaults(emu.url, wrong),
     ):
+        config = capture(
+            environ={"AWS_REGION": region, "AWS_BEDROCK_ENDPOINT": emu.url}, model=model
+        )
         console.print(f"Local Bedrock emulator at {emu.url}; its IAM policy allows only {region}.")
         console.print("\n[bold]1. A subagent that builds its client from the worker's defaults[/]")
-        reproduced = without_baton(model or catalogue().default_alias, wrong, console)
+        denied = without_baton(model or catalogue().default_alias, wrong, console)
+        console.print("\n[bold]2. What `baton doctor` makes of that 403[/]")
+        if denied is not None:
+            diagnose(denied, config=config, console=console)
         console.print(
-            "\n[bold]2. The same subagent under Baton, inheriting the parent's envelope[/]"
+            "\n[bold]3. The same subagent under Baton, inheriting the parent's envelope[/]"
         )
-        results = with_baton(region=region, model=model, endpoint=emu.url, key=key, console=console)
+        results = with_baton(config=config, key=key, console=console)
         for result in results:
             console.print(f"  [green]ok[/] job {result['job_id'][:8]} -> {escape(result['text'])}")
-        console.print("\n[bold]3. What the emulator saw[/]")
+        console.print("\n[bold]4. What the emulator saw[/]")
         console.print(journal_table(emu.calls()))
     held = all(result["region"] == region for result in results)
     console.print(
-        f"\nWhy: the worker machine says {wrong}, so a client built from local "
-        f"defaults is signed for {wrong} and the region-scoped policy answers 403. "
-        f"Baton's workers build the client from the signed envelope instead: region {region}, the "
-        "parent's resolved model ID and endpoint, SigV4 pinned."
+        f"\nWhy: the worker machine says {wrong}, so a client built from local defaults is signed "
+        f"for {wrong} and the region-scoped policy answers 403. Baton's workers build the client "
+        f"from the signed envelope instead: region {region}, the parent's resolved model ID and "
+        "endpoint, SigV4 pinned."
     )
-    return 0 if reproduced and held else 1
+    return 0 if denied is not None and held else 1

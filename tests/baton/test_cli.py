@@ -85,11 +85,16 @@ def test_plain_celery_worker_refuses_to_start_when_misconfigured(env, queues, me
     assert message in result.stdout + result.stderr
 
 
-def test_demo_shows_the_403_then_the_inherited_success():
-    result = baton("demo", timeout=120)
+@pytest.mark.parametrize(
+    ("region", "wrong"), [("eu-west-1", "us-east-1"), ("us-east-1", "us-west-2")]
+)
+def test_demo_shows_the_403_its_diagnosis_then_the_inherited_success(region, wrong):
+    result = baton("demo", "--region", region, timeout=120)
+    out = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "403 AccessDeniedException" in result.stdout
-    assert "arn:aws:bedrock:us-east-1:" in result.stdout
+    assert "403 AccessDeniedException" in out
+    assert f"the call went to {wrong}, not {region}" in out
+    assert f'"arn:aws:bedrock:{region}:111122223333:inference-profile/' in result.stdout
     assert result.stdout.count("ok job") == 2
 
 
