@@ -47,7 +47,7 @@ def access_denied(message: str, *, region: str, model_id: str) -> Diagnosis:
         f"resource: {resource}",
         f"region of the resource: {resource_region} (the envelope's region: {region})",
     ]
-    if resource_region not in (region, "?") and resource_region not in _destinations(policy):
+    if _elsewhere(resource, resource_region, region=region, policy=policy):
         lines.append(
             f"the call went to {resource_region}, not {region}: a client built from local "
             "defaults (AWS_DEFAULT_REGION, AWS_REGION ignored by boto3) does exactly this"
@@ -64,8 +64,19 @@ def _covers(resources: list[str], resource: str) -> bool:
     )
 
 
-def _destinations(policy: dict[str, Any]) -> set[str]:
-    return {arn.split(":")[3] for s in policy["Statement"] for arn in s["Resource"]}
+def _elsewhere(resource: str, resource_region: str, *, region: str, policy: dict[str, Any]) -> bool:
+    """Tell whether the denied call was made somewhere this envelope would never call.
+
+    A profile is only ever invoked in the envelope's region; a foundation model may legitimately
+    be reached in any destination region of the profile.
+    """
+    if resource_region in (region, "?"):
+        return False
+    if ":foundation-model/" not in resource:
+        return True
+    return resource_region not in {
+        arn.split(":")[3] for s in policy["Statement"] for arn in s["Resource"]
+    }
 
 
 def invalid_model(*, region: str, model_id: str) -> Diagnosis:
