@@ -16,7 +16,7 @@ import sys
 import click
 from rich.console import Console
 
-from baton.errors import explained
+from baton.errors import CliExit, explained
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,6 +66,35 @@ def run(
 
 
 @main.command()
+@click.argument("root_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as a JSON list.")
+def status(root_id: str, as_json: bool) -> None:
+    """Show the job tree under ROOT_ID (printed by `baton run`), finished or still running.
+
+    \b
+    Examples:
+      baton status 0eac4047d897421e89113725f8062479
+      baton status 0eac4047d897421e89113725f8062479 --json | jq '.[].state'
+    """
+    import json
+
+    from baton.status import collect, render
+    from orchestrator import ProducerSettings, close_producer, producer_app
+
+    app = producer_app(ProducerSettings())
+    try:
+        roots, nodes = collect(app, root_id)
+    finally:
+        close_producer(app)
+    if not roots:
+        raise CliExit(f"no jobs recorded under root {root_id}; it may have expired or never run")
+    if as_json:
+        click.echo(json.dumps(list(nodes.values()), indent=2, default=str))
+    else:
+        Console().print(render(roots, nodes, root_id))
+
+
+@main.command()
 @click.option("--region", "regions", multiple=True, required=True, help="Region to serve (repeat).")
 @click.option(
     "--pool",
@@ -77,8 +106,21 @@ def run(
 @click.option("--concurrency", type=int, default=None, help="Task slots (default: CPU count).")
 @click.option("--debug", is_flag=True, help="Log the inherited region, model and endpoint.")
 @click.option("--loglevel", default="info", show_default=True, help="Celery log level.")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics here.")
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address for /metrics (0.0.0.0 inside a container).",
+)
 def worker(
-    regions: tuple[str, ...], pool: str, concurrency: int | None, debug: bool, loglevel: str
+    regions: tuple[str, ...],
+    pool: str,
+    concurrency: int | None,
+    debug: bool,
+    loglevel: str,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Start a Celery worker for the given regions' queues (baton.<region>).
 
@@ -89,12 +131,19 @@ def worker(
     Examples:
       BATON_ENVELOPE_KEY=... baton worker --region eu-west-1 --region eu-central-1
       baton worker --region ap-southeast-2 --pool threads --concurrency 50 --debug
+      baton worker --region us-east-1 --metrics-port 9100
     """
     from baton.worker import start_worker
 
     with explained():
         start_worker(
-            regions=regions, pool=pool, concurrency=concurrency, debug=debug, loglevel=loglevel
+            regions=regions,
+            pool=pool,
+            concurrency=concurrency,
+            debug=debug,
+            loglevel=loglevel,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         )
 
 

@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from celery.result import AsyncResult
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from baton.errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_TIMEOUT
+from baton.progress import wait_with_progress
 from orchestrator import Orchestrator
-
-#: How often progress polls the result backend; a UI refresh rate, not a correctness knob.
-POLL_INTERVAL_SECONDS = 0.1
-
-
-def wait_with_progress(
-    jobs: Sequence[AsyncResult[Any]], *, timeout: float, console: Console
-) -> bool:
-    """Show a progress bar until every job is ready or ``timeout`` passes; True if all ready."""
-    deadline = time.monotonic() + timeout
-    columns = (TextColumn("subagents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task("subagents", total=len(jobs))
-        while time.monotonic() < deadline:
-            done = sum(1 for job in jobs if job.ready())
-            progress.update(bar, completed=done)
-            if done == len(jobs):
-                return True
-            time.sleep(POLL_INTERVAL_SECONDS)
-    return all(job.ready() for job in jobs)
 
 
 def outcome(job: AsyncResult[Any]) -> dict[str, Any]:
@@ -81,8 +60,13 @@ def run_prompts(
 ) -> int:
     """Spawn, wait and print; return the exit code."""
     jobs = [orch.spawn(prompt, agent=agent) for prompt in prompts]
-    err.print(f"spawned {len(jobs)} subagent(s) on queue baton.{orch.envelope.region}")
-    finished = wait_with_progress(jobs, timeout=timeout, console=err)
+    err.print(
+        f"spawned {len(jobs)} subagent(s) on queue baton.{orch.envelope.region}, "
+        f"root {orch.root_id} (see `baton status {orch.root_id}`)"
+    )
+    finished = wait_with_progress(
+        jobs, timeout=timeout, console=err, region=orch.envelope.region, agent=agent
+    )
     results = [outcome(job) for job in jobs]
     render(results, as_json=as_json, console=out)
     if not finished:

@@ -12,7 +12,15 @@ This package imports nothing else of Baton's: stdlib and pydantic only.
 """
 
 from envelope.codec import MAX_TOKEN_BYTES, Keyring, decode, encode, peek
-from envelope.constants import ENVELOPE_VERSION, HEADER_KEY, QUEUE_PREFIX, TASK_NAME, queue_for
+from envelope.constants import (
+    ENVELOPE_VERSION,
+    HEADER_KEY,
+    QUEUE_PREFIX,
+    TASK_NAME,
+    child_jobs_key,
+    queue_for,
+    root_jobs_key,
+)
 from envelope.errors import (
     ArnRegionMismatch,
     BatonError,
@@ -90,6 +98,7 @@ __all__ = [
     "catalogue",
     "celery_settings",
     "check_endpoint_url",
+    "child_jobs_key",
     "decode",
     "default_result_backend",
     "destinations",
@@ -102,4 +111,5 @@ __all__ = [
     "queue_for",
     "requires_profile",
     "resolve",
+    "root_jobs_key",
 ]

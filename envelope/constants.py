@@ -25,3 +25,19 @@ ENVELOPE_VERSION: Final = 1
 def queue_for(region: str) -> str:
     """Return the queue that serves jobs whose envelope names ``region``."""
     return f"{QUEUE_PREFIX}{region}"
+
+
+#: Redis list (in the result backend) of the top-level jobs a parent spawned under one root, and
+#: of the children a job started: what ``baton status`` walks to draw a tree still in flight.
+ROOT_JOBS_KEY_PREFIX = "baton:root:"
+CHILD_JOBS_KEY_PREFIX = "baton:children:"
+
+
+def root_jobs_key(root_id: str) -> str:
+    """Return the result-backend key listing the top-level jobs of ``root_id``."""
+    return f"{ROOT_JOBS_KEY_PREFIX}{root_id}"
+
+
+def child_jobs_key(job_id: str) -> str:
+    """Return the result-backend key listing the children ``job_id`` started."""
+    return f"{CHILD_JOBS_KEY_PREFIX}{job_id}"

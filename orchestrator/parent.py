@@ -30,6 +30,7 @@ from envelope import (
     encode,
     queue_for,
     resolve,
+    root_jobs_key,
 )
 from envelope.profiles import Catalogue
 from orchestrator import propagation
@@ -37,6 +38,7 @@ from orchestrator.capture import CapturedConfig, capture, capture_location
 from orchestrator.discovery import default_cache_dir, discover
 from orchestrator.producer import close_producer, producer_app
 from orchestrator.settings import ProducerSettings
+from orchestrator.tracing import spawn_span
 
 
 def discovered_catalogue(
@@ -144,13 +146,30 @@ class Orchestrator:
     ) -> AsyncResult[Any]:
         """Enqueue one subagent job on ``baton.<region>`` with the signed envelope."""
         envelope = self._issue(self.resolve_model(model))
-        token = encode(envelope, keyring=self._keyring)
-        return self.app.send_task(
-            TASK_NAME,
-            kwargs={"prompt": prompt, "agent": agent, "description": description, "model": model},
-            headers={HEADER_KEY: token},
-            queue=queue_for(envelope.region),
-        )
+        headers = {HEADER_KEY: encode(envelope, keyring=self._keyring)}
+        with spawn_span(headers, region=envelope.region, agent=agent):
+            job = self.app.send_task(
+                TASK_NAME,
+                kwargs={
+                    "prompt": prompt,
+                    "agent": agent,
+                    "description": description,
+                    "model": model,
+                },
+                headers=headers,
+                queue=queue_for(envelope.region),
+            )
+        self._record(job.id)
+        return job
+
+    def _record(self, job_id: str) -> None:
+        """List the job under this root in the result backend, for ``baton status``."""
+        client = getattr(self.app.backend, "client", None)
+        if client is None or not hasattr(client, "rpush"):
+            return
+        key = root_jobs_key(self.root_id)
+        client.rpush(key, job_id)
+        client.expire(key, self.settings.envelope_ttl)
 
     def gather(
         self,

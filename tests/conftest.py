@@ -142,6 +142,7 @@ def start_worker(
         env: Mapping[str, str] | None = None,
         debug: bool = False,
         include: str | None = None,
+        metrics_port: int | None = None,
     ) -> WorkerProc:
         full_env = clean_env(
             BATON_BROKER_URL=broker,
@@ -155,6 +156,7 @@ def start_worker(
             args = ["-m", "baton", "worker", "--pool", pool, "--concurrency", str(concurrency)]
             args += [arg for region in regions for arg in ("--region", region)]
             args += ["--debug"] if debug else []
+            args += ["--metrics-port", str(metrics_port)] if metrics_port else []
         else:
             full_env["BATON_DEBUG"] = "true" if debug else "false"
             full_env["BATON_CONCURRENCY"] = str(concurrency)

@@ -1,12 +1,17 @@
-"""How many subagent jobs one root may start: a counter in the result backend's Redis.
+"""A job tree's bookkeeping in the result backend's Redis: its size budget and its shape.
 
-Depth and width limits bound a tree's shape; this bounds its size, across every worker, without
-any process holding state. Backends without a Redis client fall back to the shape limits alone.
+Depth and width limits bound a tree's shape; the per-root counter bounds its size, across every
+worker, without any process holding state. The children lists let ``baton status`` draw a tree
+while it is still running. Backends without a Redis client fall back to the shape limits alone
+and report finished results only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from envelope import child_jobs_key
 
 #: Prefix of the per-root counters; each expires with the envelope that created it.
 KEY_PREFIX = "baton:jobs:"
@@ -24,3 +29,13 @@ def reserve(backend: Any, *, root_id: str, count: int, limit: int, ttl: int) -> 
         client.decrby(key, count)
         return False
     return True
+
+
+def record_children(backend: Any, *, job_id: str, child_ids: Sequence[str], ttl: int) -> None:
+    """Remember which children ``job_id`` started, for as long as its envelope lives."""
+    client = getattr(backend, "client", None)
+    if not child_ids or client is None or not hasattr(client, "rpush"):
+        return
+    key = child_jobs_key(job_id)
+    client.rpush(key, *child_ids)
+    client.expire(key, max(ttl, 1))

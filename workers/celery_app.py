@@ -60,7 +60,11 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
     """Build the worker app for ``settings``; the module-level ``app`` uses the environment."""
     app = BatonCelery("baton", task_cls=GatedTask, set_as_current=False)
     configure(app, settings)
-    app.conf.update(celery_settings(current=_current_envelope), worker_hijack_root_logger=False)
+    app.conf.update(
+        celery_settings(current=_current_envelope),
+        worker_hijack_root_logger=False,
+        task_track_started=True,
+    )
     app.steps["worker"].add(AdmissionStep)
     register(app)
     return app

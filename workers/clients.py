@@ -14,6 +14,7 @@ setting a worker's environment could inject is pinned in code:
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -24,10 +25,15 @@ from botocore.config import Config
 from botocore.exceptions import ProfileNotFound
 
 from envelope import AmbientAuth, BedrockEnvelope, ProfileAuth
+from workers import metrics
 from workers.errors import IdentityUnavailable
 
 if TYPE_CHECKING:
     from types_boto3_bedrock_runtime import BedrockRuntimeClient
+
+_HITS = metrics.CLIENT_CACHE.labels(event="hit")
+_MISSES = metrics.CLIENT_CACHE.labels(event="miss")
+_EVICTIONS = metrics.CLIENT_CACHE.labels(event="eviction")
 
 #: Appended to the User-Agent so Bedrock-side logs can tell Baton's calls apart.
 USER_AGENT_EXTRA = "baton/0.1"
@@ -75,13 +81,18 @@ class ClientCache:
         key = envelope.client_fingerprint
         client = self._clients.get(key)
         if client is not None:
+            _HITS.inc()
             return client
         with self._lock:
             client = self._clients.get(key)
-            if client is None:
+            if client is not None:
+                _HITS.inc()  # another thread built it while this one waited
+            else:
+                _MISSES.inc()
                 client = self._build(envelope)
                 self._clients[key] = client
                 self._evict()
+                metrics.CLIENT_CACHE_SIZE.set(len(self._clients))
             return client
 
     def _evict(self) -> None:
@@ -89,17 +100,21 @@ class ClientCache:
             _, client = self._clients.popitem(last=False)
             client.close()
             self.evictions += 1
+            _EVICTIONS.inc()
 
     def _build(self, envelope: BedrockEnvelope) -> BedrockRuntimeClient:
         session = self._session(envelope)
         config = client_config(envelope, max_pool_connections=self._max_pool_connections)
         self.builds += 1
-        return session.client(
+        client = session.client(
             "bedrock-runtime",
             region_name=envelope.region,
             endpoint_url=envelope.endpoint_url,
             config=config,
         )
+        observer = functools.partial(metrics.observe_bedrock_call, region=envelope.region)
+        client.meta.events.register("after-call.bedrock-runtime", observer)
+        return client
 
     def _session(self, envelope: BedrockEnvelope) -> boto3.Session:
         auth = envelope.auth

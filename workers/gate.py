@@ -7,11 +7,16 @@ in the task's call path, as the base class of every task on the Baton app.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore, Retry
 
 from envelope import BatonError
+from workers import metrics, tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job, running
 from workers.runtime import WorkerRuntime
 
@@ -49,8 +54,30 @@ class GatedTask(Task):  # type: ignore[type-arg]
             envelope = runtime.admit(self.request)
         except BatonError as exc:
             logger.error("refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code)
+            metrics.REFUSALS.labels(reason=exc.code).inc()
+            metrics.JOBS.labels(region="unknown", outcome="refused").inc()
             raise
         job = Job(envelope=envelope, task_id=str(self.request.id))
         setattr(self.request, JOB_ATTRIBUTE, job)
-        with running(job):
+        with (
+            running(job),
+            _observed(envelope.region),
+            tracing.job_span(self.request, task_name=self.name, envelope=envelope),
+        ):
             return super().__call__(*args, **kwargs)
+
+
+@contextmanager
+def _observed(region: str) -> Iterator[None]:
+    """Count the job's outcome and time it; a replace or retry is not a finished job."""
+    started = time.perf_counter()
+    outcome = "failure"
+    try:
+        yield
+        outcome = "success"
+    except (Ignore, Retry):
+        outcome = "handed_on"
+        raise
+    finally:
+        metrics.JOBS.labels(region=region, outcome=outcome).inc()
+        metrics.JOB_SECONDS.labels(region=region).observe(time.perf_counter() - started)

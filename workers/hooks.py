@@ -29,6 +29,7 @@ from celery.signals import before_task_publish
 
 from envelope import HEADER_KEY
 from envelope.stamping import stamp_body
+from workers import tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job
 from workers.runtime import WorkerRuntime
 
@@ -59,6 +60,7 @@ def _carry_envelope(body: Any = None, headers: dict[str, Any] | None = None, **_
             return
         token = _runtime.sign(job.envelope.child(parent_id=job.task_id))
         headers[HEADER_KEY] = token
+    tracing.inject(headers)
     stamp_body(body, token)
 
 

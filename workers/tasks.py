@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery, Task, chord
 
 from envelope import HEADER_KEY, TASK_NAME, BatonError, BedrockEnvelope, resolve
-from workers import budget
+from workers import budget, tracing
 from workers.agents import Agent
 from workers.context import current_envelope
 from workers.conversation import TASK_TOOL_SPEC, converse
@@ -101,6 +101,7 @@ def advance(task: Task, state: ConversationState) -> dict[str, Any]:  # type: ig
     """Converse until the model stops, a limit is hit, or children must run first."""
     envelope = current_envelope()
     client = _runtime(task).clients.get(envelope)
+    endpoint = client.meta.endpoint_url
     while True:
         reply = converse(
             client,
@@ -111,14 +112,16 @@ def advance(task: Task, state: ConversationState) -> dict[str, Any]:  # type: ig
         )
         state = state.after_reply(reply)
         if reply.stop_reason != "tool_use" or not reply.tool_uses:
-            return finish(task, state, envelope, stop_reason=reply.stop_reason, text=reply.text)
+            return finish(
+                state, envelope, endpoint=endpoint, stop_reason=reply.stop_reason, text=reply.text
+            )
         plan = plan_calls(reply.tool_uses)
         calls = [item for item in plan if isinstance(item, ChildCall)]
         stop = limit_reached(state, envelope, children=len(calls))
         if stop is None and not _reserve(task, envelope, len(calls)):
             stop = STOP_MAX_JOBS
         if stop is not None:
-            return finish(task, state, envelope, stop_reason=stop, text=reply.text)
+            return finish(state, envelope, endpoint=endpoint, stop_reason=stop, text=reply.text)
         if not calls:
             state = state.awaiting([i for i in plan if isinstance(i, Pending)]).with_results([])
             continue
@@ -163,32 +166,39 @@ def _spawn(
         child_id = child.freeze().id
         children.append(child)
         pending.append(Pending(tool_use_id=item.tool_use_id, child_id=child_id))
+    budget.record_children(
+        task.app.backend,
+        job_id=state.job_id,
+        child_ids=[p.child_id for p in pending if p.child_id],
+        ttl=envelope.exp - envelope.iat,
+    )
+    resume_headers = {HEADER_KEY: runtime.sign(envelope.refreshed())}
+    tracing.inject(resume_headers)  # whoever publishes the callback later, it joins this trace
     resume = task.app.signature(
         RESUME_TASK_NAME,
         kwargs={"state": state.awaiting(pending).model_dump(mode="json")},
-        headers={HEADER_KEY: runtime.sign(envelope.refreshed())},
+        headers=resume_headers,
     )
     replaced: Exception = task.replace(chord(children, resume))
     return replaced
 
 
 def finish(
-    task: Task,  # type: ignore[type-arg]
     state: ConversationState,
     envelope: BedrockEnvelope,
     *,
+    endpoint: str,
     stop_reason: str,
     text: str,
 ) -> dict[str, Any]:
     """Return the job's result: its answer, lineage, children and subtree usage."""
-    client = _runtime(task).clients.get(envelope)
     return SubagentResult(
         job_id=state.job_id,
         agent=state.agent,
         text=text,
         region=envelope.region,
         model_id=state.model_id,
-        endpoint=client.meta.endpoint_url,
+        endpoint=endpoint,
         usage=state.usage,
         stop_reason=stop_reason,
         depth=envelope.lineage.depth,

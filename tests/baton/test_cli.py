@@ -125,7 +125,7 @@ def test_run_json_from_a_worker_with_wrong_defaults(
         "run", "--json", "--agent", "nobody", "--prompt", "x", "--timeout", "60", env=env
     )
 
-    assert ok.returncode == 0, ok.stderr
+    assert ok.returncode == 0, ok.stderr + ok.stdout
     results = json.loads(ok.stdout)
     assert [r["region"] for r in results] == ["eu-west-1", "eu-west-1"]
     assert {r["model_id"] for r in results} == {"eu.anthropic.claude-sonnet-4-20250514-v1:0"}

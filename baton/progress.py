@@ -1,0 +1,56 @@
+"""Live progress of ``baton run``: one row per subagent, refreshed while they work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from celery.result import AsyncResult
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+#: How often the table polls the result backend: a refresh rate, not a correctness knob.
+POLL_INTERVAL_SECONDS = 0.2
+
+_COLOURS = {"SUCCESS": "green", "FAILURE": "red", "STARTED": "yellow", "RETRY": "yellow"}
+
+
+def progress_table(
+    jobs: Sequence[AsyncResult[Any]], *, region: str, agent: str | None, elapsed: float
+) -> Table:
+    """Return the table of jobs with their region, agent and current state."""
+    done = sum(1 for job in jobs if job.ready())
+    table = Table(title=f"{done}/{len(jobs)} subagents done, {elapsed:.1f} s", title_justify="left")
+    for column in ("job", "region", "agent", "status"):
+        table.add_column(column)
+    for job in jobs:
+        state = job.state
+        colour = _COLOURS.get(state, "dim")
+        table.add_row(job.id[:8], region, agent or "general-purpose", f"[{colour}]{state}[/]")
+    return table
+
+
+def wait_with_progress(
+    jobs: Sequence[AsyncResult[Any]],
+    *,
+    timeout: float,
+    console: Console,
+    region: str,
+    agent: str | None,
+) -> bool:
+    """Show the live table until every job is ready or ``timeout`` passes; True if all ready."""
+    started = time.monotonic()
+    deadline = started + timeout
+    with Live(console=console, auto_refresh=False) as live:
+        while True:
+            elapsed = time.monotonic() - started
+            live.update(
+                progress_table(jobs, region=region, agent=agent, elapsed=elapsed), refresh=True
+            )
+            if all(job.ready() for job in jobs):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL_SECONDS)
