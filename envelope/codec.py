@@ -25,7 +25,7 @@ from envelope.errors import (
     EnvelopeSignatureInvalid,
     EnvelopeUnknownKey,
 )
-from envelope.model import BedrockEnvelope
+from envelope.model import INSECURE_ENDPOINTS_CONTEXT, BedrockEnvelope
 
 #: Tokens larger than this are refused before any parsing: a v1 envelope is well under 1 KiB.
 MAX_TOKEN_BYTES = 4096
@@ -162,8 +162,13 @@ def decode(
     keyring: Keyring,
     now: float | None = None,
     clock_skew: float = DEFAULT_CLOCK_SKEW_SECONDS,
+    insecure_endpoints: frozenset[str] = frozenset(),
 ) -> BedrockEnvelope:
-    """Verify ``token`` and return its envelope; raise a typed EnvelopeError otherwise."""
+    """Verify ``token`` and return its envelope; raise a typed EnvelopeError otherwise.
+
+    ``insecure_endpoints`` lists the ``host:port`` pairs this process accepts over plain http
+    (``BATON_ALLOW_INSECURE_ENDPOINTS``); loopback always is.
+    """
     signing_input, _, payload, signature = _split(token)
     data = _payload_dict(payload)
     kid = data.get("kid")
@@ -182,7 +187,9 @@ def decode(
             "with a different secret; check that parent and workers share BATON_ENVELOPE_KEY"
         )
     try:
-        envelope = BedrockEnvelope.model_validate(data)
+        envelope = BedrockEnvelope.model_validate(
+            data, context={INSECURE_ENDPOINTS_CONTEXT: insecure_endpoints}
+        )
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, err['loc'])) or 'envelope'}: {err['msg']}"

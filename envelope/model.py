@@ -12,7 +12,14 @@ import time
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from envelope.constants import ENVELOPE_VERSION
 from envelope.regions import is_region
@@ -113,15 +120,43 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_endpoint_url(url: str) -> str:
-    """Return ``url`` if it is https, or http on a loopback host; raise ValueError otherwise."""
+#: Validation-context key: ``host:port`` pairs where plain http is accepted besides loopback.
+INSECURE_ENDPOINTS_CONTEXT = "insecure_endpoints"
+
+
+#: The variable that lists ``host:port`` pairs allowed over plain http, on parents and workers.
+INSECURE_ENDPOINTS_VARIABLE = "BATON_ALLOW_INSECURE_ENDPOINTS"
+
+
+def parse_insecure_endpoints(text: str | None) -> frozenset[str]:
+    """Parse ``BATON_ALLOW_INSECURE_ENDPOINTS`` (``host:port,host:port``)."""
+    return frozenset(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def endpoint_host_port(url: str) -> str:
+    """Return ``host:port`` of an http(s) URL, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def check_endpoint_url(url: str, *, insecure_endpoints: frozenset[str] = frozenset()) -> str:
+    """Return ``url`` if it is https, or http on loopback or an opted-in ``host:port``.
+
+    Raises:
+        ValueError: anything else; plain http elsewhere would let a network peer read and
+            rewrite every Bedrock call.
+    """
     parts = urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise ValueError(f"endpoint {url!r} is not an http(s) URL with a host")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+    if parts.scheme == "http" and not (
+        is_loopback_host(parts.hostname) or endpoint_host_port(url) in insecure_endpoints
+    ):
         raise ValueError(
             f"endpoint {url!r} is plain http on a non-loopback host; use https "
-            "(plain http is accepted only for 127.0.0.1, ::1 or localhost)"
+            "(plain http is accepted only for 127.0.0.1, ::1, localhost, or a host:port listed "
+            "in BATON_ALLOW_INSECURE_ENDPOINTS on parents and workers, for local fleets)"
         )
     return url
 
@@ -151,8 +186,11 @@ class BedrockEnvelope(_Frozen):
 
     @field_validator("endpoint_url")
     @classmethod
-    def _endpoint_scheme(cls, value: str | None) -> str | None:
-        return None if value is None else check_endpoint_url(value)
+    def _endpoint_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        insecure = (info.context or {}).get(INSECURE_ENDPOINTS_CONTEXT, frozenset())
+        return check_endpoint_url(value, insecure_endpoints=frozenset(insecure))
 
     @model_validator(mode="after")
     def _window(self) -> BedrockEnvelope:

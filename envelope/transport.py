@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, SecretStr, model_validator
 
 from envelope.codec import Keyring
-from envelope.model import BedrockEnvelope
+from envelope.model import BedrockEnvelope, parse_insecure_endpoints
 from envelope.routing import EnvelopeRouter
 
 #: A local Redis, db 0: the quick start's broker.
@@ -45,6 +45,15 @@ class FleetConnection(BaseModel):
     result_backend: str | None = None
     envelope_key: SecretStr | None = None
     envelope_keys: SecretStr | None = None
+    allow_insecure_endpoints: str = ""
+
+    @property
+    def insecure_endpoints(self) -> frozenset[str]:
+        """``host:port`` pairs where plain http is accepted (``BATON_ALLOW_INSECURE_ENDPOINTS``).
+
+        For local fleets such as docker compose, where the emulator is ``http://emulator:8750``.
+        """
+        return parse_insecure_endpoints(self.allow_insecure_endpoints)
 
     @model_validator(mode="after")
     def _default_backend(self) -> FleetConnection:

@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 
 from envelope import catalogue, check_endpoint_url, geography_prefix, is_region, requires_profile
 from envelope import resolve as resolve_model
+from envelope.model import INSECURE_ENDPOINTS_VARIABLE, parse_insecure_endpoints
 from envelope.profiles import Catalogue
 from orchestrator.errors import InvalidSetting, RegionNotConfigured
 
@@ -283,7 +284,10 @@ def _capture_endpoint(environ: Mapping[str, str], *, flag: str | None) -> Settin
     if found is None:
         return Setting(None, "regional default")
     try:
-        check_endpoint_url(found.value)
+        check_endpoint_url(
+            found.value,
+            insecure_endpoints=parse_insecure_endpoints(environ.get(INSECURE_ENDPOINTS_VARIABLE)),
+        )
     except ValueError as exc:
         raise InvalidSetting(
             f"{found.source}: {exc}; correct {found.source} or unset it to use the regional "

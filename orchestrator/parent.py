@@ -32,6 +32,7 @@ from envelope import (
     resolve,
     root_jobs_key,
 )
+from envelope.model import INSECURE_ENDPOINTS_CONTEXT
 from envelope.profiles import Catalogue
 from orchestrator import propagation
 from orchestrator.capture import CapturedConfig, capture, capture_location
@@ -79,21 +80,24 @@ class Orchestrator:
         self.app = app if app is not None else producer_app(settings)
         self.root_id = root_id or uuid.uuid4().hex
         self._keyring = settings.keyring()
-        self._template = BedrockEnvelope(
-            region=config.region.value,
-            cross_region=config.cross_region.value,
-            model_id=config.model_id,
-            endpoint_url=config.endpoint_url.value,
-            lineage=Lineage(root_id=self.root_id),
-            limits=Limits(
+        fields = {
+            "region": config.region.value,
+            "cross_region": config.cross_region.value,
+            "model_id": config.model_id,
+            "endpoint_url": config.endpoint_url.value,
+            "lineage": Lineage(root_id=self.root_id),
+            "limits": Limits(
                 max_depth=settings.max_depth,
                 max_children=settings.max_children,
                 max_turns=settings.max_turns,
                 max_jobs=settings.max_jobs,
             ),
-            iat=0,
-            exp=settings.envelope_ttl,
-            kid=self._keyring.active,
+            "iat": 0,
+            "exp": settings.envelope_ttl,
+            "kid": self._keyring.active,
+        }
+        self._template = BedrockEnvelope.model_validate(
+            fields, context={INSECURE_ENDPOINTS_CONTEXT: settings.insecure_endpoints}
         )
 
     @classmethod

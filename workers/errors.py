@@ -7,6 +7,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
     └── WorkerError
         ├── PolicyViolation
         │   ├── RegionNotAllowed
+        │   ├── EndpointNotAllowed
         │   └── DepthExceeded
         ├── NoCurrentEnvelope
         ├── IdentityUnavailable
@@ -37,6 +38,12 @@ class RegionNotAllowed(PolicyViolation):
     """Raised when the envelope's region is outside the worker's allowed regions."""
 
     code = "region_not_allowed"
+
+
+class EndpointNotAllowed(PolicyViolation):
+    """Raised when the envelope names an endpoint outside the fleet's allowlist."""
+
+    code = "endpoint_not_allowed"
 
 
 class DepthExceeded(PolicyViolation):

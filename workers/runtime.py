@@ -61,7 +61,9 @@ class WorkerRuntime:
     def configure_policy(self, consumed_queues: Iterable[str]) -> FleetPolicy:
         """Fix the policy at worker start, from settings or the queues the worker consumes."""
         self.policy = FleetPolicy.for_worker(
-            allowed_regions=self.settings.allowed_regions, consumed_queues=consumed_queues
+            allowed_regions=self.settings.allowed_regions,
+            consumed_queues=consumed_queues,
+            allowed_endpoints=self.settings.allowed_endpoints,
         )
         return self.policy
 
@@ -74,7 +76,9 @@ class WorkerRuntime:
                 "Bedrock configuration to inherit; enqueue it through baton.Orchestrator or from "
                 "inside a Baton task"
             )
-        envelope = decode(token, keyring=self.keyring)
+        envelope = decode(
+            token, keyring=self.keyring, insecure_endpoints=self.settings.insecure_endpoints
+        )
         policy = self.policy or self.configure_policy(())
         policy.check(envelope)
         if self.settings.debug:

@@ -28,12 +28,13 @@ class WorkerSettings(FleetConnection, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore", frozen=True)
 
     allowed_regions: Annotated[tuple[str, ...], NoDecode] = ()
+    allowed_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
     concurrency: int = Field(default=1, ge=1)
     client_cache_size: int = Field(default=DEFAULT_CLIENT_CACHE_SIZE, ge=1)
     debug: bool = False
     agents_dir: Path | None = None
 
-    @field_validator("allowed_regions", mode="before")
+    @field_validator("allowed_regions", "allowed_endpoints", mode="before")
     @classmethod
     def _split_regions(cls, value: object) -> object:
         if isinstance(value, str):

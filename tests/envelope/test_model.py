@@ -207,3 +207,35 @@ def test_canonical_json_has_sorted_keys_and_no_whitespace():
     assert raw.startswith(b'{"auth":{"mode":"ambient"},"client":')
     assert b" " not in raw
     assert BedrockEnvelope.model_validate_json(raw) == make_envelope()
+
+
+def test_plain_http_to_a_named_host_is_accepted_only_when_opted_in():
+    import pytest as _pytest
+    from pydantic import ValidationError
+
+    from envelope.model import INSECURE_ENDPOINTS_CONTEXT, BedrockEnvelope, check_endpoint_url
+
+    with _pytest.raises(ValueError, match="BATON_ALLOW_INSECURE_ENDPOINTS"):
+        check_endpoint_url("http://emulator:8750")
+    assert (
+        check_endpoint_url("http://emulator:8750", insecure_endpoints=frozenset({"emulator:8750"}))
+        == "http://emulator:8750"
+    )
+    with _pytest.raises(ValueError):
+        check_endpoint_url("http://emulator:8751", insecure_endpoints=frozenset({"emulator:8750"}))
+    fields = {
+        "region": "eu-west-1",
+        "cross_region": True,
+        "model_id": "m",
+        "endpoint_url": "http://emulator:8750",
+        "lineage": {"root_id": "r"},
+        "iat": 1,
+        "exp": 2,
+        "kid": "k",
+    }
+    with _pytest.raises(ValidationError):
+        BedrockEnvelope.model_validate(fields)
+    ok = BedrockEnvelope.model_validate(
+        fields, context={INSECURE_ENDPOINTS_CONTEXT: frozenset({"emulator:8750"})}
+    )
+    assert ok.endpoint_url == "http://emulator:8750"
