@@ -19,6 +19,7 @@ from envelope import BedrockEnvelope
 from envelope.transport import celery_settings
 from workers import hooks
 from workers.context import current_envelope, current_job
+from workers.delivery import delivery_settings
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings
@@ -61,9 +62,11 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
     app = BatonCelery("baton", task_cls=GatedTask, set_as_current=False)
     configure(app, settings)
     app.conf.update(
-        celery_settings(current=_current_envelope),
-        worker_hijack_root_logger=False,
-        task_track_started=True,
+        {
+            **celery_settings(current=_current_envelope),
+            "worker_hijack_root_logger": False,
+            "task_track_started": True,
+        }
     )
     app.steps["worker"].add(AdmissionStep)
     register(app)
@@ -72,7 +75,13 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
 
 def configure(app: BatonCelery, settings: WorkerSettings) -> None:
     """(Re)bind ``app`` to ``settings``: broker, backend, runtime and hooks."""
-    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
+    app.conf.update(
+        {
+            "broker_url": settings.broker_url,
+            "result_backend": settings.result_backend,
+            **delivery_settings(soft_shutdown_timeout=settings.soft_shutdown_timeout),
+        }
+    )
     app.baton_runtime = WorkerRuntime(settings)
     hooks.disconnect()
     hooks.connect(app.baton_runtime)

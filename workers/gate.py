@@ -16,7 +16,7 @@ from celery import Task
 from celery.exceptions import Ignore, Retry
 
 from envelope import BatonError
-from workers import metrics, tracing
+from workers import delivery, metrics, tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job, running
 from workers.runtime import WorkerRuntime
 
@@ -64,7 +64,12 @@ class GatedTask(Task):  # type: ignore[type-arg]
             _observed(envelope.region),
             tracing.job_span(self.request, task_name=self.name, envelope=envelope),
         ):
-            return super().__call__(*args, **kwargs)
+            if not getattr(self, "baton_guarded", False):
+                return super().__call__(*args, **kwargs)
+            turns = int((kwargs.get("state") or {}).get("turns", 0))
+            lock_ttl = runtime.settings.job_lock_ttl
+            with delivery.guarded(self, expected_turns=turns, lock_ttl=lock_ttl) as stored:
+                return stored if stored is not None else super().__call__(*args, **kwargs)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from envelope import is_region
 from envelope.transport import FleetConnection
+from workers.delivery import DEFAULT_LOCK_TTL_SECONDS
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.
 DEFAULT_MIN_POOL_CONNECTIONS = 10
@@ -33,6 +34,8 @@ class WorkerSettings(FleetConnection, BaseSettings):
     client_cache_size: int = Field(default=DEFAULT_CLIENT_CACHE_SIZE, ge=1)
     debug: bool = False
     agents_dir: Path | None = None
+    soft_shutdown_timeout: float = Field(default=0.0, ge=0)
+    job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
 
     @field_validator("allowed_regions", "allowed_endpoints", mode="before")
     @classmethod

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task, chord
+from celery.exceptions import Ignore
 
 from envelope import HEADER_KEY, TASK_NAME, BatonError, BedrockEnvelope, resolve
-from workers import budget, tracing
+from workers import budget, delivery, tracing
 from workers.agents import Agent
 from workers.context import current_envelope
 from workers.conversation import TASK_TOOL_SPEC, converse
@@ -179,7 +180,16 @@ def _spawn(
         kwargs={"state": state.awaiting(pending).model_dump(mode="json")},
         headers=resume_headers,
     )
-    replaced: Exception = task.replace(chord(children, resume))
+    try:
+        replaced: Exception = task.replace(chord(children, resume))
+    except Ignore:  # published: from now on a redelivered copy of this turn must not run
+        delivery.mark_handed_on(
+            task.app.backend,
+            job_id=state.job_id,
+            turns=state.turns,
+            ttl=envelope.exp - envelope.iat,
+        )
+        raise
     return replaced
 
 
@@ -212,6 +222,8 @@ def finish(
 
 def register(app: Celery) -> Task:  # type: ignore[type-arg]
     """Register ``baton.subagent`` and its resume callback on ``app``; return the first."""
-    app.task(name=RESUME_TASK_NAME, bind=True)(resume_subagent)
-    task: Task = app.task(name=TASK_NAME, bind=True)(run_subagent)  # type: ignore[type-arg]
+    options: dict[str, Any] = {**delivery.SUBAGENT_TASK_OPTIONS, "baton_guarded": True}
+    decorate: Any = app.task  # celery-types cannot type custom task options
+    decorate(name=RESUME_TASK_NAME, bind=True, **options)(resume_subagent)
+    task: Task = decorate(name=TASK_NAME, bind=True, **options)(run_subagent)  # type: ignore[type-arg]
     return task

@@ -1,0 +1,119 @@
+"""Nothing lost, nothing run twice: delivery settings and the per-job guard of subagent jobs.
+
+Jobs are acknowledged late and requeued when a pool child dies, so a crash loses nothing; the
+price is that a job may be delivered again (Redis redelivers an unacknowledged message after the
+visibility timeout, even while it still runs). The guard makes that harmless:
+
+- a job whose final result is already stored is not run again, and Bedrock is not called;
+- a job that already handed its next turn to a chord is not run again (the chord carries it on);
+- concurrent copies are stopped by a per-job lock (Redis ``SET NX`` with a TTL that a background
+  thread keeps refreshing while the job runs); the copy without it retries later, by which time
+  the first has finished or died.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery.exceptions import Ignore
+
+logger = logging.getLogger("baton.worker")
+
+#: Hard and soft time limits of one subagent turn: a slow model answer, not a whole tree.
+TASK_TIME_LIMIT = 900
+TASK_SOFT_TIME_LIMIT = 840
+
+#: Redis redelivers an unacknowledged message after this long; above the hard limit, so a job
+#: that is still within its limit is never delivered a second time for being slow.
+VISIBILITY_TIMEOUT = TASK_TIME_LIMIT + 300
+
+#: The per-job lock outlives a frozen worker by at most this long (``BATON_JOB_LOCK_TTL``); it
+#: is refreshed every third of that, and a copy that finds it taken looks again after half.
+DEFAULT_LOCK_TTL_SECONDS = 60
+
+#: Per-task options of the guarded subagent tasks.
+SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "time_limit": TASK_TIME_LIMIT,
+    "soft_time_limit": TASK_SOFT_TIME_LIMIT,
+}
+
+
+def delivery_settings(*, soft_shutdown_timeout: float) -> dict[str, Any]:
+    """Return the worker-wide Celery settings that go with late acknowledgement."""
+    return {
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_soft_shutdown_timeout": soft_shutdown_timeout,
+    }
+
+
+def _handoff_key(job_id: str) -> str:
+    return f"baton:handoff:{job_id}"
+
+
+def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
+    """Record that ``job_id`` handed the turn after ``turns`` to a chord."""
+    client = getattr(backend, "client", None)
+    if client is not None and hasattr(client, "set"):
+        client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
+
+
+class _Refresher(threading.Thread):
+    """Keeps a redis-py Lock alive until told to stop."""
+
+    def __init__(self, lock: Any, *, every: float) -> None:
+        super().__init__(name="baton-job-lock", daemon=True)
+        self._lock, self._every, self._stop_event = lock, every, threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._every):
+            try:
+                self._lock.reacquire()
+            except Exception:
+                logger.warning("could not refresh the job lock %s", self._lock.name)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+@contextmanager
+def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]:
+    """Run a subagent job at most once at a time, and not at all when it is already done.
+
+    Yields None to run the body, or the stored result to return instead of running.
+    """
+    client = getattr(task.app.backend, "client", None)
+    if client is None or not hasattr(client, "lock"):
+        yield None
+        return
+    job_id = str(task.request.id)
+    meta = task.app.backend.get_task_meta(job_id)
+    if meta.get("status") == "SUCCESS":
+        logger.info("job %s already has its result; not running it again", job_id)
+        yield meta.get("result")
+        return
+    handed = client.get(_handoff_key(job_id))
+    if handed is not None and int(handed) >= expected_turns + 1:
+        logger.info("job %s already handed turn %s on; dropping this copy", job_id, int(handed))
+        raise Ignore()
+    lock = client.lock(f"baton:lock:{job_id}", timeout=lock_ttl, blocking=False, thread_local=False)
+    if not lock.acquire():
+        logger.info("job %s is running elsewhere; this copy looks again later", job_id)
+        raise task.retry(countdown=lock_ttl / 2, max_retries=None)
+    refresher = _Refresher(lock, every=lock_ttl / 3)
+    refresher.start()
+    try:
+        yield None
+    finally:
+        refresher.stop()
+        try:
+            lock.release()
+        except Exception:
+            logger.warning("job lock %s was no longer held at release", lock.name)
