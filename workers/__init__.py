@@ -17,6 +17,7 @@ from workers.context import current_envelope, current_job
 from workers.errors import (
     AgentDefinitionInvalid,
     BedrockCallFailed,
+    BedrockCallRetryable,
     DepthExceeded,
     EndpointNotAllowed,
     IdentityUnavailable,
@@ -38,6 +39,7 @@ __all__ = [
     "AgentRegistry",
     "BatonCelery",
     "BedrockCallFailed",
+    "BedrockCallRetryable",
     "ClientCache",
     "DepthExceeded",
     "EndpointNotAllowed",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workers.errors import BedrockCallFailed
+from workers.errors import BedrockCallFailed, BedrockCallRetryable
 from workers.results import Usage
 
 if TYPE_CHECKING:
@@ -133,7 +133,9 @@ def _call_failed(exc: ClientError, *, client: BedrockRuntimeClient, model_id: st
     code = error.get("Code", "Unknown")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
     hint = _HINTS.get(code, "see `baton doctor` for a diagnosis")
-    return BedrockCallFailed(
+    retryable = isinstance(status, int) and (status == 429 or status >= 500)
+    kind = BedrockCallRetryable if retryable else BedrockCallFailed
+    return kind(
         f"Bedrock answered {status} {code} in {client.meta.region_name} for model {model_id}: "
         f"{error.get('Message', '')}; {hint}"
     )

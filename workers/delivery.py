@@ -21,6 +21,8 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
+from workers.errors import BedrockCallRetryable
+
 logger = logging.getLogger("baton.worker")
 
 #: Hard and soft time limits of one subagent turn: a slow model answer, not a whole tree.
@@ -35,12 +37,22 @@ VISIBILITY_TIMEOUT = TASK_TIME_LIMIT + 300
 #: is refreshed every third of that, and a copy that finds it taken looks again after half.
 DEFAULT_LOCK_TTL_SECONDS = 60
 
+#: Celery-level retries of a throttled or failed turn, on top of botocore's own attempts: few,
+#: spaced out with jitter so a throttled fleet does not retry in lockstep.
+MAX_TURN_RETRIES = 4
+RETRY_BACKOFF_MAX_SECONDS = 30
+
 #: Per-task options of the guarded subagent tasks.
 SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
     "acks_late": True,
     "reject_on_worker_lost": True,
     "time_limit": TASK_TIME_LIMIT,
     "soft_time_limit": TASK_SOFT_TIME_LIMIT,
+    "autoretry_for": (BedrockCallRetryable,),
+    "max_retries": MAX_TURN_RETRIES,
+    "retry_backoff": 1,
+    "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
+    "retry_jitter": True,
 }
 
 

@@ -15,6 +15,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         ├── AgentDefinitionInvalid
         ├── WorkerMisconfigured
         └── BedrockCallFailed
+            └── BedrockCallRetryable
 """
 
 from __future__ import annotations
@@ -86,3 +87,9 @@ class AgentDefinitionInvalid(WorkerError):
     """Raised when an agents directory or one of its Markdown definitions cannot be loaded."""
 
     code = "agent_definition_invalid"
+
+
+class BedrockCallRetryable(BedrockCallFailed):
+    """Raised when Bedrock throttled or failed on its side (429, 5xx): worth another try."""
+
+    code = "bedrock_call_retryable"

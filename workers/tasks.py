@@ -17,6 +17,7 @@ from workers import budget, delivery, tracing
 from workers.agents import Agent
 from workers.context import current_envelope
 from workers.conversation import TASK_TOOL_SPEC, converse
+from workers.errors import BedrockCallRetryable
 from workers.loop import (
     STOP_MAX_JOBS,
     ChildCall,
@@ -91,8 +92,12 @@ def _failed(task: Task, exc: BatonError, *, as_tool: bool) -> dict[str, Any]:  #
     """Re-raise for a top-level job; for a Task-tool child, return a failure its parent reads.
 
     The parent turns that into an error toolResult and carries on, instead of losing its chord.
+    A throttled or failed call is re-raised while retries remain, so ``autoretry_for`` applies.
     """
-    if not as_tool:
+    retryable = isinstance(exc, BedrockCallRetryable) and task.request.retries < (
+        task.max_retries or 0
+    )
+    if not as_tool or retryable:
         raise exc
     error = {"type": type(exc).__name__, "message": str(exc)}
     return ChildFailure(job_id=str(task.request.id), error=error).model_dump(mode="json")
