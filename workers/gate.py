@@ -18,6 +18,7 @@ from celery.exceptions import Ignore, Retry
 from envelope import BatonError
 from workers import delivery, metrics, tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job, running
+from workers.deadletters import DeadLetters, make_record
 from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger("baton.worker")
@@ -53,9 +54,10 @@ class GatedTask(Task):  # type: ignore[type-arg]
         try:
             envelope = runtime.admit(self.request)
         except BatonError as exc:
-            logger.error("refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code)
+            DeadLetters(self.app).record(make_record(self.request, task_name=self.name, error=exc))
             metrics.REFUSALS.labels(reason=exc.code).inc()
             metrics.JOBS.labels(region="unknown", outcome="refused").inc()
+            logger.error("refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code)
             raise
         job = Job(envelope=envelope, task_id=str(self.request.id))
         setattr(self.request, JOB_ATTRIBUTE, job)

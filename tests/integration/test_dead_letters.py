@@ -1,0 +1,127 @@
+"""Refused messages are dead-lettered with their reason, and replay works once the fleet is fixed:
+on Redis (a list ``baton.dead``) and RabbitMQ (a queue behind ``baton.dlx``), through the CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+
+import pytest
+
+from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Lineage, encode
+from tests.baton.test_cli import baton
+from tests.conftest import RedisServer, clean_env
+from tests.integration.brokers import broker_url
+from tests.support.processes import Proc, python_argv
+
+pytestmark = pytest.mark.integration
+
+MODEL = "anthropic.claude-sonnet-4-20250514-v1:0"
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def fleet(request, redis_server: RedisServer, start_emulator):
+    from orchestrator import ProducerSettings, close_producer, producer_app
+
+    with broker_url(request.param, redis_server.url(6)) as broker:
+        key, backend = secrets.token_urlsafe(32), redis_server.url(7)
+        bedrock = start_emulator("eu-west-1", "us-east-1")
+        env = clean_env(
+            BATON_BROKER_URL=broker,
+            BATON_RESULT_BACKEND=backend,
+            BATON_ENVELOPE_KEY=key,
+            AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
+            AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+        )
+        settings = ProducerSettings(broker_url=broker, result_backend=backend, envelope_key=key)
+        app, workers = producer_app(settings), []
+
+        def start(**extra: str) -> Proc:
+            proc = Proc(
+                python_argv("-m", "baton", "worker", "--region", "eu-west-1", "--pool", "solo"),
+                env={**env, **extra},
+                name="worker",
+            )
+            workers.append(proc)
+            proc.wait_for(" ready.")
+            return proc
+
+        try:
+            yield app, settings.keyring(), bedrock, start, env
+        finally:
+            close_producer(app)
+            for proc in workers:
+                proc.stop()
+
+
+def signed(keyring, endpoint: str, region: str) -> str:
+    now = int(time.time())
+    envelope = BedrockEnvelope(
+        region=region,
+        cross_region=True,
+        model_id=f"{region[:2]}.{MODEL}",
+        endpoint_url=endpoint,
+        lineage=Lineage(root_id="dead-letters"),
+        iat=now,
+        exp=now + 600,
+        kid=keyring.active,
+    )
+    return encode(envelope, keyring=keyring)
+
+
+def tampered(token: str) -> str:
+    version, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).replace(b"sonnet", b"opus")
+    return ".".join((version, base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), signature))
+
+
+def test_refusals_are_dead_lettered_and_replay_runs_them_once_the_policy_allows(fleet):
+    from workers.deadletters import DeadLetters
+
+    app, keyring, bedrock, start, env = fleet
+    worker = start()
+    foreign = app.send_task(
+        TASK_NAME,
+        kwargs={"prompt": "us job"},
+        queue="baton.eu-west-1",
+        headers={HEADER_KEY: signed(keyring, bedrock.url, "us-east-1")},
+    )
+    forged = app.send_task(
+        TASK_NAME,
+        kwargs={"prompt": "forged"},
+        queue="baton.eu-west-1",
+        headers={HEADER_KEY: tampered(signed(keyring, bedrock.url, "eu-west-1"))},
+    )
+    for job in (foreign, forged):
+        with pytest.raises(Exception, match=r"not allowed|signature"):
+            job.get(timeout=60)
+
+    records = DeadLetters(app).entries()
+    assert sorted(r["reason"] for r in records) == [
+        "envelope_signature_invalid",
+        "region_not_allowed",
+    ]
+    assert {r["job_id"] for r in records} == {foreign.id, forged.id}
+    by_reason = {r["reason"]: r for r in records}
+    assert by_reason["region_not_allowed"]["envelope"]["region"] == "us-east-1"
+    assert by_reason["region_not_allowed"]["queue"] == "baton.eu-west-1"
+    listed = baton("dead-letters", "list", "--json", env=env)
+    assert {r["id"] for r in json.loads(listed.stdout)} == {r["id"] for r in records}
+    assert "token" not in listed.stdout
+    assert bedrock.calls() == []
+
+    worker.stop()
+    fixed = start(BATON_ALLOWED_REGIONS="eu-west-1,us-east-1")
+    replayed = baton("dead-letters", "replay", "--all", env=env)
+    assert replayed.returncode == 0, replayed.stderr
+
+    assert app.AsyncResult(foreign.id).get(timeout=60)["region"] == "us-east-1"
+    fixed.wait_for(f"refused job {forged.id}", timeout=30)  # the forged one, again
+    remaining = DeadLetters(app).entries()
+    assert [r["reason"] for r in remaining] == ["envelope_signature_invalid"]
+    assert [c["region"] for c in bedrock.calls()] == ["us-east-1"]
+    assert baton("dead-letters", "purge", "--yes", env=env).stdout.startswith("purged 1")
+    assert DeadLetters(app).entries() == []

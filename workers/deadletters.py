@@ -1,0 +1,143 @@
+"""Dead letters: every refused message, kept with its reason so an operator can fix and replay.
+
+Redis has no dead-letter exchange and RabbitMQ's would lose the reason, so the worker writes its
+own record: a Redis list ``baton.dead`` on a Redis broker, a durable queue ``baton.dead`` bound to
+the ``baton.dlx`` exchange on RabbitMQ (kombu gives both from one code path). A record holds the
+reason, the time, the task name, an envelope summary without secrets, and the original message
+(arguments and the signed token), which ``replay`` re-publishes as it was: a tampered envelope
+is refused again, a region refused by policy runs once the operator has widened it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+from kombu.simple import SimpleQueue
+
+from envelope import HEADER_KEY, BatonError, EnvelopeMalformed, peek
+from workers.runtime import envelope_token
+
+logger = logging.getLogger("baton.worker")
+
+DEAD_LETTER_QUEUE = "baton.dead"
+DEAD_LETTER_EXCHANGE = "baton.dlx"
+
+#: Summary fields copied from an (unverified) envelope: nothing secret, nothing large.
+SUMMARY_FIELDS = ("region", "model_id", "endpoint_url", "cross_region", "kid", "exp")
+
+
+def _store(connection: Any) -> SimpleQueue:
+    exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+    queue = Queue(DEAD_LETTER_QUEUE, exchange, routing_key=DEAD_LETTER_QUEUE, durable=True)
+    return SimpleQueue(connection.default_channel, queue)  # type: ignore[arg-type]
+
+
+def summarize(token: str | None) -> dict[str, Any]:
+    """Return the safe fields of an envelope token without trusting it, or why there are none."""
+    if token is None:
+        return {"missing": True}
+    try:
+        data = peek(token)
+    except EnvelopeMalformed as exc:
+        return {"malformed": str(exc)}
+    summary = {key: data.get(key) for key in SUMMARY_FIELDS}
+    lineage, auth = data.get("lineage"), data.get("auth")
+    summary["depth"] = lineage.get("depth") if isinstance(lineage, dict) else None
+    summary["auth"] = auth.get("mode") if isinstance(auth, dict) else None
+    return summary
+
+
+def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str, Any]:
+    """Build the dead-letter record of a refused request."""
+    token = envelope_token(request)
+    delivery = getattr(request, "delivery_info", None) or {}
+    return {
+        "id": uuid.uuid4().hex,
+        "job_id": str(getattr(request, "id", "")),
+        "task": task_name,
+        "reason": error.code,
+        "error": type(error).__name__,
+        "message": str(error),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "envelope": summarize(token),
+        "queue": delivery.get("routing_key") or delivery.get("queue"),
+        "args": list(getattr(request, "args", None) or []),
+        "kwargs": dict(getattr(request, "kwargs", None) or {}),
+        "token": token,
+    }
+
+
+class DeadLetters:
+    """The dead-letter store of one Celery app's broker."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def record(self, record: dict[str, Any]) -> None:
+        """Append a record; a broker failure is logged, never raised over the refusal itself."""
+        try:
+            with self.app.connection_for_write() as connection:
+                _store(connection).put(record, serializer="json")
+        except Exception:  # an observer of a refusal must not mask the refusal
+            logger.exception("could not dead-letter job %s", record.get("job_id"))
+
+    def _drain(self, connection: Any) -> tuple[SimpleQueue, list[Any]]:
+        queue = _store(connection)
+        messages = []
+        while True:
+            try:
+                messages.append(queue.get(block=False))
+            except SimpleQueue.Empty:
+                return queue, messages
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Return every record, oldest first, leaving them in place."""
+        with self.app.connection_for_read() as connection:
+            queue, messages = self._drain(connection)
+            records = [dict(message.payload) for message in messages]
+            for message in messages:
+                message.requeue()
+            queue.close()
+        return records
+
+    def replay(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Re-publish the records named by ``ids`` (all when None) as they were; return them."""
+        wanted = None if ids is None else set(ids)
+        replayed = []
+        with self.app.connection_for_read() as connection:
+            queue, messages = self._drain(connection)
+            for message in messages:
+                record = dict(message.payload)
+                if wanted is not None and record["id"] not in wanted:
+                    message.requeue()
+                    continue
+                self._publish(record)
+                message.ack()
+                replayed.append(record)
+            queue.close()
+        return replayed
+
+    def _publish(self, record: dict[str, Any]) -> None:
+        headers = {HEADER_KEY: record["token"]} if record.get("token") else {}
+        self.app.send_task(
+            record["task"],
+            args=record["args"],
+            kwargs=record["kwargs"],
+            task_id=record["job_id"] or None,
+            headers=headers,
+            queue=record.get("queue"),
+        )
+
+    def purge(self) -> int:
+        """Drop every record; return how many there were."""
+        with self.app.connection_for_write() as connection:
+            queue = _store(connection)
+            count = int(queue.clear() or 0)
+            queue.close()
+        return count
