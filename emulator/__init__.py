@@ -18,13 +18,19 @@ Usage::
         client.converse(modelId="eu.anthropic.claude-sonnet-4-20250514-v1:0", messages=[...])
         emulator.calls()       # what arrived: region, model ID, access key, status
 
-It verifies SigV4 for real, applies a region-scoped IAM policy, validates model IDs against the
-region's geography, and journals every call, so tests can prove a subagent called Bedrock with
-exactly its parent's region and model. Directives in a prompt (``<<tree depth=2 width=3>>``, see
-:mod:`emulator.scripting`) make Converse call the ``Task`` tool, so a test can drive a whole agent
-tree. ``python -m emulator`` runs it as a process.
+It verifies SigV4 for real, applies an IAM policy (the ``allowed_regions`` shortcut and/or a
+policy file, with AWS's cross-region rule), validates model IDs against the region's geography,
+and journals every call, so tests can prove a subagent called Bedrock with exactly its parent's
+region and model. It serves Converse, ConverseStream, InvokeModel and
+InvokeModelWithResponseStream (real event-stream framing), and the control plane's
+ListInferenceProfiles and GetInferenceProfile. Faults (throttling, outages, model errors,
+latency, dropped connections) are injected by rate, at start or at runtime. Directives in a
+prompt (``<<tree depth=2 width=3>>``, see :mod:`emulator.scripting`) make Converse call the
+``Task`` tool, so a test can drive a whole agent tree. ``python -m emulator`` runs it as a
+process.
 """
 
+from emulator.admin import CALLS_PATH, FAULTS_PATH
 from emulator.credentials import (
     OTHER_ACCESS_KEY_ID,
     OTHER_SECRET_ACCESS_KEY,
@@ -36,28 +42,40 @@ from emulator.credentials import (
 from emulator.errors import (
     AccessDenied,
     AuthenticationError,
+    ConfigurationError,
     EmulatorError,
     IncompleteSignature,
+    InjectedFault,
     InvalidSignature,
     MissingAuthenticationToken,
+    ModelError,
+    ModelNotReady,
+    ResourceNotFound,
     ServiceError,
+    ServiceUnavailable,
     StartupError,
+    Throttling,
     UnknownOperation,
     UnrecognizedClient,
     ValidationError,
 )
+from emulator.faults import FaultSettings
+from emulator.iam import Decision, PolicyDocument
 from emulator.journal import Call, Journal
-from emulator.policy import RegionPolicy, resource_arn
+from emulator.policy import AccessPolicy, RegionPolicy, resource_arn
+from emulator.profiles import InferenceProfile, ProfileRegistry
 from emulator.runner import Emulator, serve
 from emulator.scripting import TASK_TOOL, task_directive, tree_directive
 from emulator.server import Request, Response
-from emulator.service import CALLS_PATH, BedrockService
+from emulator.service import BedrockService
+from emulator.settings import EmulatorOptions, EmulatorSettings
 
 #: The line ``python -m emulator`` prints once listening, followed by a space and the URL.
 READY_PREFIX = "BATON_EMULATOR_READY"
 
 __all__ = [
     "CALLS_PATH",
+    "FAULTS_PATH",
     "OTHER_ACCESS_KEY_ID",
     "OTHER_SECRET_ACCESS_KEY",
     "READY_PREFIX",
@@ -66,21 +84,36 @@ __all__ = [
     "TEST_ACCOUNT_ID",
     "TEST_SECRET_ACCESS_KEY",
     "AccessDenied",
+    "AccessPolicy",
     "AuthenticationError",
     "BedrockService",
     "Call",
+    "ConfigurationError",
+    "Decision",
     "Emulator",
     "EmulatorError",
+    "EmulatorOptions",
+    "EmulatorSettings",
+    "FaultSettings",
     "Identity",
     "IncompleteSignature",
+    "InferenceProfile",
+    "InjectedFault",
     "InvalidSignature",
     "Journal",
     "MissingAuthenticationToken",
+    "ModelError",
+    "ModelNotReady",
+    "PolicyDocument",
+    "ProfileRegistry",
     "RegionPolicy",
     "Request",
+    "ResourceNotFound",
     "Response",
     "ServiceError",
+    "ServiceUnavailable",
     "StartupError",
+    "Throttling",
     "UnknownOperation",
     "UnrecognizedClient",
     "ValidationError",

@@ -2,12 +2,16 @@
 
 Usage::
 
-    python -m emulator [--host 127.0.0.1] [--port 0] [--allow-region R ...] [--latency S]
+    python -m emulator [--host 127.0.0.1] [--port 0] [--allow-region R ...] [--policy FILE]
+                       [--app-profile NAME=MODEL_ID ...] [--latency S] [--jitter S]
+                       [--throttle-rate F] [--unavailable-rate F] [--model-error-rate F]
+                       [--not-ready-rate F] [--drop-rate F] [--seed N]
 
 Once listening it prints exactly one line to stdout, ``BATON_EMULATOR_READY http://HOST:PORT``,
 and flushes it, so a test fixture can wait for that line and read the port from it. SIGTERM or
-SIGINT stops it cleanly. With no ``--allow-region`` every Bedrock call is refused with a 403,
-which is what an unconfigured region-scoped IAM policy does; stderr says so.
+SIGINT stops it cleanly. With neither ``--allow-region`` nor ``--policy`` every Bedrock call is
+refused with a 403, which is what an unconfigured region-scoped IAM policy does; stderr says so.
+An option that cannot be used (a malformed policy file, a rate out of range) exits with status 2.
 """
 
 from __future__ import annotations
@@ -17,16 +21,27 @@ import sys
 from collections.abc import Sequence
 
 from emulator import READY_PREFIX
-from emulator.errors import StartupError
+from emulator.errors import ConfigurationError, StartupError
 from emulator.runner import DEFAULT_LATENCY, serve
 from emulator.server import DEFAULT_HOST, DEFAULT_PORT
 from envelope.regions import is_region
+
+#: The fault options, each a float, with the help text saying what it injects.
+_FAULT_OPTIONS = (
+    ("--latency", "seconds added before every runtime answer"),
+    ("--jitter", "up to this many seconds more, drawn uniformly per call"),
+    ("--throttle-rate", "share of calls answered 429 ThrottlingException (0 to 1)"),
+    ("--unavailable-rate", "share answered 503 ServiceUnavailableException"),
+    ("--model-error-rate", "share answered 424 ModelErrorException"),
+    ("--not-ready-rate", "share answered 429 ModelNotReadyException"),
+    ("--drop-rate", "share whose connection is closed without a response"),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="A local Bedrock-runtime endpoint with real SigV4 and region-scoped IAM.",
+        description="A local Bedrock endpoint with real SigV4, IAM policies and injected faults.",
     )
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)"
@@ -40,14 +55,47 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REGION",
         help="a region the IAM policy allows; repeat for several (default: none)",
     )
+    parser.add_argument("--policy", metavar="FILE", help="an IAM policy JSON file to enforce too")
     parser.add_argument(
-        "--latency", type=float, default=DEFAULT_LATENCY, help="seconds added to every answer"
+        "--app-profile",
+        dest="app_profiles",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL_ID",
+        help="declare an application inference profile; repeat for several",
     )
+    for flag, text in _FAULT_OPTIONS:
+        default = DEFAULT_LATENCY if flag == "--latency" else 0.0
+        parser.add_argument(flag, type=float, default=default, metavar="S", help=text)
+    parser.add_argument("--seed", type=int, help="make the fault draws repeatable")
     return parser
 
 
 def _announce(url: str) -> None:
     print(f"{READY_PREFIX} {url}", flush=True)
+
+
+def _app_profiles(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, str]:
+    profiles = {}
+    for pair in pairs:
+        name, equals, model_id = pair.partition("=")
+        if not equals or not name or not model_id:
+            parser.error(f"--app-profile {pair!r}: expected NAME=MODEL_ID")
+        profiles[name] = model_id
+    return profiles
+
+
+def _explain(args: argparse.Namespace) -> None:
+    if args.allowed_regions:
+        print(f"emulator: allowing {', '.join(args.allowed_regions)}", file=sys.stderr)
+    if args.policy:
+        print(f"emulator: enforcing the policy in {args.policy}", file=sys.stderr)
+    if not args.allowed_regions and not args.policy:
+        print(
+            "emulator: no --allow-region given, so the IAM policy allows no region and every "
+            "Bedrock call will get 403 AccessDeniedException",
+            file=sys.stderr,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,24 +105,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [region for region in args.allowed_regions if not is_region(region)]
     if bad:
         parser.error(f"not a region name: {', '.join(bad)} (expected something like eu-west-1)")
-    if args.latency < 0:
-        parser.error("--latency must be zero or positive")
-    if args.allowed_regions:
-        print(f"emulator: allowing {', '.join(args.allowed_regions)}", file=sys.stderr)
-    else:
-        print(
-            "emulator: no --allow-region given, so the IAM policy allows no region and every "
-            "Bedrock call will get 403 AccessDeniedException",
-            file=sys.stderr,
-        )
+    faults = {
+        flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+        for flag, _ in _FAULT_OPTIONS
+    }
+    app_profiles = _app_profiles(parser, args.app_profiles)
+    _explain(args)
     try:
         serve(
             host=args.host,
             port=args.port,
             allowed_regions=args.allowed_regions,
-            latency=args.latency,
+            policy=args.policy,
+            app_profiles=app_profiles,
+            seed=args.seed,
             on_ready=_announce,
+            **faults,
         )
+    except ConfigurationError as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 2
     except StartupError as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,14 @@ status, the error type and the body key Bedrock uses, so a test can compare the 
     │   │   └── InvalidSignature
     │   ├── AccessDenied
     │   ├── ValidationError
-    │   └── UnknownOperation
+    │   ├── ResourceNotFound
+    │   ├── UnknownOperation
+    │   └── InjectedFault
+    │       ├── Throttling
+    │       ├── ModelNotReady
+    │       ├── ModelError
+    │       └── ServiceUnavailable
+    ├── ConfigurationError
     └── StartupError
 """
 
@@ -107,6 +114,74 @@ class UnknownOperation(ServiceError):
     code = "unknown_operation"
     status = 404
     error_type = "UnknownOperationException"
+
+
+class ResourceNotFound(ServiceError):
+    """Raised when a control-plane call names an inference profile that does not exist."""
+
+    code = "resource_not_found"
+    status = 404
+    error_type = "ResourceNotFoundException"
+
+
+class InjectedFault(ServiceError):
+    """Raised when a fault the emulator was told to inject (a rate) picks this call.
+
+    Each subclass carries Bedrock's status, error type and wording, so a client's retry logic
+    sees exactly what it would see from a struggling Bedrock.
+    """
+
+    code = "injected_fault"
+    #: The message Bedrock sends with this error.
+    default_message: ClassVar[str] = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class Throttling(InjectedFault):
+    """Raised when an injected throttle picks the call: 429, which SDKs retry with backoff."""
+
+    code = "throttling"
+    status = 429
+    error_type = "ThrottlingException"
+    default_message = "Too many requests, please wait before trying again."
+
+
+class ModelNotReady(InjectedFault):
+    """Raised when the injected "model not ready" fault picks the call: 429, retried by SDKs."""
+
+    code = "model_not_ready"
+    status = 429
+    error_type = "ModelNotReadyException"
+    default_message = (
+        "Model is not ready for serving inference requests. The AWS SDK will automatically "
+        "retry the operation up to 5 times."
+    )
+
+
+class ModelError(InjectedFault):
+    """Raised when an injected model error picks the call: 424, which SDKs do not retry."""
+
+    code = "model_error"
+    status = 424
+    error_type = "ModelErrorException"
+    default_message = "The model returned an error while processing the request. Try again."
+
+
+class ServiceUnavailable(InjectedFault):
+    """Raised when an injected outage picks the call: 503, retried by SDKs."""
+
+    code = "service_unavailable"
+    status = 503
+    error_type = "ServiceUnavailableException"
+    default_message = "Bedrock is unable to process your request."
+
+
+class ConfigurationError(EmulatorError):
+    """Raised when an option (policy file, application profile, fault rate) cannot be used."""
+
+    code = "emulator_configuration_error"
 
 
 class StartupError(EmulatorError):

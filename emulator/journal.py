@@ -21,14 +21,19 @@ class Call:
     """One request as the emulator judged it. Field names are the JSON keys of ``/_baton/calls``.
 
     Attributes:
-        operation: ``Converse``, ``InvokeModel`` (or another Bedrock operation name the path
-            names), or None for a path that names no operation.
+        operation: ``Converse``, ``ConverseStream``, ``InvokeModel``,
+            ``InvokeModelWithResponseStream``, ``ListInferenceProfiles``, ``GetInferenceProfile``
+            (or another Bedrock operation name the path names), or None for a path that names
+            no operation.
         region: the region of the SigV4 credential scope, or None when there was none.
-        model_id: the model ID from the path, URL-decoded, or None.
+        model_id: the model ID (or, for GetInferenceProfile, the profile ID or ARN) from the
+            path, URL-decoded, or None.
         access_key_id: the access key the request claimed, verified or not, or None.
         auth: ``sigv4``, ``bearer``, ``none`` (no Authorization header) or ``other``.
-        status: the HTTP status the emulator answered with.
-        error_code: the AWS error type of a refusal, None on success.
+        status: the HTTP status the emulator answered with; 0 when an injected fault dropped
+            the connection without answering.
+        error_code: the AWS error type of a refusal or an injected fault (``ThrottlingException``
+            ...), ``ConnectionDropped`` for a dropped connection, None on success.
     """
 
     operation: str | None

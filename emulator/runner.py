@@ -2,7 +2,8 @@
 
 Tests and the demo want an endpoint inside their own process that they can start in a few
 milliseconds, query and stop; the CLI wants a process that runs until SIGTERM. Both run the same
-asyncio server and the same service; only who owns the event loop differs.
+asyncio server and the same service, built from the same options; only who owns the event loop
+differs. The options are validated when the emulator is built, before any socket is opened.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import TracebackType
+from typing import Unpack
 
 from emulator.errors import StartupError
-from emulator.journal import DEFAULT_JOURNAL_SIZE, Call, Journal
-from emulator.policy import RegionPolicy
-from emulator.server import DEFAULT_HOST, DEFAULT_PORT, HttpServer
-from emulator.service import BedrockService
+from emulator.faults import FaultSettings
+from emulator.journal import Call, Journal
+from emulator.server import HttpServer
+from emulator.settings import EmulatorOptions, EmulatorSettings, build_service
 
 #: No added latency: fast tests; pass a positive value to imitate a model that takes time.
 DEFAULT_LATENCY = 0.0
@@ -44,52 +46,51 @@ async def _run_until(
         await server.close()
 
 
-def _build_server(
-    *, host: str, port: int, allowed_regions: Iterable[str], latency: float, journal: Journal
-) -> HttpServer:
-    service = BedrockService(
-        policy=RegionPolicy.of(allowed_regions), journal=journal, latency=latency
-    )
-    return HttpServer(service, host=host, port=port, latency=latency)
-
-
 class Emulator:
     """An emulator running in a daemon thread of this process.
 
     Usage::
 
-        with Emulator(allowed_regions={"eu-west-1"}) as emulator:
+        with Emulator(allowed_regions={"eu-west-1"}, seed=7) as emulator:
             client = boto3.client("bedrock-runtime", endpoint_url=emulator.url, ...)
+            emulator.set_faults(throttle_rate=0.5)
             ...
             assert emulator.calls()[0].region == "eu-west-1"
 
-    Args:
-        host: the one address to bind; loopback by default.
-        port: the port to bind, or 0 for a free one.
-        allowed_regions: the regions the IAM policy allows; none by default, so every call 403s.
-        latency: seconds added before each answer.
-        journal_size: how many calls the journal keeps.
+    Takes the keyword options of :class:`~emulator.settings.EmulatorOptions`: ``host``,
+    ``port``, ``allowed_regions``, ``policy``, ``app_profiles``, ``latency``, ``jitter``,
+    ``throttle_rate``, ``unavailable_rate``, ``model_error_rate``, ``not_ready_rate``,
+    ``drop_rate``, ``seed`` and ``journal_size``. With none, it binds a free loopback port and
+    its policy allows nothing, so every Bedrock call gets a 403.
+
+    Raises:
+        ConfigurationError: an option cannot be used (a bad policy file, a rate out of range).
     """
 
-    def __init__(
-        self,
-        *,
-        host: str = DEFAULT_HOST,
-        port: int = DEFAULT_PORT,
-        allowed_regions: Iterable[str] = frozenset(),
-        latency: float = DEFAULT_LATENCY,
-        journal_size: int = DEFAULT_JOURNAL_SIZE,
-    ) -> None:
-        self.host = host
-        self.allowed_regions = frozenset(allowed_regions)
-        self.latency = latency
-        self._requested_port = port
-        self._journal = Journal(journal_size)
+    def __init__(self, **options: Unpack[EmulatorOptions]) -> None:
+        self.settings = EmulatorSettings.of(**options)
+        self._journal = Journal(self.settings.journal_size)
+        self._service = build_service(self.settings, self._journal)
         self._url: str | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._failure: BaseException | None = None
+
+    @property
+    def host(self) -> str:
+        """Return the address the emulator binds."""
+        return self.settings.host
+
+    @property
+    def allowed_regions(self) -> frozenset[str]:
+        """Return the regions of the ``--allow-region`` shortcut."""
+        return self.settings.allowed_regions
+
+    @property
+    def latency(self) -> float:
+        """Return the latency in force, in seconds (it can change while serving)."""
+        return self.faults.latency
 
     def __repr__(self) -> str:
         state = self._url or "stopped"
@@ -106,6 +107,25 @@ class Emulator:
     def port(self) -> int:
         """Return the port actually bound."""
         return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def faults(self) -> FaultSettings:
+        """Return the fault settings in force."""
+        return self._service.faults.settings
+
+    def set_faults(self, *, seed: int | None = None, **changes: float) -> FaultSettings:
+        """Change some fault settings while serving; ``seed`` restarts the random sequence.
+
+        Raises:
+            ConfigurationError: an unknown setting or a value out of range; nothing changes.
+        """
+        injector = self._service.faults
+        injector.configure(injector.settings.updated(changes), seed=seed)
+        return injector.settings
+
+    def clear_faults(self) -> None:
+        """Switch every fault off, latency included."""
+        self._service.faults.configure(FaultSettings())
 
     def calls(self) -> list[Call]:
         """Return a copy of the journal, oldest call first."""
@@ -173,13 +193,7 @@ class Emulator:
     async def _main(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = _build_server(
-            host=self.host,
-            port=self._requested_port,
-            allowed_regions=self.allowed_regions,
-            latency=self.latency,
-            journal=self._journal,
-        )
+        server = HttpServer(self._service, host=self.settings.host, port=self.settings.port)
 
         def on_ready(url: str) -> None:
             self._url = url
@@ -189,37 +203,20 @@ class Emulator:
 
 
 def serve(
-    *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    allowed_regions: Iterable[str] = frozenset(),
-    latency: float = DEFAULT_LATENCY,
-    on_ready: Callable[[str], None] | None = None,
+    *, on_ready: Callable[[str], None] | None = None, **options: Unpack[EmulatorOptions]
 ) -> None:
     """Serve in this thread until SIGTERM or SIGINT (when run in the main thread).
 
-    Args:
-        host: the one address to bind.
-        port: the port, or 0 for a free one.
-        allowed_regions: the regions the IAM policy allows.
-        latency: seconds added before each answer.
-        on_ready: called with the base URL once the socket is listening.
+    Takes the options of :class:`Emulator`, plus ``on_ready``, called with the base URL once the
+    socket is listening.
 
     Raises:
+        ConfigurationError: an option cannot be used (raised before anything is bound).
         StartupError: the address could not be bound.
     """
-    asyncio.run(
-        _serve_main(
-            _build_server(
-                host=host,
-                port=port,
-                allowed_regions=allowed_regions,
-                latency=latency,
-                journal=Journal(),
-            ),
-            on_ready or (lambda url: None),
-        )
-    )
+    settings = EmulatorSettings.of(**options)
+    server = HttpServer(build_service(settings), host=settings.host, port=settings.port)
+    asyncio.run(_serve_main(server, on_ready or (lambda url: None)))
 
 
 async def _serve_main(server: HttpServer, on_ready: Callable[[str], None]) -> None:

@@ -1,4 +1,4 @@
-"""The Bedrock runtime operations the emulator serves: Converse and InvokeModel.
+"""The Bedrock runtime operations answered in one piece: Converse and InvokeModel.
 
 The answers are deterministic and say where they were served: ``[eu-west-1]
 eu.anthropic.claude-sonnet-4-20250514-v1:0: <echo of the last user text>``. A test can then read
@@ -60,34 +60,73 @@ def digest_text(*, region: str, model_id: str, results: tuple[ToolResult, ...]) 
     return f"[{region}] {model_id}: got {len(results)} results: {' | '.join(gists)}"
 
 
-def converse(invocation: Invocation) -> Response:
-    """Answer ``POST /model/{modelId}/converse`` with Bedrock's Converse response shape."""
+@dataclass(frozen=True, slots=True)
+class ConverseAnswer:
+    """What the scripted model says to a Converse call, before it is shaped for the wire.
+
+    Converse sends it as one JSON document and ConverseStream as events, so both are built from
+    this one value and can never disagree.
+    """
+
+    text: str
+    tool_uses: tuple[dict[str, Any], ...]
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+
+    def usage(self) -> dict[str, int]:
+        """Return the token counts in Converse's ``usage`` shape."""
+        total = self.input_tokens + self.output_tokens
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "totalTokens": total,
+        }
+
+
+def answer_converse(invocation: Invocation) -> ConverseAnswer:
+    """Validate a Converse body and decide the answer: text, tool uses, stop reason, tokens.
+
+    Raises:
+        ValidationError: the body or the conversation is one Bedrock refuses with a 400.
+    """
     body = _load_object(invocation.body)
     config = body.get("toolConfig")
     messages = _require_list(body, "messages")
     chat = read_conversation(messages, tools_configured=isinstance(config, dict))
     script = parse_script(chat.first_text)
     calls = plan_turn(script, turn=chat.turn, task_tool=TASK_TOOL in _tool_names(config))
-    answer = _converse_text(invocation, chat, calls)
-    content = [{"text": answer}, *_tool_use_blocks(calls, turn=chat.turn)]
+    text = _converse_text(invocation, chat, calls)
     input_tokens = max(count_tokens([*_block_texts(body.get("system") or []), *chat.texts]), 1)
-    output_tokens = count_tokens([answer, *_input_texts(calls)])
+    return ConverseAnswer(
+        text=text,
+        tool_uses=tuple(_tool_uses(calls, turn=chat.turn)),
+        stop_reason="tool_use" if calls else "end_turn",
+        input_tokens=input_tokens,
+        output_tokens=count_tokens([text, *_input_texts(calls)]),
+    )
+
+
+def converse(invocation: Invocation) -> Response:
+    """Answer ``POST /model/{modelId}/converse`` with Bedrock's Converse response shape."""
+    answer = answer_converse(invocation)
+    content = [{"text": answer.text}, *({"toolUse": use} for use in answer.tool_uses)]
     return json_response(
         {
             "output": {"message": {"role": "assistant", "content": content}},
-            "stopReason": "tool_use" if calls else "end_turn",
-            "usage": {
-                "inputTokens": input_tokens,
-                "outputTokens": output_tokens,
-                "totalTokens": input_tokens + output_tokens,
-            },
+            "stopReason": answer.stop_reason,
+            "usage": answer.usage(),
             "metrics": {"latencyMs": invocation.latency_ms},
         }
     )
 
 
-def invoke_model(invocation: Invocation) -> Response:
-    """Answer ``POST /model/{modelId}/invoke`` with an Anthropic Messages API body."""
+def answer_messages(invocation: Invocation) -> dict[str, Any]:
+    """Validate an Anthropic Messages body and return the message the model answers with.
+
+    Raises:
+        ValidationError: a required key is missing or the body is not a JSON object.
+    """
     body = _load_object(invocation.body)
     for key in ("anthropic_version", "max_tokens"):
         if key not in body:
@@ -101,7 +140,7 @@ def invoke_model(invocation: Invocation) -> Response:
     )
     input_tokens, output_tokens = max(count_tokens(texts), 1), count_tokens([answer])
     digest = hashlib.sha256(f"{invocation.region}|{invocation.model_id}|{answer}".encode())
-    payload = {
+    return {
         "id": f"msg_bdrk_{digest.hexdigest()[:24]}",
         "type": "message",
         "role": "assistant",
@@ -111,9 +150,15 @@ def invoke_model(invocation: Invocation) -> Response:
         "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
     }
+
+
+def invoke_model(invocation: Invocation) -> Response:
+    """Answer ``POST /model/{modelId}/invoke`` with an Anthropic Messages API body."""
+    payload = answer_messages(invocation)
+    usage = payload["usage"]
     headers = (
-        ("X-Amzn-Bedrock-Input-Token-Count", str(input_tokens)),
-        ("X-Amzn-Bedrock-Output-Token-Count", str(output_tokens)),
+        ("X-Amzn-Bedrock-Input-Token-Count", str(usage["input_tokens"])),
+        ("X-Amzn-Bedrock-Output-Token-Count", str(usage["output_tokens"])),
         ("X-Amzn-Bedrock-Invocation-Latency", str(invocation.latency_ms)),
     )
     return json_response(payload, extra_headers=headers)
@@ -164,14 +209,12 @@ def _tool_names(config: object) -> frozenset[str]:
     )
 
 
-def _tool_use_blocks(calls: tuple[ToolCall, ...], *, turn: int) -> list[dict[str, Any]]:
+def _tool_uses(calls: tuple[ToolCall, ...], *, turn: int) -> list[dict[str, Any]]:
     return [
         {
-            "toolUse": {
-                "toolUseId": tool_use_id(call, turn=turn, index=index),
-                "name": call.name,
-                "input": call.input,
-            }
+            "toolUseId": tool_use_id(call, turn=turn, index=index),
+            "name": call.name,
+            "input": call.input,
         }
         for index, call in enumerate(calls)
     ]

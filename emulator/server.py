@@ -2,9 +2,12 @@
 
 It turns bytes into a frozen :class:`Request`, hands it to a pure ``(Request) -> Response``
 handler and writes the answer back. Nothing here knows about AWS. It speaks just enough HTTP for
-botocore's urllib3 pool: keep-alive, ``Content-Length`` bodies and ``Expect: 100-continue``;
-chunked request bodies are refused. Per-request work is kept lean (one header scan, one write) so
-a zero-latency emulator can answer thousands of calls a second.
+botocore's urllib3 pool and httpx: keep-alive, ``Content-Length`` bodies and ``Expect:
+100-continue``; chunked request bodies are refused. A response may be streamed (chunked transfer
+encoding, one chunk per event), delayed, or dropped (the connection closed with no answer): the
+handler decides, the transport only carries it out, and a delay never blocks other connections.
+Per-request work is kept lean (one header scan, one write) so a zero-latency emulator can answer
+thousands of calls a second.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ DEFAULT_PORT = 0
 MAX_HEAD_BYTES = 64 * 1024
 #: Bodies larger than this are refused rather than buffered.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Pending connections the kernel queues; asyncio's 100 would make a burst of 200 clients wait
+#: for SYN retransmits (a second or more) instead of being accepted at once.
+BACKLOG = 1024
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
@@ -68,11 +74,23 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What a handler answers; the server adds ``Content-Length`` and ``Connection`` itself."""
+    """What a handler answers; the server adds ``Content-Length`` and ``Connection`` itself.
+
+    Attributes:
+        status: the HTTP status.
+        body: the whole body, sent with ``Content-Length``; ignored when ``chunks`` is set.
+        headers: extra response headers, in order.
+        chunks: a streamed body, sent with ``Transfer-Encoding: chunked``, one chunk each.
+        delay: seconds to wait before answering, without holding up other connections.
+        drop: close the connection (after ``delay``) without sending anything.
+    """
 
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    chunks: tuple[bytes, ...] | None = None
+    delay: float = 0.0
+    drop: bool = False
 
 
 Handler = Callable[[Request], Response]
@@ -93,21 +111,14 @@ class HttpServer:
         handler: the pure function that answers every request.
         host: the one address to bind; nothing else is listened on.
         port: the port, or 0 for a free one (read it back from :attr:`port`).
-        latency: seconds to wait before answering each request, to imitate a slow model.
     """
 
     def __init__(
-        self,
-        handler: Handler,
-        *,
-        host: str = DEFAULT_HOST,
-        port: int = DEFAULT_PORT,
-        latency: float = 0.0,
+        self, handler: Handler, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     ) -> None:
         self._handler = handler
         self._host = host
         self._port = port
-        self._latency = latency
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -134,7 +145,11 @@ class HttpServer:
     async def start(self) -> None:
         """Bind and start accepting connections."""
         self._server = await asyncio.start_server(
-            self._serve_connection, host=self._host, port=self._port, limit=MAX_HEAD_BYTES
+            self._serve_connection,
+            host=self._host,
+            port=self._port,
+            limit=MAX_HEAD_BYTES,
+            backlog=BACKLOG,
         )
 
     async def close(self) -> None:
@@ -182,9 +197,14 @@ class HttpServer:
             await _write(writer, Response(exc.status), keep_alive=False)
             return False
         response = self._answer(request)
-        if self._latency > 0:
-            await asyncio.sleep(self._latency)
-        await _write(writer, response, keep_alive=keep_alive)
+        if response.delay > 0:
+            await asyncio.sleep(response.delay)
+        if response.drop:
+            return False
+        if response.chunks is not None:
+            await _write_chunked(writer, response, keep_alive=keep_alive)
+        else:
+            await _write(writer, response, keep_alive=keep_alive)
         return keep_alive
 
     def _answer(self, request: Request) -> Response:
@@ -234,11 +254,29 @@ def _parse_headers(lines: list[str]) -> dict[str, str]:
     return headers
 
 
-async def _write(writer: asyncio.StreamWriter, response: Response, *, keep_alive: bool) -> None:
+def _head(response: Response, framing: str, *, keep_alive: bool) -> bytes:
     reason = _REASONS.get(response.status, "Unknown")
     parts = [f"HTTP/1.1 {response.status} {reason}\r\n"]
     parts.extend(f"{name}: {value}\r\n" for name, value in response.headers)
-    parts.append(f"Content-Length: {len(response.body)}\r\n")
+    parts.append(framing)
     parts.append("Connection: keep-alive\r\n\r\n" if keep_alive else "Connection: close\r\n\r\n")
-    writer.write("".join(parts).encode("latin-1") + response.body)
+    return "".join(parts).encode("latin-1")
+
+
+async def _write(writer: asyncio.StreamWriter, response: Response, *, keep_alive: bool) -> None:
+    framing = f"Content-Length: {len(response.body)}\r\n"
+    writer.write(_head(response, framing, keep_alive=keep_alive) + response.body)
+    await writer.drain()
+
+
+async def _write_chunked(
+    writer: asyncio.StreamWriter, response: Response, *, keep_alive: bool
+) -> None:
+    """Send the head, then each chunk as it would be produced, then the terminating chunk."""
+    writer.write(_head(response, "Transfer-Encoding: chunked\r\n", keep_alive=keep_alive))
+    for chunk in response.chunks or ():
+        if chunk:
+            writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            await writer.drain()
+    writer.write(b"0\r\n\r\n")
     await writer.drain()

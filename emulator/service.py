@@ -2,96 +2,118 @@
 
 Every Bedrock call is judged in the order real Bedrock judges it, so the first problem a client
 has is the one it is told about: signature (403), then the IAM policy (403 AccessDenied), then
-the model ID (400), and only then the operation itself. Each call is journaled with what was
-decided. ``/_baton/calls`` is the emulator's own admin path: unsigned, never journaled.
+the model ID (400), then any injected fault (429, 503, 424, a delay or a dropped connection),
+and only then the operation itself. Each call is journaled with what was decided. Paths under
+``/_baton/`` are the emulator's own admin endpoints (:mod:`emulator.admin`): unsigned, never
+journaled.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
+from emulator.admin import ADMIN_PREFIX, Admin
+from emulator.control import get_inference_profile, list_inference_profiles, profile_resource
 from emulator.credentials import IDENTITIES, Identity
 from emulator.errors import ServiceError, UnknownOperation
+from emulator.faults import DROPPED_ERROR_CODE, FaultInjector
 from emulator.identifiers import validate_model_id
 from emulator.journal import Call, Journal
-from emulator.policy import RegionPolicy, resource_arn
-from emulator.responses import encode_json, error_response, json_response, request_id
-from emulator.runtime import OPERATIONS, Invocation
+from emulator.policy import ACTIONS, AccessPolicy, Grant
+from emulator.profiles import ProfileRegistry
+from emulator.responses import error_response
+from emulator.runtime import OPERATIONS as SINGLE_OPERATIONS
+from emulator.runtime import Invocation
 from emulator.server import Request, Response
 from emulator.sigv4 import Authorization, parse_authorization, verify
+from emulator.streaming import converse_stream, invoke_model_with_response_stream
 
-#: The admin path: GET lists the journal, DELETE clears it.
-CALLS_PATH = "/_baton/calls"
-
-#: The last path segment of each Bedrock runtime operation that takes a model ID.
+#: Every runtime operation the emulator serves, by the name it is journaled under.
+OPERATIONS: dict[str, Callable[[Invocation], Response]] = {
+    **SINGLE_OPERATIONS,
+    "ConverseStream": converse_stream,
+    "InvokeModelWithResponseStream": invoke_model_with_response_stream,
+}
+#: The last path segment of each Bedrock runtime operation that takes a model ID; CountTokens
+#: is named so that a client calling it is told it is not served, rather than "unknown path".
 _OPERATION_SEGMENTS = {
     "converse": "Converse",
     "invoke": "InvokeModel",
     "converse-stream": "ConverseStream",
     "invoke-with-response-stream": "InvokeModelWithResponseStream",
+    "count-tokens": "CountTokens",
 }
+_PROFILES_PATH = "/inference-profiles"
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Which operation a request names, and for which model (URL-decoded); None when unknown."""
+    """Which operation a request names, and for which model or profile (URL-decoded)."""
 
     operation: str | None
     model_id: str | None
 
 
 def route(request: Request) -> Route:
-    """Read the operation and model ID from ``POST /model/{modelId}/{operation}``."""
-    if not request.path.startswith("/model/"):
-        return Route(None, None)
-    encoded, _, segment = request.path[len("/model/") :].rpartition("/")
-    operation = _OPERATION_SEGMENTS.get(segment) if request.method == "POST" else None
-    return Route(operation, unquote(encoded) if encoded else None)
+    """Read the operation from ``POST /model/{id}/{op}`` or ``GET /inference-profiles[/{id}]``."""
+    if request.path.startswith("/model/"):
+        encoded, _, segment = request.path[len("/model/") :].rpartition("/")
+        operation = _OPERATION_SEGMENTS.get(segment) if request.method == "POST" else None
+        return Route(operation, unquote(encoded) if encoded else None)
+    if request.method == "GET" and request.path == _PROFILES_PATH:
+        return Route("ListInferenceProfiles", None)
+    if request.method == "GET" and request.path.startswith(_PROFILES_PATH + "/"):
+        identifier = unquote(request.path[len(_PROFILES_PATH) + 1 :])
+        return Route("GetInferenceProfile" if identifier else None, identifier or None)
+    return Route(None, None)
 
 
 class BedrockService:
     """The handler the HTTP server calls for every request.
 
     Args:
-        policy: the region-scoped Allow policy every identity gets.
+        policy: the IAM policy every identity gets, with the profiles it resolves.
         journal: where each call is recorded.
+        faults: what to inject into runtime calls that pass every check.
+        profiles: the inference profiles the control plane lists.
         identities: the known access keys; the documented test pairs by default.
-        latency: the server's added latency in seconds, reported in Converse metrics.
         clock: the time source for the signature's date check.
     """
 
     def __init__(
         self,
         *,
-        policy: RegionPolicy,
+        policy: AccessPolicy,
         journal: Journal,
+        faults: FaultInjector,
+        profiles: ProfileRegistry,
         identities: Mapping[str, Identity] = IDENTITIES,
-        latency: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._policy = policy
         self._journal = journal
+        self._faults = faults
+        self._profiles = profiles
+        self._admin = Admin(journal, faults)
         self._identities = dict(identities)
         self._secrets = {key: who.secret_access_key for key, who in self._identities.items()}
-        self._latency_ms = round(latency * 1000)
         self._clock = clock
+
+    @property
+    def faults(self) -> FaultInjector:
+        """Return the injector, so faults can be changed while serving."""
+        return self._faults
 
     def __call__(self, request: Request) -> Response:
         """Answer one request; never raises for anything a client can send."""
-        if request.path == CALLS_PATH:
+        if request.path.startswith(ADMIN_PREFIX):
             return self._admin(request)
         target = route(request)
         authorization = parse_authorization(request)
-        rid = request_id()
-        error_code = None
-        try:
-            response = self._invoke(request, target, authorization)
-        except ServiceError as error:
-            response = error_response(error, rid=rid)
-            error_code = error.error_type
+        response, error_code = self._answer(request, target, authorization)
         scope = authorization.scope
         self._journal.record(
             Call(
@@ -106,38 +128,70 @@ class BedrockService:
         )
         return response
 
-    def _invoke(self, request: Request, target: Route, authorization: Authorization) -> Response:
-        scope = verify(request, authorization, secrets=self._secrets, now=self._clock())
-        identity = self._identities[scope.access_key_id]
+    def _answer(
+        self, request: Request, target: Route, authorization: Authorization
+    ) -> tuple[Response, str | None]:
+        try:
+            scope = verify(request, authorization, secrets=self._secrets, now=self._clock())
+            identity = self._identities[scope.access_key_id]
+            if target.operation in ("ListInferenceProfiles", "GetInferenceProfile"):
+                return self._control(request, target, identity, scope.region), None
+            operation, model_id = self._admit(request, target, identity, scope.region)
+        except ServiceError as error:
+            return error_response(error), error.error_type
+        return self._run(operation, Invocation(model_id, scope.region, request.body))
+
+    def _admit(
+        self, request: Request, target: Route, identity: Identity, region: str
+    ) -> tuple[Callable[[Invocation], Response], str]:
+        """Check the policy, then the model ID; return the operation to run and its model."""
         operation = OPERATIONS.get(target.operation or "")
         if operation is None or target.model_id is None:
             raise UnknownOperation(_unknown_operation_message(request, target))
-        resource = resource_arn(
-            target.model_id, region=scope.region, account_id=identity.account_id
-        )
-        self._policy.authorize(identity, resource)
-        validate_model_id(target.model_id, region=scope.region)
-        return operation(Invocation(target.model_id, scope.region, request.body, self._latency_ms))
+        action = ACTIONS[target.operation or ""]
+        self._policy.authorize_invocation(identity, action, target.model_id, region=region)
+        validate_model_id(target.model_id, region=region)
+        return operation, target.model_id
 
-    def _admin(self, request: Request) -> Response:
-        if request.method == "GET":
-            return json_response([call.as_dict() for call in self._journal.calls()])
-        if request.method == "DELETE":
-            return json_response({"cleared": self._journal.clear()})
-        return Response(
-            405,
-            encode_json({"message": f"{CALLS_PATH} supports GET and DELETE only"}),
-            (("Allow", "GET, DELETE"), ("Content-Type", "application/json")),
+    def _run(
+        self, operation: Callable[[Invocation], Response], invocation: Invocation
+    ) -> tuple[Response, str | None]:
+        """Draw the call's fault, then answer: the fault's error, no answer, or the real one."""
+        fault = self._faults.draw()
+        if fault.drop:
+            return Response(0, delay=fault.delay, drop=True), DROPPED_ERROR_CODE
+        try:
+            if fault.error is not None:
+                raise fault.error
+            if fault.delay:
+                invocation = replace(invocation, latency_ms=round(fault.delay * 1000))
+            response, error_code = operation(invocation), None
+        except ServiceError as error:
+            response, error_code = error_response(error), error.error_type
+        return (replace(response, delay=fault.delay) if fault.delay else response), error_code
+
+    def _control(
+        self, request: Request, target: Route, identity: Identity, region: str
+    ) -> Response:
+        account = identity.account_id
+        action = ACTIONS[target.operation or ""]
+        if target.model_id is None:
+            self._policy.authorize_read(identity, action, Grant("*", region))
+            return list_inference_profiles(
+                request.query, profiles=self._profiles, region=region, account_id=account
+            )
+        resource = profile_resource(target.model_id, region=region, account_id=account)
+        self._policy.authorize_read(identity, action, Grant(resource, region))
+        return get_inference_profile(
+            target.model_id, profiles=self._profiles, region=region, account_id=account
         )
 
 
 def _unknown_operation_message(request: Request, target: Route) -> str:
+    served = "Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream"
     if target.operation is not None:
-        return (
-            f"{target.operation} is not served by the Baton emulator; it serves Converse and "
-            "InvokeModel."
-        )
+        return f"{target.operation} is not served by the Baton emulator; it serves {served}."
     return (
-        f"{request.method} {request.path} names no Bedrock runtime operation; the emulator serves "
-        "POST /model/{modelId}/converse and POST /model/{modelId}/invoke."
+        f"{request.method} {request.path} names no Bedrock operation; the emulator serves "
+        f"{served} (POST /model/{{modelId}}/...), and GET /inference-profiles[/{{id}}]."
     )

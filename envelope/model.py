@@ -70,13 +70,22 @@ class AssumeRoleAuth(_Frozen):
 
 
 class SealedAuth(_Frozen):
-    """The parent's temporary credentials, encrypted; never readable on the broker."""
+    """The parent's temporary credentials, AES-GCM sealed; never readable on the broker.
+
+    ``exp`` is when the seal stops being honoured. It is part of the authenticated data, so it
+    cannot be extended, and it does not move when children get fresh envelope windows.
+    """
 
     mode: Literal["sealed"] = "sealed"
-    ciphertext: str = Field(min_length=1, repr=False)
+    ciphertext: str = Field(min_length=1, max_length=3072, repr=False)
+    exp: int
 
     def __repr__(self) -> str:
-        return "SealedAuth(ciphertext=<sealed>)"
+        return f"SealedAuth(ciphertext=<sealed>, exp={self.exp})"
+
+    def associated_data(self, *, root_id: str) -> bytes:
+        """The bytes AES-GCM authenticates beside the ciphertext: version, root and expiry."""
+        return f"baton-seal-v1|{root_id}|{self.exp}".encode()
 
 
 Auth = Annotated[

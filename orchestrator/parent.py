@@ -37,6 +37,7 @@ from envelope.profiles import Catalogue
 from orchestrator import propagation
 from orchestrator.capture import CapturedConfig, capture, capture_location
 from orchestrator.discovery import default_cache_dir, discover
+from orchestrator.identity import auth_for
 from orchestrator.producer import close_producer, producer_app
 from orchestrator.settings import ProducerSettings
 from orchestrator.tracing import spawn_span
@@ -86,6 +87,7 @@ class Orchestrator:
             "model_id": config.model_id,
             "endpoint_url": config.endpoint_url.value,
             "lineage": Lineage(root_id=self.root_id),
+            "auth": auth_for(settings, root_id=self.root_id),
             "limits": Limits(
                 max_depth=settings.max_depth,
                 max_children=settings.max_children,

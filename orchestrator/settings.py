@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from envelope.model import (
@@ -33,3 +34,8 @@ class ProducerSettings(FleetConnection, BaseSettings):
     discovery: bool = True
     discovery_ttl: float = Field(default=DEFAULT_DISCOVERY_TTL_SECONDS, ge=0)
     cache_dir: Path | None = None
+    identity: Literal["ambient", "profile", "assume_role", "sealed"] = "ambient"
+    identity_profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    seal_key: SecretStr | None = None

@@ -20,13 +20,11 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import ProfileNotFound
 
-from envelope import AmbientAuth, BedrockEnvelope, ProfileAuth
+from envelope import BedrockEnvelope
 from workers import metrics
-from workers.errors import IdentityUnavailable
+from workers.identity import Identities
 
 if TYPE_CHECKING:
     from types_boto3_bedrock_runtime import BedrockRuntimeClient
@@ -57,11 +55,13 @@ def client_config(envelope: BedrockEnvelope, *, max_pool_connections: int) -> Co
 class ClientCache:
     """A bounded LRU of clients keyed by client fingerprint, emptied in a forked child."""
 
-    def __init__(self, *, max_pool_connections: int, max_size: int) -> None:
+    def __init__(
+        self, *, max_pool_connections: int, max_size: int, seal_key: bytes | None = None
+    ) -> None:
         self._max_pool_connections = max_pool_connections
         self._max_size = max_size
         self._clients: OrderedDict[tuple[object, ...], BedrockRuntimeClient] = OrderedDict()
-        self._sessions: dict[str | None, boto3.Session] = {}
+        self.identities = Identities(seal_key=seal_key)
         self._lock = threading.Lock()
         self.builds = 0
         self.evictions = 0
@@ -73,7 +73,7 @@ class ClientCache:
     def clear(self) -> None:
         """Forget every client and session: sockets and sessions must not cross a fork."""
         self._clients = OrderedDict()
-        self._sessions = {}
+        self.identities.clear()
         self._lock = threading.Lock()
 
     def get(self, envelope: BedrockEnvelope) -> BedrockRuntimeClient:
@@ -103,7 +103,7 @@ class ClientCache:
             _EVICTIONS.inc()
 
     def _build(self, envelope: BedrockEnvelope) -> BedrockRuntimeClient:
-        session = self._session(envelope)
+        session = self.identities.session(envelope)
         config = client_config(envelope, max_pool_connections=self._max_pool_connections)
         self.builds += 1
         client = session.client(
@@ -115,31 +115,3 @@ class ClientCache:
         observer = functools.partial(metrics.observe_bedrock_call, region=envelope.region)
         client.meta.events.register("after-call.bedrock-runtime", observer)
         return client
-
-    def _session(self, envelope: BedrockEnvelope) -> boto3.Session:
-        auth = envelope.auth
-        if isinstance(auth, AmbientAuth):
-            profile = None
-        elif isinstance(auth, ProfileAuth):
-            profile = auth.name
-        else:
-            raise IdentityUnavailable(
-                f"identity mode {auth.mode!r} is not supported by this worker release; "
-                "use ambient or profile, or upgrade the workers"
-            )
-        session = self._sessions.get(profile)
-        if session is None:
-            session = self._new_session(profile)
-            self._sessions[profile] = session
-        return session
-
-    @staticmethod
-    def _new_session(profile: str | None) -> boto3.Session:
-        try:
-            return boto3.Session(profile_name=profile)
-        except ProfileNotFound as exc:
-            raise IdentityUnavailable(
-                f"the envelope asks for AWS profile {profile!r}, which does not exist on this "
-                "worker; add it to the worker's ~/.aws/config or send the job to workers that "
-                "have it"
-            ) from exc

@@ -6,6 +6,7 @@ it. Nothing about a job lives here: jobs carry their own configuration.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable
 from functools import cached_property
@@ -21,6 +22,7 @@ from envelope import (
 )
 from workers.agents import AgentRegistry
 from workers.clients import ClientCache
+from workers.errors import WorkerMisconfigured
 from workers.policy import FleetPolicy
 from workers.settings import WorkerSettings
 
@@ -41,6 +43,17 @@ def envelope_token(request: Any) -> str | None:
     return str(token) if token else None
 
 
+def _seal_key(settings: WorkerSettings) -> bytes | None:
+    """Decode ``BATON_SEAL_KEY`` (base64url of 32 bytes), or None when unset."""
+    if settings.seal_key is None:
+        return None
+    text = settings.seal_key.get_secret_value()
+    key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if len(key) != 32:
+        raise WorkerMisconfigured("BATON_SEAL_KEY must be 32 random bytes, base64url-encoded")
+    return key
+
+
 class WorkerRuntime:
     """Per-process state of a Baton worker."""
 
@@ -49,6 +62,7 @@ class WorkerRuntime:
         self.clients = ClientCache(
             max_pool_connections=settings.max_pool_connections,
             max_size=settings.client_cache_size,
+            seal_key=_seal_key(settings),
         )
         self.policy: FleetPolicy | None = None
         self.agents = AgentRegistry.load(directory=settings.agents_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from envelope import is_region
@@ -35,6 +35,7 @@ class WorkerSettings(FleetConnection, BaseSettings):
     debug: bool = False
     agents_dir: Path | None = None
     soft_shutdown_timeout: float = Field(default=0.0, ge=0)
+    seal_key: SecretStr | None = None
     job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
 
     @field_validator("allowed_regions", "allowed_endpoints", mode="before")

@@ -10,6 +10,7 @@ import http.client
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -59,7 +60,7 @@ def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
 
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., Any]]:
-    """Build real bedrock-runtime clients pointed at an emulator; close them afterwards."""
+    """Build real bedrock-runtime (or ``service="bedrock"``) clients; close them afterwards."""
     clients: list[Any] = []
 
     def factory(
@@ -68,14 +69,17 @@ def make_client() -> Iterator[Callable[..., Any]]:
         region: str = "eu-west-1",
         access_key: str = TEST_ACCESS_KEY_ID,
         secret_key: str = TEST_SECRET_ACCESS_KEY,
+        service: str = "bedrock-runtime",
     ) -> Any:
         client = boto3.session.Session().client(
-            "bedrock-runtime",
+            service,
             region_name=region,
             endpoint_url=emulator.url,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
-            config=Config(signature_version="v4", retries={"mode": "standard", "max_attempts": 1}),
+            config=Config(
+                signature_version="v4", retries={"mode": "standard", "total_max_attempts": 1}
+            ),
         )
         clients.append(client)
         return client
@@ -107,10 +111,11 @@ class Wire:
         region: str = "eu-west-1",
         access_key: str = TEST_ACCESS_KEY_ID,
         secret_key: str = TEST_SECRET_ACCESS_KEY,
+        method: str = "POST",
     ) -> dict[str, str]:
-        """Sign a POST exactly as botocore would, and return the headers to send."""
+        """Sign a request exactly as botocore would, and return the headers to send."""
         request = AWSRequest(
-            method="POST",
+            method=method,
             url=emulator.url + path,
             data=body,
             headers={"Content-Type": "application/json"},
@@ -153,3 +158,15 @@ def task_tools() -> dict[str, Any]:
     schema = {"type": "object", "properties": properties, "required": ["description", "prompt"]}
     spec = {"name": "Task", "description": "Start a subagent", "inputSchema": {"json": schema}}
     return {"tools": [{"toolSpec": spec}]}
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write IAM statements to a JSON policy file and return its path."""
+
+    def write(*statements: dict[str, Any]) -> Path:
+        path = tmp_path / f"policy-{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+        return path
+
+    return write

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import CALLS_PATH, OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY, TEST_ACCESS_KEY_ID
+from emulator import (
+    CALLS_PATH,
+    FAULTS_PATH,
+    OTHER_ACCESS_KEY_ID,
+    OTHER_SECRET_ACCESS_KEY,
+    TEST_ACCESS_KEY_ID,
+)
 from emulator.journal import Call, Journal
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -122,3 +128,14 @@ def test_the_journal_keeps_only_the_most_recent_entries():
     assert len(journal) == 3
     assert journal.clear() == 3
     assert journal.calls() == []
+
+
+def test_admin_paths_are_not_journaled_and_unknown_ones_are_404(emulator, wire):
+    wire.send(emulator, "GET", FAULTS_PATH)
+    unknown = wire.send(emulator, "GET", "/_baton/nothing")
+    wrong_method = wire.send(emulator, "PUT", CALLS_PATH)
+
+    assert unknown.status == 404
+    assert wrong_method.status == 405
+    assert wrong_method.headers["Allow"] == "GET, DELETE"
+    assert emulator.calls() == []

@@ -59,14 +59,16 @@ def start_process() -> Iterator:
                 stream.close()
 
 
-def _client(url: str, region: str):
+def _client(url: str, region: str, *, service: str = "bedrock-runtime"):
     return boto3.session.Session().client(
-        "bedrock-runtime",
+        service,
         region_name=region,
         endpoint_url=url,
         aws_access_key_id=TEST_ACCESS_KEY_ID,
         aws_secret_access_key=TEST_SECRET_ACCESS_KEY,
-        config=Config(signature_version="v4", retries={"mode": "standard", "max_attempts": 1}),
+        config=Config(
+            signature_version="v4", retries={"mode": "standard", "total_max_attempts": 1}
+        ),
     )
 
 
@@ -122,3 +124,73 @@ def test_the_cli_refuses_a_region_name_that_is_not_one(start_process):
     assert process.wait(max(deadline - time.monotonic(), 0)) == 2
     assert process.stderr is not None
     assert "not a region name: europe" in process.stderr.read()
+
+
+def _exit_status_and_stderr(process: subprocess.Popen[str]) -> tuple[int, str]:
+    status = process.wait(EXIT_TIMEOUT_SECONDS)
+    assert process.stderr is not None
+    return status, process.stderr.read()
+
+
+def test_the_cli_enforces_a_policy_file_and_declares_app_profiles(start_process, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(
+        json.dumps({"Statement": [{"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"}]})
+    )
+    process = start_process("--policy", str(policy), "--app-profile", f"team-a={EU_PROFILE}")
+
+    _, url = _read_line(process, READY_TIMEOUT_SECONDS).split()
+    client = _client(url, "eu-west-1")
+    control = _client(url, "eu-west-1", service="bedrock")
+    try:
+        reply = client.converse(
+            modelId=EU_PROFILE, messages=[{"role": "user", "content": [{"text": "ok"}]}]
+        )
+        apps = control.list_inference_profiles(typeEquals="APPLICATION")
+    finally:
+        client.close()
+        control.close()
+    os.kill(process.pid, signal.SIGTERM)
+    status, stderr = _exit_status_and_stderr(process)
+
+    assert status == 0
+    assert reply["stopReason"] == "end_turn"
+    assert [p["inferenceProfileId"] for p in apps["inferenceProfileSummaries"]] == ["team-a"]
+    assert f"enforcing the policy in {policy}" in stderr
+    assert "no --allow-region" not in stderr
+
+
+def test_the_cli_injects_faults_by_rate(start_process):
+    process = start_process("--allow-region", "eu-west-1", "--throttle-rate", "1", "--seed", "3")
+
+    _, url = _read_line(process, READY_TIMEOUT_SECONDS).split()
+    client = _client(url, "eu-west-1")
+    try:
+        with pytest.raises(ClientError) as caught:
+            client.converse(
+                modelId=EU_PROFILE, messages=[{"role": "user", "content": [{"text": "x"}]}]
+            )
+    finally:
+        client.close()
+    os.kill(process.pid, signal.SIGTERM)
+
+    assert process.wait(EXIT_TIMEOUT_SECONDS) == 0
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (("--throttle-rate", "1.5"), "throttle_rate must be between 0 and 1"),
+        (("--app-profile", "no-equals-sign"), "expected NAME=MODEL_ID"),
+        (("--app-profile", "team=anthropic.nope"), "must be a catalogue model"),
+        (("--policy", "/nonexistent/policy.json"), "cannot read policy file"),
+    ],
+)
+def test_the_cli_refuses_options_it_cannot_use_with_status_2(start_process, args, complaint):
+    process = start_process("--allow-region", "eu-west-1", *args)
+
+    status, stderr = _exit_status_and_stderr(process)
+
+    assert status == 2
+    assert complaint in stderr

@@ -1,11 +1,22 @@
-"""The region-scoped Allow policy, and the 403 Bedrock sends when it does not match."""
+"""The IAM policy the emulator enforces: region shortcut, policy files, the cross-region rule."""
 
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY, RegionPolicy, resource_arn
+from emulator import (
+    OTHER_ACCESS_KEY_ID,
+    OTHER_SECRET_ACCESS_KEY,
+    AccessPolicy,
+    Decision,
+    PolicyDocument,
+    ProfileRegistry,
+    RegionPolicy,
+    resource_arn,
+)
+from emulator.policy import ACTION
+from envelope.regions import destinations
 
 US_PROFILE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -127,3 +138,162 @@ def test_policy_is_checked_before_the_model_id(emulator, make_client):
         )
 
     assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+# --- policy files and the cross-region rule ------------------------------------------------
+
+EU_DESTINATIONS = destinations("eu", source_region="eu-west-1")
+PROFILE_ARN = f"arn:aws:bedrock:eu-west-1:111122223333:inference-profile/{EU_PROFILE}"
+MESSAGES = [{"role": "user", "content": [{"text": "x"}]}]
+
+
+def _fm(region: str) -> str:
+    return f"arn:aws:bedrock:{region}::foundation-model/{BASE_MODEL}"
+
+
+def _least_privilege(*, regions=EU_DESTINATIONS, actions=("bedrock:InvokeModel",)) -> list[dict]:
+    return [
+        {"Effect": "Allow", "Action": list(actions), "Resource": PROFILE_ARN},
+        {
+            "Effect": "Allow",
+            "Action": list(actions),
+            "Resource": [_fm(region) for region in regions],
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": PROFILE_ARN}},
+        },
+    ]
+
+
+def _denied(client) -> str:
+    with pytest.raises(ClientError) as caught:
+        client.converse(modelId=EU_PROFILE, messages=MESSAGES)
+    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+    return caught.value.response["Error"]["Message"]
+
+
+def test_the_profile_plus_every_destination_model_is_enough(
+    make_emulator, make_client, policy_file
+):
+    emulator = make_emulator(allowed_regions=(), policy=policy_file(*_least_privilege()))
+
+    reply = make_client(emulator).converse(modelId=EU_PROFILE, messages=MESSAGES)
+
+    assert reply["stopReason"] == "end_turn"
+
+
+def test_a_missing_destination_model_is_the_resource_the_403_names(
+    make_emulator, make_client, policy_file
+):
+    regions = tuple(r for r in EU_DESTINATIONS if r != "eu-north-1")
+    emulator = make_emulator(
+        allowed_regions=(), policy=policy_file(*_least_privilege(regions=regions))
+    )
+
+    message = _denied(make_client(emulator))
+
+    assert f"on resource: {_fm('eu-north-1')} because no identity-based policy allows" in message
+
+
+def test_the_profile_alone_is_not_enough(make_emulator, make_client, policy_file):
+    emulator = make_emulator(allowed_regions=(), policy=policy_file(_least_privilege()[0]))
+
+    message = _denied(make_client(emulator))
+
+    assert f"on resource: {_fm('eu-west-1')} because" in message
+
+
+def test_a_model_grant_conditioned_on_another_profile_does_not_count(
+    make_emulator, make_client, policy_file
+):
+    profile, models = _least_privilege()
+    models["Condition"] = {"StringEquals": {"bedrock:InferenceProfileArn": PROFILE_ARN + "x"}}
+    emulator = make_emulator(allowed_regions=(), policy=policy_file(profile, models))
+
+    assert f"resource: {_fm('eu-west-1')} because" in _denied(make_client(emulator))
+
+
+def test_an_explicit_deny_on_one_destination_wins_over_the_region_shortcut(
+    make_emulator, make_client, policy_file
+):
+    deny = {"Effect": "Deny", "Action": "bedrock:*", "Resource": "arn:aws:bedrock:eu-central-1:*:*"}
+    emulator = make_emulator(allowed_regions={"eu-west-1"}, policy=policy_file(deny))
+
+    message = _denied(make_client(emulator))
+
+    assert message.endswith(
+        f"on resource: {_fm('eu-central-1')} with an explicit deny in an identity-based policy"
+    )
+
+
+def test_converse_stream_needs_invoke_model_with_response_stream(
+    make_emulator, make_client, policy_file
+):
+    emulator = make_emulator(allowed_regions=(), policy=policy_file(*_least_privilege()))
+    client = make_client(emulator)
+
+    with pytest.raises(ClientError) as caught:
+        client.converse_stream(modelId=EU_PROFILE, messages=MESSAGES)
+
+    assert caught.value.response["Error"]["Message"] == (
+        "User: arn:aws:iam::111122223333:user/baton-test is not authorized to perform: "
+        f"bedrock:InvokeModelWithResponseStream on resource: {PROFILE_ARN} because no "
+        "identity-based policy allows the bedrock:InvokeModelWithResponseStream action"
+    )
+
+
+def test_a_requested_region_condition_scopes_a_broad_grant(make_emulator, make_client, policy_file):
+    grant = {
+        "Effect": "Allow",
+        "Action": "bedrock:Invoke*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+    }
+    emulator = make_emulator(allowed_regions=(), policy=policy_file(grant))
+
+    assert make_client(emulator).converse(modelId=EU_PROFILE, messages=MESSAGES)["output"]
+    with pytest.raises(ClientError) as caught:
+        make_client(emulator, region="us-east-1").converse(modelId=US_PROFILE, messages=MESSAGES)
+    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_the_region_shortcut_reaches_destinations_only_through_its_regions_profiles():
+    document = RegionPolicy.of(["eu-west-1"]).document()
+    through_eu = {"aws:requestedregion": "eu-west-1", "bedrock:inferenceprofilearn": PROFILE_ARN}
+    through_us = {
+        "aws:requestedregion": "us-east-1",
+        "bedrock:inferenceprofilearn": f"arn:aws:bedrock:us-east-1:1:{US_PROFILE}",
+    }
+
+    assert document.evaluate(ACTION, _fm("eu-central-1"), through_eu) is Decision.ALLOW
+    assert document.evaluate(ACTION, _fm("us-east-2"), through_us) is Decision.IMPLICIT_DENY
+    assert document.evaluate(
+        ACTION, _fm("eu-central-1"), {"aws:requestedregion": "eu-central-1"}
+    ) is (Decision.IMPLICIT_DENY)
+
+
+def test_grants_of_a_profile_call_are_the_profile_then_each_destination_model():
+    access = AccessPolicy(PolicyDocument(), ProfileRegistry())
+
+    grants = access.grants(EU_PROFILE, region="eu-west-1", account_id="111122223333")
+
+    assert [g.resource for g in grants] == [PROFILE_ARN, *(_fm(r) for r in EU_DESTINATIONS)]
+    assert {g.profile_arn for g in grants[1:]} == {PROFILE_ARN}
+    assert grants[0].profile_arn is None
+    assert [g.resource for g in access.grants(BASE_MODEL, region="eu-west-1", account_id="1")] == [
+        _fm("eu-west-1")
+    ]
+
+
+def test_an_application_profile_needs_its_destination_models_too(
+    make_emulator, make_client, policy_file
+):
+    app_arn = "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/team-a"
+    grant = {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": app_arn}
+    emulator = make_emulator(
+        allowed_regions=(), app_profiles={"team-a": EU_PROFILE}, policy=policy_file(grant)
+    )
+    client = make_client(emulator)
+
+    with pytest.raises(ClientError) as caught:
+        client.converse(modelId=app_arn, messages=MESSAGES)
+
+    assert f"on resource: {_fm('eu-west-1')} because" in caught.value.response["Error"]["Message"]

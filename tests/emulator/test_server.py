@@ -131,15 +131,15 @@ def test_a_path_that_names_no_operation_is_unknown(emulator, wire):
     assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"
 
 
-def test_converse_stream_is_named_as_not_served(emulator, wire):
-    path = wire.model_path(EU_PROFILE, "converse-stream")
+def test_count_tokens_is_named_as_not_served(emulator, wire):
+    path = wire.model_path(EU_PROFILE, "count-tokens")
     body = wire.converse_body()
 
     response = wire.send(emulator, "POST", path, body=body, headers=wire.sign(emulator, path, body))
 
     assert response.status == 404
-    assert response.json()["message"].startswith("ConverseStream is not served")
-    assert emulator.calls()[0].operation == "ConverseStream"
+    assert response.json()["message"].startswith("CountTokens is not served")
+    assert emulator.calls()[0].operation == "CountTokens"
 
 
 def test_the_emulator_works_as_a_context_manager_and_stops_cleanly():
@@ -165,3 +165,78 @@ def test_an_emulator_can_be_started_again_after_it_stopped(make_emulator):
 def test_a_port_already_taken_is_a_startup_error(emulator):
     with pytest.raises(StartupError, match="could not listen"):
         Emulator(port=emulator.port).start()
+
+
+def _shaped(request: Request) -> Response:
+    """Answer by path: a streamed body, a dropped connection, or a long delay."""
+    if request.path == "/chunks":
+        return Response(200, headers=(("X-Kind", "stream"),), chunks=(b"ab", b"", b"cde"))
+    if request.path == "/drop":
+        return Response(0, drop=True)
+    if request.path == "/slow":
+        return Response(200, b"slow", delay=60.0)
+    return Response(200, b"fast")
+
+
+def test_a_chunked_response_is_sent_with_transfer_encoding_and_a_last_chunk():
+    answer = asyncio.run(
+        _exchange(b"GET /chunks HTTP/1.1\r\nConnection: close\r\n\r\n", handler=_shaped)
+    )
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    assert b"Content-Length" not in head
+    assert body == b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"
+
+
+def test_a_dropped_response_closes_the_connection_without_a_byte():
+    answer = asyncio.run(_exchange(b"GET /drop HTTP/1.1\r\n\r\n", handler=_shaped))
+
+    assert answer == b""
+
+
+def test_a_delayed_answer_does_not_hold_up_another_connection():
+    async def scenario() -> tuple[bytes, bytes]:
+        server = HttpServer(_shaped, host="127.0.0.1", port=0)
+        await server.start()
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        fast_reader, fast_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            slow_writer.write(b"GET /slow HTTP/1.1\r\n\r\n")
+            await slow_writer.drain()
+            fast_writer.write(b"GET /fast HTTP/1.1\r\nConnection: close\r\n\r\n")
+            fast = await asyncio.wait_for(fast_reader.read(), timeout=10)
+        finally:
+            await server.close()
+        slow = await asyncio.wait_for(slow_reader.read(), timeout=10)
+        for writer in (slow_writer, fast_writer):
+            writer.close()
+            await writer.wait_closed()
+        return fast, slow
+
+    fast, slow = asyncio.run(scenario())
+
+    assert fast.endswith(b"fast")
+    assert slow == b""
+
+
+def test_keep_alive_survives_a_chunked_response():
+    async def scenario() -> bytes:
+        server = HttpServer(_shaped, host="127.0.0.1", port=0)
+        await server.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET /chunks HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\nConnection: close\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), timeout=10)
+            writer.close()
+            await writer.wait_closed()
+            return answer
+        finally:
+            await server.close()
+
+    answer = asyncio.run(scenario())
+
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+    assert answer.endswith(b"fast")

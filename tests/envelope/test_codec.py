@@ -256,7 +256,11 @@ def test_a_signed_but_invalid_payload_chains_the_validation_error():
 
 
 def test_a_signed_but_invalid_payload_message_does_not_echo_the_ciphertext():
-    data = json.loads(make_envelope(auth=SealedAuth(ciphertext="CIPHERTEXT-0123")).canonical_json())
+    data = json.loads(
+        make_envelope(
+            auth=SealedAuth(ciphertext="CIPHERTEXT-0123", exp=4102444800)
+        ).canonical_json()
+    )
     data["exp"] = data["iat"]
     with pytest.raises(EnvelopeMalformed) as info:
         decode(sign_raw(json.dumps(data).encode()), keyring=KEYRING, now=NOW)

@@ -16,8 +16,13 @@ def publish_copies(orch, count: int, *, job_id: str):
     envelope = orch.envelope
     token = encode(envelope, keyring=orch.settings.keyring())
     return [
-        orch.app.send_task(TASK_NAME, kwargs={"prompt": "once"}, task_id=job_id,
-                           headers={HEADER_KEY: token}, queue=f"baton.{envelope.region}")
+        orch.app.send_task(
+            TASK_NAME,
+            kwargs={"prompt": "once"},
+            task_id=job_id,
+            headers={HEADER_KEY: token},
+            queue=f"baton.{envelope.region}",
+        )
         for _ in range(count)
     ]
 
@@ -41,8 +46,9 @@ def test_concurrent_copies_of_one_job_run_one_at_a_time(
     start_emulator, start_worker, make_orchestrator
 ):
     bedrock = start_emulator("eu-west-1", latency=1.5)
-    worker = start_worker("eu-west-1", pool="threads", concurrency=4,
-                          env={"BATON_JOB_LOCK_TTL": "4"})
+    worker = start_worker(
+        "eu-west-1", pool="threads", concurrency=4, env={"BATON_JOB_LOCK_TTL": "4"}
+    )
     orch = make_orchestrator({"AWS_REGION": "eu-west-1", "AWS_BEDROCK_ENDPOINT": bedrock.url})
 
     copies = publish_copies(orch, 3, job_id="job-three-copies")
