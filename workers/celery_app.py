@@ -79,7 +79,10 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
         {
             "broker_url": settings.broker_url,
             "result_backend": settings.result_backend,
-            **delivery_settings(soft_shutdown_timeout=settings.soft_shutdown_timeout),
+            **delivery_settings(
+                soft_shutdown_timeout=settings.soft_shutdown_timeout,
+                visibility_timeout=settings.visibility_timeout,
+            ),
         }
     )
     app.baton_runtime = WorkerRuntime(settings)

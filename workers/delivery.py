@@ -56,11 +56,11 @@ SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-def delivery_settings(*, soft_shutdown_timeout: float) -> dict[str, Any]:
+def delivery_settings(*, soft_shutdown_timeout: float, visibility_timeout: float) -> dict[str, Any]:
     """Return the worker-wide Celery settings that go with late acknowledgement."""
     return {
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_transport_options": {"visibility_timeout": visibility_timeout},
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_soft_shutdown_timeout": soft_shutdown_timeout,
     }

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from envelope import is_region
 from envelope.transport import FleetConnection
-from workers.delivery import DEFAULT_LOCK_TTL_SECONDS
+from workers.delivery import DEFAULT_LOCK_TTL_SECONDS, VISIBILITY_TIMEOUT
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.
 DEFAULT_MIN_POOL_CONNECTIONS = 10
@@ -36,6 +36,7 @@ class WorkerSettings(FleetConnection, BaseSettings):
     agents_dir: Path | None = None
     soft_shutdown_timeout: float = Field(default=0.0, ge=0)
     seal_key: SecretStr | None = None
+    visibility_timeout: float = Field(default=VISIBILITY_TIMEOUT, gt=0)
     job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
 
     @field_validator("allowed_regions", "allowed_endpoints", mode="before")
