@@ -49,8 +49,9 @@ def wait_with_progress(
             live.update(
                 progress_table(jobs, region=region, agent=agent, elapsed=elapsed), refresh=True
             )
-            if all(job.ready() for job in jobs):
-                return True
-            if time.monotonic() >= deadline:
-                return False
+            if all(job.ready() for job in jobs) or time.monotonic() >= deadline:
+                break
             time.sleep(POLL_INTERVAL_SECONDS)
+    if not console.is_terminal:
+        console.line()  # Live leaves its last frame without a newline off a terminal
+    return all(job.ready() for job in jobs)

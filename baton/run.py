@@ -8,6 +8,7 @@ from typing import Any
 
 from celery.result import AsyncResult
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from baton.errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_TIMEOUT
@@ -30,12 +31,18 @@ def render(results: list[dict[str, Any]], *, as_json: bool, console: Console) ->
     if as_json:
         console.print_json(json.dumps(results))
         return
-    table = Table("job", "agent", "region", "model", "result")
+    table = Table("job", "agent", "region")
+    table.add_column("model", overflow="fold")
+    table.add_column("result", overflow="fold")
     for result in results:
         if "error" in result:
             error = result["error"]
             table.add_row(
-                result["job_id"][:8], "-", "-", "-", f"[red]{error['type']}[/]: {error['message']}"
+                result["job_id"][:8],
+                "-",
+                "-",
+                "-",
+                f"[red]{escape(error['type'])}[/]: {escape(error['message'])}",
             )
         else:
             table.add_row(
@@ -43,7 +50,7 @@ def render(results: list[dict[str, Any]], *, as_json: bool, console: Console) ->
                 result["agent"],
                 result["region"],
                 result["model_id"],
-                result["text"],
+                escape(result["text"]),
             )
     console.print(table)
 
