@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import Proc, free_port, python_argv
+from tests.support.processes import Proc, celery_worker_argv, free_port, python_argv
 
 #: Environment prefixes stripped from every child so the host's settings cannot leak in.
 _SCRUBBED_PREFIXES = ("AWS_", "BATON_", "ANTHROPIC_")
@@ -157,29 +157,14 @@ def start_worker(
             args += [arg for region in regions for arg in ("--region", region)]
             args += ["--debug"] if debug else []
             args += ["--metrics-port", str(metrics_port)] if metrics_port else []
+            argv = python_argv(*args)
         else:
             full_env["BATON_DEBUG"] = "true" if debug else "false"
             full_env["BATON_CONCURRENCY"] = str(concurrency)
-            args = [
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "-P",
-                pool,
-                "-c",
-                str(concurrency),
-                "-Q",
-                ",".join(f"baton.{r}" for r in regions),
-                "-I",
-                include,
-                "-l",
-                "info",
-                "-n",
-                f"test-{secrets.token_hex(4)}@%h",
-            ]
-        proc = Proc(python_argv(*args), env=full_env, name="worker")
+            argv = celery_worker_argv(
+                regions=regions, pool=pool, concurrency=concurrency, include=include
+            )
+        proc = Proc(argv, env=full_env, name="worker")
         started.append(proc)
         proc.wait_for(" ready.")
         return WorkerProc(proc=proc, env=full_env)

@@ -39,7 +39,7 @@ from celery import chain, chord, group
 
 from tests.conftest import RedisServer, clean_env
 from tests.integration.brokers import broker_url
-from tests.support.processes import Proc, python_argv
+from tests.support.processes import Proc, celery_worker_argv
 
 pytestmark = pytest.mark.integration
 
@@ -82,26 +82,12 @@ def _fleet(broker: str, backend: str, broker_kind: str, pool: str) -> Iterator[F
 
     key = secrets.token_urlsafe(32)
     env = clean_env(BATON_BROKER_URL=broker, BATON_RESULT_BACKEND=backend, BATON_ENVELOPE_KEY=key)
-    concurrency = "1" if pool == "solo" else "3"
     worker = Proc(
-        python_argv(
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-P",
-            pool,
-            "-c",
-            concurrency,
-            "-Q",
-            f"baton.{REGION}",
-            "-I",
-            "tests.integration.worker_tasks",
-            "-l",
-            "info",
-            "-n",
-            f"matrix-{secrets.token_hex(3)}@%h",
+        celery_worker_argv(
+            regions=[REGION],
+            pool=pool,
+            concurrency=1 if pool == "solo" else 3,
+            include="tests.integration.worker_tasks",
         ),
         env=env,
         name=f"worker-{broker_kind}-{pool}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -104,3 +105,14 @@ class Proc:
 def python_argv(*args: str) -> list[str]:
     """argv running this interpreter, so subprocesses use the same virtualenv."""
     return [sys.executable, *args]
+
+
+def celery_worker_argv(
+    *, regions: Sequence[str], pool: str, concurrency: int, include: str
+) -> list[str]:
+    """argv of a plain ``celery -A workers worker`` for ``regions``, loading ``include`` too."""
+    return python_argv(
+        "-m", "celery", "-A", "workers", "worker", "-P", pool, "-c", str(concurrency),
+        "-Q", ",".join(f"baton.{region}" for region in regions), "-I", include,
+        "-l", "info", "-n", f"test-{secrets.token_hex(4)}@%h",
+    )  # fmt: skip
