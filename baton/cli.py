@@ -22,7 +22,18 @@ from baton.errors import CliExit, explained
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Run agent subtasks on a Celery fleet with the parent's exact Bedrock configuration."""
+    """Run agent subtasks on a Celery fleet with the parent's exact Bedrock configuration.
+
+    \b
+    Examples:
+      baton demo                                  # the bug and the fix, nothing to install
+      baton worker --region eu-west-1             # serve queue baton.eu-west-1
+      AWS_REGION=eu-west-1 baton run --prompt "Summarise the design"
+      baton doctor                                # why 403? why 400?
+
+    Exit codes: 0 success, 1 a subagent or the doctor's call failed, 2 bad input or
+    configuration, 3 timed out.
+    """
 
 
 @main.command()

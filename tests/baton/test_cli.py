@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import clean_env
 
-COMMANDS = ["run", "worker", "emulator", "demo"]
+COMMANDS = ["run", "worker", "emulator", "demo", "doctor", "iam-policy", "status", "dead-letters"]
 
 
 def baton(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
