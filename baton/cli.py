@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 import click
 from rich.console import Console
 
+from baton.dead_letters import dead_letters
 from baton.errors import CliExit, explained
+from baton.local_bedrock import emulator
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,73 +76,6 @@ def run(
         orch, prompts, agent=agent, timeout=timeout, as_json=as_json, out=Console(), err=err
     )
     sys.exit(code)
-
-
-@main.group("dead-letters")
-def dead_letters() -> None:
-    """List, replay or purge refused messages (the `baton.dead` list or queue on the broker).
-
-    Every message a worker refused (missing, tampered, expired or unknown-key envelope, region or
-    endpoint outside policy) is kept with its reason, time, task name and an envelope summary
-    without secrets. Replay re-publishes it as it was, once the operator has fixed the fleet's
-    configuration: a tampered envelope is refused again.
-
-    \b
-    Examples:
-      baton dead-letters list
-      baton dead-letters replay --id 3f2a...   # or --all
-      baton dead-letters purge --yes
-    """
-
-
-def _dead_letter_store() -> Any:
-    from workers import app
-    from workers.deadletters import DeadLetters
-
-    return DeadLetters(app)
-
-
-@dead_letters.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
-def dead_letters_list(as_json: bool) -> None:
-    """Show every dead letter, oldest first, without removing it."""
-    import json
-
-    records = _dead_letter_store().entries()
-    for record in records:
-        record.pop("token", None)  # signed, not secret, but long and useless on a terminal
-    if as_json:
-        click.echo(json.dumps(records, indent=2))
-        return
-    for record in records:
-        where = record["envelope"].get("region") or "-"
-        click.echo(
-            f"{record['id']}  {record['time']}  {record['task']}  {where}  "
-            f"{record['reason']}: {record['message']}"
-        )
-    click.echo(f"{len(records)} dead letter(s)", err=True)
-
-
-@dead_letters.command("replay")
-@click.option("--id", "ids", multiple=True, help="A record ID from `list` (repeat).")
-@click.option("--all", "replay_all", is_flag=True, help="Replay every record.")
-def dead_letters_replay(ids: tuple[str, ...], replay_all: bool) -> None:
-    """Re-publish dead letters as they were, after the configuration has been fixed."""
-    if not ids and not replay_all:
-        raise CliExit("name records with --id, or pass --all")
-    replayed = _dead_letter_store().replay(None if replay_all else ids)
-    for record in replayed:
-        click.echo(f"replayed {record['id']} (job {record['job_id']}, {record['task']})")
-    click.echo(f"{len(replayed)} replayed", err=True)
-
-
-@dead_letters.command("purge")
-@click.option("--yes", is_flag=True, help="Do it: every dead letter is dropped.")
-def dead_letters_purge(yes: bool) -> None:
-    """Drop every dead letter."""
-    if not yes:
-        raise CliExit("purge drops every dead letter for good; pass --yes to confirm")
-    click.echo(f"purged {_dead_letter_store().purge()} dead letter(s)")
 
 
 @main.command()
@@ -227,70 +161,6 @@ def worker(
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback).")
-@click.option("--port", default=8750, show_default=True, help="Port; 0 picks a free one.")
-@click.option("--allow-region", "allowed", multiple=True, help="Region the IAM policy allows.")
-@click.option("--policy", type=click.Path(exists=True, dir_okay=False), help="IAM policy file.")
-@click.option(
-    "--app-profile",
-    "app_profiles",
-    multiple=True,
-    metavar="NAME=MODEL_ID",
-    help="Declare an application inference profile (repeat).",
-)
-@click.option("--latency", default=0.0, show_default=True, help="Seconds added to each call.")
-@click.option("--jitter", default=0.0, show_default=True, help="Up to this many more seconds.")
-@click.option("--throttle-rate", default=0.0, help="Fraction of calls answered 429 Throttling.")
-@click.option("--unavailable-rate", default=0.0, help="Fraction answered 503 Unavailable.")
-@click.option("--model-error-rate", default=0.0, help="Fraction answered 424 ModelError.")
-@click.option("--not-ready-rate", default=0.0, help="Fraction answered 429 ModelNotReady.")
-@click.option("--drop-rate", default=0.0, help="Fraction of connections dropped unanswered.")
-@click.option("--seed", type=int, default=None, help="Make the fault sequence repeatable.")
-def emulator(
-    host: str,
-    port: int,
-    allowed: tuple[str, ...],
-    policy: str | None,
-    app_profiles: tuple[str, ...],
-    **faults: Any,
-) -> None:
-    """Serve the local Bedrock-compatible endpoint (SigV4, IAM, Converse, streaming, faults).
-
-    It prints `BATON_EMULATOR_READY <url>` once listening; see the README for the policy file
-    format and `GET/POST /_baton/faults`, `GET /_baton/calls`.
-
-    \b
-    Examples:
-      baton emulator --port 8750 --allow-region eu-west-1
-      baton emulator --policy ops/iam/worker-eu.json --throttle-rate 0.2 --seed 1
-      AWS_ENDPOINT_URL=http://127.0.0.1:8750 aws bedrock-runtime converse ...
-    """
-    from emulator import serve
-    from emulator.errors import ConfigurationError
-
-    def ready(url: str) -> None:
-        click.echo(f"BATON_EMULATOR_READY {url}")
-
-    if not allowed and not policy:
-        click.echo(
-            "warning: no --allow-region or --policy; every Bedrock call will get 403", err=True
-        )
-    profiles = dict(item.split("=", 1) for item in app_profiles if "=" in item)
-    try:
-        serve(
-            host=host,
-            port=port,
-            allowed_regions=frozenset(allowed),
-            policy=policy,
-            app_profiles=profiles,
-            on_ready=ready,
-            **faults,
-        )
-    except ConfigurationError as exc:
-        raise CliExit(f"emulator: {exc}") from exc
-
-
-@main.command()
 @click.option("--region", help="Bedrock region; same precedence as `baton run`.")
 @click.option("--model", help="Model alias or ID; same precedence as `baton run`.")
 @click.option("--endpoint", help="Endpoint URL; beats AWS_BEDROCK_ENDPOINT and the others.")
@@ -371,3 +241,7 @@ def demo(region: str, model: str | None) -> None:
     logging.basicConfig(level=logging.WARNING)
     with explained():
         sys.exit(run_demo(region=region, model=model, console=Console()))
+
+
+main.add_command(dead_letters)
+main.add_command(emulator)

@@ -1,0 +1,76 @@
+"""``baton dead-letters``: list, replay or purge what workers refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from baton.errors import CliExit
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """List, replay or purge refused messages (the `baton.dead` list or queue on the broker).
+
+    Every message a worker refused (missing, tampered, expired or unknown-key envelope, region or
+    endpoint outside policy) is kept with its reason, time, task name and an envelope summary
+    without secrets. Replay re-publishes it as it was, once the operator has fixed the fleet's
+    configuration: a tampered envelope is refused again.
+
+    \b
+    Examples:
+      baton dead-letters list
+      baton dead-letters replay --id 3f2a...   # or --all
+      baton dead-letters purge --yes
+    """
+
+
+def _dead_letter_store() -> Any:
+    from workers import app
+    from workers.deadletters import DeadLetters
+
+    return DeadLetters(app)
+
+
+@dead_letters.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+def dead_letters_list(as_json: bool) -> None:
+    """Show every dead letter, oldest first, without removing it."""
+    import json
+
+    records = _dead_letter_store().entries()
+    for record in records:
+        record.pop("token", None)  # signed, not secret, but long and useless on a terminal
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for record in records:
+        where = record["envelope"].get("region") or "-"
+        click.echo(
+            f"{record['id']}  {record['time']}  {record['task']}  {where}  "
+            f"{record['reason']}: {record['message']}"
+        )
+    click.echo(f"{len(records)} dead letter(s)", err=True)
+
+
+@dead_letters.command("replay")
+@click.option("--id", "ids", multiple=True, help="A record ID from `list` (repeat).")
+@click.option("--all", "replay_all", is_flag=True, help="Replay every record.")
+def dead_letters_replay(ids: tuple[str, ...], replay_all: bool) -> None:
+    """Re-publish dead letters as they were, after the configuration has been fixed."""
+    if not ids and not replay_all:
+        raise CliExit("name records with --id, or pass --all")
+    replayed = _dead_letter_store().replay(None if replay_all else ids)
+    for record in replayed:
+        click.echo(f"replayed {record['id']} (job {record['job_id']}, {record['task']})")
+    click.echo(f"{len(replayed)} replayed", err=True)
+
+
+@dead_letters.command("purge")
+@click.option("--yes", is_flag=True, help="Do it: every dead letter is dropped.")
+def dead_letters_purge(yes: bool) -> None:
+    """Drop every dead letter."""
+    if not yes:
+        raise CliExit("purge drops every dead letter for good; pass --yes to confirm")
+    click.echo(f"purged {_dead_letter_store().purge()} dead letter(s)")
