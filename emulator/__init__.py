@@ -22,15 +22,16 @@ It verifies SigV4 for real, applies an IAM policy (the ``allowed_regions`` short
 policy file, with AWS's cross-region rule), validates model IDs against the region's geography,
 and journals every call, so tests can prove a subagent called Bedrock with exactly its parent's
 region and model. It serves Converse, ConverseStream, InvokeModel and
-InvokeModelWithResponseStream (real event-stream framing), and the control plane's
-ListInferenceProfiles and GetInferenceProfile. Faults (throttling, outages, model errors,
-latency, dropped connections) are injected by rate, at start or at runtime. Directives in a
+InvokeModelWithResponseStream (real event-stream framing), the control plane's
+ListInferenceProfiles and GetInferenceProfile, and STS AssumeRole, whose temporary credentials
+it then accepts (:mod:`emulator.sts`). Faults (throttling, outages, model errors, latency,
+dropped connections) are injected by rate, at start or at runtime. Directives in a
 prompt (``<<tree depth=2 width=3>>``, see :mod:`emulator.scripting`) make Converse call the
 ``Task`` tool, so a test can drive a whole agent tree. ``python -m emulator`` runs it as a
 process.
 """
 
-from emulator.admin import CALLS_PATH, FAULTS_PATH
+from emulator.admin import CALLS_PATH, FAULTS_PATH, SESSIONS_PATH
 from emulator.credentials import (
     OTHER_ACCESS_KEY_ID,
     OTHER_SECRET_ACCESS_KEY,
@@ -44,16 +45,20 @@ from emulator.errors import (
     AuthenticationError,
     ConfigurationError,
     EmulatorError,
+    ExpiredToken,
     IncompleteSignature,
     InjectedFault,
+    InvalidAction,
     InvalidSignature,
     MissingAuthenticationToken,
     ModelError,
     ModelNotReady,
     ResourceNotFound,
+    RoleNotAssumable,
     ServiceError,
     ServiceUnavailable,
     StartupError,
+    StsValidationError,
     Throttling,
     UnknownOperation,
     UnrecognizedClient,
@@ -69,6 +74,7 @@ from emulator.scripting import TASK_TOOL, task_directive, tree_directive
 from emulator.server import Request, Response
 from emulator.service import BedrockService
 from emulator.settings import EmulatorOptions, EmulatorSettings
+from emulator.sts import ISSUED_SECRET_MARKER
 
 #: The line ``python -m emulator`` prints once listening, followed by a space and the URL.
 READY_PREFIX = "BATON_EMULATOR_READY"
@@ -76,9 +82,11 @@ READY_PREFIX = "BATON_EMULATOR_READY"
 __all__ = [
     "CALLS_PATH",
     "FAULTS_PATH",
+    "ISSUED_SECRET_MARKER",
     "OTHER_ACCESS_KEY_ID",
     "OTHER_SECRET_ACCESS_KEY",
     "READY_PREFIX",
+    "SESSIONS_PATH",
     "TASK_TOOL",
     "TEST_ACCESS_KEY_ID",
     "TEST_ACCOUNT_ID",
@@ -94,11 +102,13 @@ __all__ = [
     "EmulatorError",
     "EmulatorOptions",
     "EmulatorSettings",
+    "ExpiredToken",
     "FaultSettings",
     "Identity",
     "IncompleteSignature",
     "InferenceProfile",
     "InjectedFault",
+    "InvalidAction",
     "InvalidSignature",
     "Journal",
     "MissingAuthenticationToken",
@@ -110,9 +120,11 @@ __all__ = [
     "Request",
     "ResourceNotFound",
     "Response",
+    "RoleNotAssumable",
     "ServiceError",
     "ServiceUnavailable",
     "StartupError",
+    "StsValidationError",
     "Throttling",
     "UnknownOperation",
     "UnrecognizedClient",

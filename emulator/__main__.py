@@ -6,6 +6,7 @@ Usage::
                        [--app-profile NAME=MODEL_ID ...] [--latency S] [--jitter S]
                        [--throttle-rate F] [--unavailable-rate F] [--model-error-rate F]
                        [--not-ready-rate F] [--drop-rate F] [--seed N]
+                       [--deny-assume ROLE_ARN ...]
 
 Once listening it prints exactly one line to stdout, ``BATON_EMULATOR_READY http://HOST:PORT``,
 and flushes it, so a test fixture can wait for that line and read the port from it. SIGTERM or
@@ -68,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         default = DEFAULT_LATENCY if flag == "--latency" else 0.0
         parser.add_argument(flag, type=float, default=default, metavar="S", help=text)
     parser.add_argument("--seed", type=int, help="make the fault draws repeatable")
+    parser.add_argument(
+        "--deny-assume",
+        dest="deny_assume",
+        action="append",
+        default=[],
+        metavar="ROLE_ARN",
+        help="a role STS AssumeRole refuses; every other role of the test account is allowed",
+    )
     return parser
 
 
@@ -119,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             policy=args.policy,
             app_profiles=app_profiles,
             seed=args.seed,
+            deny_assume=args.deny_assume,
             on_ready=_announce,
             **faults,
         )

@@ -9,12 +9,16 @@ without a restart:
     The fault settings in force; change some of them (a JSON object of
     :class:`~emulator.faults.FaultSettings` fields, plus an optional integer ``seed`` to restart
     the random sequence); or switch every fault off. POST and DELETE answer with the new settings.
+``GET /_baton/sessions``
+    The temporary credentials STS has issued, oldest first: access key, assumed-role ARN and
+    expiry, never the secret or the token. A test maps a journaled key to its session with it.
 """
 
 from __future__ import annotations
 
 import json
 
+from emulator.credentials import CredentialTable
 from emulator.errors import ConfigurationError
 from emulator.faults import FaultInjector, FaultSettings
 from emulator.journal import Journal
@@ -27,6 +31,8 @@ ADMIN_PREFIX = "/_baton/"
 CALLS_PATH = "/_baton/calls"
 #: GET shows the fault settings, POST changes some of them, DELETE switches them all off.
 FAULTS_PATH = "/_baton/faults"
+#: GET lists the temporary credentials issued by STS, without secrets.
+SESSIONS_PATH = "/_baton/sessions"
 
 
 def _refusal(status: int, message: str, *allow: str) -> Response:
@@ -37,11 +43,14 @@ def _refusal(status: int, message: str, *allow: str) -> Response:
 
 
 class Admin:
-    """Answer the admin paths from the journal and the fault injector the service uses."""
+    """Answer the admin paths from the journal, fault injector and credentials the service uses."""
 
-    def __init__(self, journal: Journal, faults: FaultInjector) -> None:
+    def __init__(
+        self, journal: Journal, faults: FaultInjector, credentials: CredentialTable | None = None
+    ) -> None:
         self._journal = journal
         self._faults = faults
+        self._credentials = credentials if credentials is not None else CredentialTable()
 
     def __call__(self, request: Request) -> Response:
         """Answer one admin request; anything unknown is a JSON 404 or 405, never an exception."""
@@ -49,7 +58,13 @@ class Admin:
             return self._calls(request)
         if request.path == FAULTS_PATH:
             return self._faults_endpoint(request)
-        return _refusal(404, f"no admin path {request.path}; try {CALLS_PATH} or {FAULTS_PATH}")
+        if request.path == SESSIONS_PATH:
+            if request.method != "GET":
+                return _refusal(405, f"{SESSIONS_PATH} supports GET only", "GET")
+            return json_response(self._credentials.issued())
+        return _refusal(
+            404, f"no admin path {request.path}; try {CALLS_PATH}, {FAULTS_PATH} or {SESSIONS_PATH}"
+        )
 
     def _calls(self, request: Request) -> Response:
         if request.method == "GET":

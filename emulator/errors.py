@@ -11,11 +11,15 @@ status, the error type and the body key Bedrock uses, so a test can compare the 
     │   │   ├── MissingAuthenticationToken
     │   │   ├── IncompleteSignature
     │   │   ├── UnrecognizedClient
-    │   │   └── InvalidSignature
+    │   │   ├── InvalidSignature
+    │   │   └── ExpiredToken
     │   ├── AccessDenied
     │   ├── ValidationError
     │   ├── ResourceNotFound
     │   ├── UnknownOperation
+    │   ├── RoleNotAssumable
+    │   ├── StsValidationError
+    │   ├── InvalidAction
     │   └── InjectedFault
     │       ├── Throttling
     │       ├── ModelNotReady
@@ -93,6 +97,13 @@ class InvalidSignature(AuthenticationError):
     error_type = "InvalidSignatureException"
 
 
+class ExpiredToken(AuthenticationError):
+    """Raised when temporary credentials are used after their expiration."""
+
+    code = "expired_token"
+    error_type = "ExpiredTokenException"
+
+
 class AccessDenied(ServiceError):
     """Raised when the identity's region-scoped policy does not allow the resource."""
 
@@ -122,6 +133,28 @@ class ResourceNotFound(ServiceError):
     code = "resource_not_found"
     status = 404
     error_type = "ResourceNotFoundException"
+
+
+class RoleNotAssumable(ServiceError):
+    """Raised when STS refuses AssumeRole: a role of another account, or one denied by trust."""
+
+    code = "role_not_assumable"
+    status = 403
+    error_type = "AccessDenied"
+
+
+class StsValidationError(ServiceError):
+    """Raised when an STS request lacks a parameter or has one out of range."""
+
+    code = "sts_validation_error"
+    error_type = "ValidationError"
+
+
+class InvalidAction(ServiceError):
+    """Raised when an STS request names an action the emulator does not serve."""
+
+    code = "invalid_action"
+    error_type = "InvalidAction"
 
 
 class InjectedFault(ServiceError):

@@ -23,11 +23,11 @@ class Call:
     Attributes:
         operation: ``Converse``, ``ConverseStream``, ``InvokeModel``,
             ``InvokeModelWithResponseStream``, ``ListInferenceProfiles``, ``GetInferenceProfile``
-            (or another Bedrock operation name the path names), or None for a path that names
-            no operation.
+            (or another Bedrock operation name the path names), an STS action such as
+            ``AssumeRole``, or None for a request that names no operation.
         region: the region of the SigV4 credential scope, or None when there was none.
         model_id: the model ID (or, for GetInferenceProfile, the profile ID or ARN) from the
-            path, URL-decoded, or None.
+            path, URL-decoded; for AssumeRole, the role ARN asked for; or None.
         access_key_id: the access key the request claimed, verified or not, or None.
         auth: ``sigv4``, ``bearer``, ``none`` (no Authorization header) or ``other``.
         status: the HTTP status the emulator answered with; 0 when an injected fault dropped

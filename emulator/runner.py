@@ -60,8 +60,8 @@ class Emulator:
     Takes the keyword options of :class:`~emulator.settings.EmulatorOptions`: ``host``,
     ``port``, ``allowed_regions``, ``policy``, ``app_profiles``, ``latency``, ``jitter``,
     ``throttle_rate``, ``unavailable_rate``, ``model_error_rate``, ``not_ready_rate``,
-    ``drop_rate``, ``seed`` and ``journal_size``. With none, it binds a free loopback port and
-    its policy allows nothing, so every Bedrock call gets a 403.
+    ``drop_rate``, ``seed``, ``journal_size`` and ``deny_assume``. With none, it binds a free
+    loopback port and its policy allows nothing, so every Bedrock call gets a 403.
 
     Raises:
         ConfigurationError: an option cannot be used (a bad policy file, a rate out of range).
@@ -134,6 +134,10 @@ class Emulator:
     def clear_calls(self) -> int:
         """Empty the journal; return how many calls it held."""
         return self._journal.clear()
+
+    def sessions(self) -> list[dict[str, object]]:
+        """Return the temporary credentials STS has issued (key, ARN, expiry; no secrets)."""
+        return self._service.credentials.issued()
 
     def start(self) -> Emulator:
         """Start serving in a daemon thread; return once listening.

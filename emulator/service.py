@@ -3,7 +3,8 @@
 Every Bedrock call is judged in the order real Bedrock judges it, so the first problem a client
 has is the one it is told about: signature (403), then the IAM policy (403 AccessDenied), then
 the model ID (400), then any injected fault (429, 503, 424, a delay or a dropped connection),
-and only then the operation itself. Each call is journaled with what was decided. Paths under
+and only then the operation itself. Each call is journaled with what was decided. ``POST /``
+is STS (:mod:`emulator.sts`), whose temporary keys are accepted from then on. Paths under
 ``/_baton/`` are the emulator's own admin endpoints (:mod:`emulator.admin`): unsigned, never
 journaled.
 """
@@ -17,7 +18,7 @@ from urllib.parse import unquote
 
 from emulator.admin import ADMIN_PREFIX, Admin
 from emulator.control import get_inference_profile, list_inference_profiles, profile_resource
-from emulator.credentials import IDENTITIES, Identity
+from emulator.credentials import IDENTITIES, CredentialTable, Identity
 from emulator.errors import ServiceError, UnknownOperation
 from emulator.faults import DROPPED_ERROR_CODE, FaultInjector
 from emulator.identifiers import validate_model_id
@@ -28,8 +29,9 @@ from emulator.responses import error_response
 from emulator.runtime import OPERATIONS as SINGLE_OPERATIONS
 from emulator.runtime import Invocation
 from emulator.server import Request, Response
-from emulator.sigv4 import Authorization, parse_authorization, verify
+from emulator.sigv4 import Authorization, parse_authorization
 from emulator.streaming import converse_stream, invoke_model_with_response_stream
+from emulator.sts import SecurityTokenService, is_sts_request
 
 #: Every runtime operation the emulator serves, by the name it is journaled under.
 OPERATIONS: dict[str, Callable[[Invocation], Response]] = {
@@ -79,8 +81,9 @@ class BedrockService:
         journal: where each call is recorded.
         faults: what to inject into runtime calls that pass every check.
         profiles: the inference profiles the control plane lists.
-        identities: the known access keys; the documented test pairs by default.
-        clock: the time source for the signature's date check.
+        identities: the long-term access keys; the documented test pairs by default.
+        denied_roles: role ARNs STS refuses to let anyone assume (``--deny-assume``).
+        clock: the time source for the signature's date check and credential expiry.
     """
 
     def __init__(
@@ -91,15 +94,18 @@ class BedrockService:
         faults: FaultInjector,
         profiles: ProfileRegistry,
         identities: Mapping[str, Identity] = IDENTITIES,
+        denied_roles: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._policy = policy
         self._journal = journal
         self._faults = faults
         self._profiles = profiles
-        self._admin = Admin(journal, faults)
-        self._identities = dict(identities)
-        self._secrets = {key: who.secret_access_key for key, who in self._identities.items()}
+        self._credentials = CredentialTable(identities)
+        self._sts = SecurityTokenService(
+            credentials=self._credentials, denied_roles=denied_roles, clock=clock
+        )
+        self._admin = Admin(journal, faults, self._credentials)
         self._clock = clock
 
     @property
@@ -107,12 +113,19 @@ class BedrockService:
         """Return the injector, so faults can be changed while serving."""
         return self._faults
 
+    @property
+    def credentials(self) -> CredentialTable:
+        """Return the keys accepted, including the temporary ones STS has issued."""
+        return self._credentials
+
     def __call__(self, request: Request) -> Response:
         """Answer one request; never raises for anything a client can send."""
         if request.path.startswith(ADMIN_PREFIX):
             return self._admin(request)
-        target = route(request)
         authorization = parse_authorization(request)
+        if is_sts_request(request):
+            return self._security_token(request, authorization)
+        target = route(request)
         response, error_code = self._answer(request, target, authorization)
         scope = authorization.scope
         self._journal.record(
@@ -128,12 +141,30 @@ class BedrockService:
         )
         return response
 
+    def _security_token(self, request: Request, authorization: Authorization) -> Response:
+        """Answer an STS request and journal it under its action, with the role as resource."""
+        answer = self._sts(request, authorization)
+        scope = authorization.scope
+        self._journal.record(
+            Call(
+                operation=answer.action,
+                region=scope.region if scope else None,
+                model_id=answer.role_arn,
+                access_key_id=scope.access_key_id if scope else None,
+                auth=authorization.scheme,
+                status=answer.response.status,
+                error_code=answer.error_code,
+            )
+        )
+        return answer.response
+
     def _answer(
         self, request: Request, target: Route, authorization: Authorization
     ) -> tuple[Response, str | None]:
         try:
-            scope = verify(request, authorization, secrets=self._secrets, now=self._clock())
-            identity = self._identities[scope.access_key_id]
+            scope, identity = self._credentials.authenticate(
+                request, authorization, now=self._clock()
+            )
             if target.operation in ("ListInferenceProfiles", "GetInferenceProfile"):
                 return self._control(request, target, identity, scope.region), None
             operation, model_id = self._admit(request, target, identity, scope.region)

@@ -58,6 +58,8 @@ class EmulatorOptions(TypedDict, total=False):
         drop_rate: share whose connection is closed without a response.
         seed: makes the fault draws repeatable; None draws differently on every run.
         journal_size: how many calls the journal keeps.
+        deny_assume: role ARNs STS refuses to let anyone assume; every other role of the test
+            account may be assumed.
     """
 
     host: str
@@ -74,6 +76,7 @@ class EmulatorOptions(TypedDict, total=False):
     drop_rate: float
     seed: int | None
     journal_size: int
+    deny_assume: Iterable[str]
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class EmulatorSettings:
         faults: the faults injected from the start.
         seed: the seed of the fault draws; None for a different sequence on every run.
         journal_size: how many calls the journal keeps.
+        denied_roles: role ARNs STS refuses to let anyone assume (``--deny-assume``).
     """
 
     host: str = DEFAULT_HOST
@@ -99,6 +103,7 @@ class EmulatorSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int | None = None
     journal_size: int = DEFAULT_JOURNAL_SIZE
+    denied_roles: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, **options: Unpack[EmulatorOptions]) -> EmulatorSettings:
@@ -129,6 +134,7 @@ class EmulatorSettings:
             faults=faults,
             seed=options.get("seed"),
             journal_size=options.get("journal_size", DEFAULT_JOURNAL_SIZE),
+            denied_roles=frozenset(options.get("deny_assume", ())),
         )
 
     def document(self) -> PolicyDocument:
@@ -138,7 +144,7 @@ class EmulatorSettings:
 
 
 def build_service(settings: EmulatorSettings, journal: Journal | None = None) -> BedrockService:
-    """Assemble the handler: profiles, policy, fault injector and journal.
+    """Assemble the handler: profiles, policy, fault injector, journal and STS trust.
 
     Raises:
         ConfigurationError: an application profile names a model the catalogue does not have.
@@ -149,4 +155,5 @@ def build_service(settings: EmulatorSettings, journal: Journal | None = None) ->
         journal=journal if journal is not None else Journal(settings.journal_size),
         faults=FaultInjector(settings.faults, seed=settings.seed),
         profiles=profiles,
+        denied_roles=settings.denied_roles,
     )

@@ -101,6 +101,7 @@ def verify(
     *,
     secrets: Mapping[str, str],
     now: float | None = None,
+    service: str = SERVICE,
 ) -> Scope:
     """Check the request's SigV4 signature against the secret of the key it names.
 
@@ -109,6 +110,7 @@ def verify(
         authorization: its parsed Authorization header.
         secrets: secret access keys by access key id; any other key is unrecognised.
         now: the server's clock in epoch seconds; the current time when None.
+        service: the signing name the scope must name: ``bedrock``, or ``sts`` for STS.
 
     Returns:
         The verified scope; its ``region`` is the region the client signed for.
@@ -121,7 +123,7 @@ def verify(
     if secret is None:
         raise UnrecognizedClient(UNKNOWN_KEY_MESSAGE)
     amz_date = _check_date(request, scope, time.time() if now is None else now)
-    _check_scope(scope, authorization.signed_headers)
+    _check_scope(scope, authorization.signed_headers, service)
     canonical = canonical_request(request, authorization.signed_headers)
     expected = signature(secret, scope, amz_date, canonical)
     if not hmac.compare_digest(expected, authorization.signature):
@@ -190,9 +192,9 @@ def _epoch_seconds(amz_date: str) -> float:
     return moment.timestamp()
 
 
-def _check_scope(scope: Scope, signed_headers: tuple[str, ...]) -> None:
-    if scope.service != SERVICE:
-        raise InvalidSignature(f"Credential should be scoped to correct service: '{SERVICE}'.")
+def _check_scope(scope: Scope, signed_headers: tuple[str, ...], service: str) -> None:
+    if scope.service != service:
+        raise InvalidSignature(f"Credential should be scoped to correct service: '{service}'.")
     if not is_region(scope.region):
         raise InvalidSignature("Credential should be scoped to a valid region.")
     if "host" not in signed_headers:

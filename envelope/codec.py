@@ -122,9 +122,10 @@ def encode(envelope: BedrockEnvelope, *, keyring: Keyring) -> str:
 def _split(token: str) -> tuple[str, str, bytes, bytes]:
     if not isinstance(token, str):
         raise EnvelopeMalformed(f"envelope header must be a string, got {type(token).__name__}")
-    if len(token) > MAX_TOKEN_BYTES:
+    size = len(token.encode("utf-8", "surrogatepass"))
+    if size > MAX_TOKEN_BYTES:
         raise EnvelopeMalformed(
-            f"envelope token is {len(token)} bytes, over the {MAX_TOKEN_BYTES}-byte limit; "
+            f"envelope token is {size} bytes, over the {MAX_TOKEN_BYTES}-byte limit; "
             "it was not produced by Baton"
         )
     parts = token.split(".")

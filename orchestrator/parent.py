@@ -32,6 +32,7 @@ from envelope import (
     resolve,
     root_jobs_key,
 )
+from envelope.logsafety import cap_secret_bearing_loggers
 from envelope.model import INSECURE_ENDPOINTS_CONTEXT
 from envelope.profiles import Catalogue
 from orchestrator import propagation
@@ -53,6 +54,7 @@ def discovered_catalogue(
     """Return the catalogue corrected by discovery in the parent's region, or None without it."""
     if not settings.discovery:
         return None
+    cap_secret_bearing_loggers()
     where, endpoint = capture_location(environ=environ, region=region, endpoint_url=endpoint_url)
     found = discover(
         region=where.value,
@@ -75,6 +77,7 @@ class Orchestrator:
         root_id: str | None = None,
         source: Catalogue | None = None,
     ) -> None:
+        cap_secret_bearing_loggers()
         self.config = config
         self.source = source
         self.settings = settings

@@ -60,7 +60,13 @@ def delivery_settings(*, soft_shutdown_timeout: float, visibility_timeout: float
     """Return the worker-wide Celery settings that go with late acknowledgement."""
     return {
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": {"visibility_timeout": visibility_timeout},
+        "broker_transport_options": {
+            "visibility_timeout": visibility_timeout,
+            # kombu looks for expired unacked messages every interval x throttle seconds (100 s
+            # by default); look every interval, so a dead consumer's jobs return promptly.
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 3)),
+            "unacked_restore_throttle": 1,
+        },
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_soft_shutdown_timeout": soft_shutdown_timeout,
     }

@@ -25,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from celery import current_task
-from celery.signals import before_task_publish
+from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
 
 from envelope import HEADER_KEY
+from envelope.logsafety import cap_secret_bearing_loggers
 from envelope.stamping import stamp_body
 from workers import tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job
@@ -83,11 +84,18 @@ def _submit_in_context(
     return _original_submit(self, fn, *args, **kwargs)
 
 
+def _cap_loggers(**_: Any) -> None:
+    cap_secret_bearing_loggers()
+
+
 def connect(runtime: WorkerRuntime) -> None:
     """Install the worker's signal handlers and the executor patch for ``runtime``."""
     global _runtime  # noqa: PLW0603 - the one process-wide runtime the handlers serve
     _runtime = runtime
     before_task_publish.connect(_carry_envelope, weak=False, dispatch_uid="baton.carry_envelope")
+    cap_secret_bearing_loggers()
+    after_setup_logger.connect(_cap_loggers, weak=False, dispatch_uid="baton.cap_loggers")
+    after_setup_task_logger.connect(_cap_loggers, weak=False, dispatch_uid="baton.cap_task_loggers")
     ThreadPoolExecutor.submit = _submit_in_context  # type: ignore[method-assign,assignment]
 
 
@@ -95,5 +103,7 @@ def disconnect() -> None:
     """Remove what ``connect`` installed."""
     global _runtime  # noqa: PLW0603
     before_task_publish.disconnect(_carry_envelope, dispatch_uid="baton.carry_envelope")
+    after_setup_logger.disconnect(_cap_loggers, dispatch_uid="baton.cap_loggers")
+    after_setup_task_logger.disconnect(_cap_loggers, dispatch_uid="baton.cap_task_loggers")
     ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]
     _runtime = None

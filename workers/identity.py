@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -26,7 +27,14 @@ from botocore.session import get_session
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from envelope import AmbientAuth, AssumeRoleAuth, BedrockEnvelope, ProfileAuth, SealedAuth
+from envelope import (
+    AmbientAuth,
+    AssumeRoleAuth,
+    BedrockEnvelope,
+    ProfileAuth,
+    SealedAuth,
+    is_loopback_host,
+)
 from workers.errors import IdentityUnavailable
 
 #: Assumed-role sessions last this long; botocore refreshes them ahead of expiry.
@@ -46,17 +54,18 @@ def unseal(auth: SealedAuth, *, key: bytes | None, root_id: str) -> dict[str, st
         raise IdentityUnavailable(
             f"the sealed credentials expired at {auth.exp}; re-run the parent to seal fresh ones"
         )
-    raw = base64.urlsafe_b64decode(auth.ciphertext + "=" * (-len(auth.ciphertext) % 4))
     try:
+        raw = base64.urlsafe_b64decode(auth.ciphertext + "=" * (-len(auth.ciphertext) % 4))
         plain = AESGCM(key).decrypt(
             raw[:NONCE_BYTES], raw[NONCE_BYTES:], auth.associated_data(root_id=root_id)
         )
-    except (InvalidTag, ValueError) as exc:
+        found = json.loads(plain)
+        return {name: str(found[name]) for name in ("access_key", "secret_key", "token")}
+    except (InvalidTag, ValueError, KeyError, TypeError) as exc:
         raise IdentityUnavailable(
             "the sealed credentials do not open with this worker's BATON_SEAL_KEY (wrong key, "
             "or the seal was edited); check that parents and workers share the seal key"
         ) from exc
-    return dict(json.loads(plain))
 
 
 class Identities:
@@ -110,12 +119,23 @@ def _profile_session(name: str) -> boto3.Session:
         raise missing from exc
 
 
+def _sts_endpoint(envelope: BedrockEnvelope) -> str | None:
+    """STS goes to the regional STS endpoint, except beside a loopback Bedrock (the emulator).
+
+    A real Bedrock endpoint override (a VPC endpoint) does not serve STS.
+    """
+    url = envelope.endpoint_url
+    if url is not None and is_loopback_host(urlsplit(url).hostname or ""):
+        return url
+    return None
+
+
 def _assumed_role_session(auth: AssumeRoleAuth, *, envelope: BedrockEnvelope) -> boto3.Session:
     """A session whose credentials come from STS AssumeRole, refreshed before they expire."""
     sts = boto3.Session().client(
         "sts",
         region_name=envelope.region,
-        endpoint_url=envelope.endpoint_url,
+        endpoint_url=_sts_endpoint(envelope),
         config=Config(signature_version="v4", ignore_configured_endpoint_urls=True),  # type: ignore[call-arg]
     )
     lock = threading.Lock()

@@ -1,0 +1,237 @@
+"""Machinery of the fault, security and identity tests: emulator and worker processes with every
+option, crafted envelopes, results read straight from the backend, and the figures they print.
+
+Nothing here mocks a broker, a worker or Bedrock: the emulator and the workers are real
+processes, the broker is the session's private Redis, and every process is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Keyring, Lineage, encode
+from tests.conftest import clean_env
+from tests.support.processes import Proc, python_argv
+
+REGION = "eu-west-1"
+MODEL = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+QUEUE = f"baton.{REGION}"
+#: The emulator's documented test key pairs: the worker's ambient identity, and another one.
+AMBIENT = {"AWS_ACCESS_KEY_ID": "AKIDBATONEXAMPLE01"}
+AMBIENT["AWS_SECRET_ACCESS_KEY"] = "baton-test-secret-access-key-0001"
+OTHER = {"AWS_ACCESS_KEY_ID": "AKIDBATONEXAMPLE02"}
+OTHER["AWS_SECRET_ACCESS_KEY"] = "baton-test-secret-access-key-0002"
+
+
+def _http(url: str, *, method: str = "GET", body: object = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+@dataclass
+class Bedrock:
+    """An emulator process and its admin endpoints."""
+
+    url: str
+    proc: Proc
+
+    def calls(self, operation: str | None = None) -> list[dict[str, Any]]:
+        found = _http(f"{self.url}/_baton/calls")
+        return [c for c in found if operation is None or c["operation"] == operation]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return list(_http(f"{self.url}/_baton/sessions"))
+
+    def set_faults(self, **changes: float) -> None:
+        _http(f"{self.url}/_baton/faults", method="POST", body=changes)
+
+
+@pytest.fixture()
+def emulator_proc() -> Iterator[Callable[..., Bedrock]]:
+    """Factory: ``python -m emulator`` with any of its options (``throttle_rate=0.2``...)."""
+    started: list[Proc] = []
+
+    def start(*regions: str, deny_assume: Iterable[str] = (), **options: float) -> Bedrock:
+        args = ["-m", "emulator", "--port", "0"]
+        args += [arg for region in regions for arg in ("--allow-region", region)]
+        args += [arg for role in deny_assume for arg in ("--deny-assume", role)]
+        for name, value in options.items():
+            args += [f"--{name.replace('_', '-')}", str(value)]
+        proc = Proc(python_argv(*args), env=clean_env(), name="emulator")
+        started.append(proc)
+        return Bedrock(url=proc.wait_for("BATON_EMULATOR_READY").split()[-1], proc=proc)
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@dataclass
+class Worker:
+    """A ``baton worker`` process."""
+
+    proc: Proc
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def children(self) -> list[int]:
+        return descendants(self.pid)
+
+    def received(self) -> list[str]:
+        """Job IDs of every delivery this worker logged, repeats included."""
+        marker = f"Task {TASK_NAME}["
+        return [
+            line.split(marker, 1)[1].split("]", 1)[0]
+            for line in self.proc.lines
+            if marker in line and "] received" in line
+        ]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid``, read from /proc, children before grandchildren."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop(0)
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as handle:
+                kids = [int(item) for item in handle.read().split()]
+        except OSError:
+            continue
+        found += kids
+        queue += kids
+    return found
+
+
+def sigkill(*pids: int) -> None:
+    """SIGKILL each pid that is still there."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def kill_whole_worker(worker: Worker) -> int:
+    """SIGKILL the worker's main process and every pool child; return how many died."""
+    pids = [worker.pid, *worker.children()]
+    sigkill(*pids)
+    worker.proc.popen.wait(timeout=10)
+    return len(pids)
+
+
+@pytest.fixture()
+def worker_proc(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Callable[..., Worker]]:
+    """Factory: ``baton worker`` with any flags; ambient identity is the primary test key."""
+    started: list[Proc] = []
+    broker, backend = redis_urls
+
+    def start(
+        *regions: str,
+        pool: str = "threads",
+        concurrency: int = 4,
+        env: Mapping[str, str] | None = None,
+        flags: Iterable[str] = (),
+    ) -> Worker:
+        full_env = clean_env(
+            BATON_BROKER_URL=broker,
+            BATON_RESULT_BACKEND=backend,
+            BATON_ENVELOPE_KEY=envelope_key,
+            **AMBIENT,
+        )
+        full_env.update(env or {})
+        args = ["-m", "baton", "worker", "--pool", pool, "--concurrency", str(concurrency)]
+        args += [arg for region in regions or (REGION,) for arg in ("--region", region)]
+        proc = Proc(python_argv(*args, *flags), env=full_env, name="worker")
+        started.append(proc)
+        proc.wait_for(" ready.")
+        return Worker(proc=proc, env=full_env)
+
+    yield start
+    for proc in started:
+        if proc.popen.poll() is None:
+            sigkill(*descendants(proc.pid))  # orphaned pool children of a killed main process
+        proc.stop()
+
+
+def crafted(endpoint: str | None, *, keyring: Keyring, **overrides: Any) -> str:
+    """Sign an envelope for ``endpoint`` with ``keyring``; ``overrides`` replace any field."""
+    now = int(time.time())
+    fields: dict[str, Any] = {
+        "region": REGION,
+        "cross_region": True,
+        "model_id": MODEL,
+        "endpoint_url": endpoint,
+        "lineage": Lineage(root_id=f"crafted-{secrets.token_hex(4)}"),
+        "iat": now,
+        "exp": now + 600,
+        "kid": keyring.active,
+    }
+    fields.update(overrides)
+    return encode(BedrockEnvelope(**fields), keyring=keyring)
+
+
+def publish(app: Any, token: object, *, prompt: str = "hello", queue: str = QUEUE) -> Any:
+    """Publish one job straight onto ``queue`` with ``token`` as its envelope header."""
+    headers = {} if token is None else {HEADER_KEY: token}
+    return app.send_task(TASK_NAME, kwargs={"prompt": prompt}, headers=headers, queue=queue)
+
+
+@dataclass
+class Outcome:
+    """Where every job of a run ended, read from the result backend."""
+
+    states: dict[str, str]
+    results: dict[str, Any]
+
+    @property
+    def lost(self) -> list[str]:
+        return [job for job, state in self.states.items() if state != "SUCCESS"]
+
+
+def settle(app: Any, job_ids: list[str], *, timeout: float, poll: float = 0.25) -> Outcome:
+    """Wait until every job has a final state (or ``timeout``); read them without pub/sub."""
+    client = app.backend.client
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = client.mget([app.backend.get_key_for_task(job) for job in job_ids])
+        metas = [json.loads(item) if item else {} for item in raw]
+        states = {
+            job: meta.get("status", "PENDING") for job, meta in zip(job_ids, metas, strict=True)
+        }
+        done = all(state in ("SUCCESS", "FAILURE") for state in states.values())
+        if done or time.monotonic() > deadline:
+            results = {job: meta.get("result") for job, meta in zip(job_ids, metas, strict=True)}
+            return Outcome(states=states, results=results)
+        time.sleep(poll)
+
+
+def finished(app: Any, job_ids: list[str]) -> int:
+    """How many of ``job_ids`` have a final state right now."""
+    return sum(state != "PENDING" for state in settle(app, job_ids, timeout=0).states.values())
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, poll: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(poll)
+
+
+def figures(title: str, **numbers: object) -> None:
+    """Print a test's figures on one line, for ``pytest -s`` and the closing note."""
+    print(f"\n[figures] {title}: " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
