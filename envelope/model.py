@@ -6,6 +6,7 @@ form (sorted keys, no spaces) because that exact byte string is what gets signed
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import time
@@ -119,6 +120,7 @@ class Limits(_Frozen):
     max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=10_000)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback_host(host: str) -> bool:
     """Tell whether ``host`` can only mean this machine."""
     if host.lower() in _LOOPBACK_NAMES:
@@ -149,6 +151,7 @@ def endpoint_host_port(url: str) -> str:
     return f"{parts.hostname}:{port}"
 
 
+@functools.lru_cache(maxsize=1024)
 def check_endpoint_url(url: str, *, insecure_endpoints: frozenset[str] = frozenset()) -> str:
     """Return ``url`` if it is https, or http on loopback or an opted-in ``host:port``.
 

@@ -65,7 +65,6 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
         {
             **celery_settings(current=_current_envelope),
             "worker_hijack_root_logger": False,
-            "task_track_started": True,
         }
     )
     app.steps["worker"].add(AdmissionStep)

@@ -44,6 +44,7 @@ RETRY_BACKOFF_MAX_SECONDS = 30
 
 #: Per-task options of the guarded subagent tasks.
 SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
+    "track_started": True,  # `baton run` shows STARTED; other tasks skip that extra write
     "acks_late": True,
     "reject_on_worker_lost": True,
     "time_limit": TASK_TIME_LIMIT,

@@ -6,6 +6,7 @@ second gate: region and depth, checked before any task body runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from workers.errors import (
 AWS_ENDPOINT_SUFFIX = ".amazonaws.com"
 
 
+@functools.lru_cache(maxsize=1024)
 def endpoint_origin(url: str) -> str:
     """Return ``scheme://host:port`` of ``url``, the form allowlist entries are compared in."""
     parts = urlsplit(url)
@@ -83,6 +85,7 @@ class FleetPolicy:
             )
 
 
+@functools.lru_cache(maxsize=1024)
 def _default_allowed(url: str) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
@@ -20,6 +21,7 @@ from envelope import (
     decode,
     encode,
 )
+from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS
 from workers.agents import AgentRegistry
 from workers.clients import ClientCache
 from workers.errors import WorkerMisconfigured
@@ -27,6 +29,9 @@ from workers.policy import FleetPolicy
 from workers.settings import WorkerSettings
 
 logger = logging.getLogger("baton.worker")
+
+#: Verified tokens kept per process; equal token strings carry the same checked signature.
+VERIFIED_TOKENS_CACHED = 4096
 
 
 def envelope_token(request: Any) -> str | None:
@@ -66,6 +71,7 @@ class WorkerRuntime:
         )
         self.policy: FleetPolicy | None = None
         self.agents = AgentRegistry.load(directory=settings.agents_dir)
+        self._verified_tokens: dict[str, BedrockEnvelope] = {}
 
     @cached_property
     def keyring(self) -> Keyring:
@@ -90,9 +96,7 @@ class WorkerRuntime:
                 "Bedrock configuration to inherit; enqueue it through baton.Orchestrator or from "
                 "inside a Baton task"
             )
-        envelope = decode(
-            token, keyring=self.keyring, insecure_endpoints=self.settings.insecure_endpoints
-        )
+        envelope = self._verified(token)
         policy = self.policy or self.configure_policy(())
         policy.check(envelope)
         if self.settings.debug:
@@ -100,6 +104,29 @@ class WorkerRuntime:
             logger.info("Using inherited Bedrock model: %s", envelope.model_id)
             logger.info(
                 "Using inherited Bedrock endpoint: %s", envelope.endpoint_url or "regional default"
+            )
+        return envelope
+
+    def _verified(self, token: str) -> BedrockEnvelope:
+        """Decode and verify ``token``, remembering tokens already verified in this process.
+
+        The same token arrives many times (every child of a turn, every spawn of one parent in
+        the same second, retries), and equal strings carry the same verified signature, so only
+        the expiry is checked again. Keys live for the process, so a cached token can never
+        outlive the key that signed it.
+        """
+        envelope = self._verified_tokens.get(token)
+        if envelope is None:
+            envelope = decode(
+                token, keyring=self.keyring, insecure_endpoints=self.settings.insecure_endpoints
+            )
+            if len(self._verified_tokens) >= VERIFIED_TOKENS_CACHED:
+                self._verified_tokens.pop(next(iter(self._verified_tokens)))
+            self._verified_tokens[token] = envelope
+        elif envelope.exp + DEFAULT_CLOCK_SKEW_SECONDS < time.time():
+            del self._verified_tokens[token]
+            return decode(  # raises EnvelopeExpired, with its explanation
+                token, keyring=self.keyring, insecure_endpoints=self.settings.insecure_endpoints
             )
         return envelope
 

@@ -116,3 +116,18 @@ def test_debug_logs_the_inherited_region_model_and_endpoint(caplog):
         "Using inherited Bedrock model: eu.anthropic.claude-sonnet-4-20250514-v1:0" in caplog.text
     )
     assert "Using inherited Bedrock endpoint: http://127.0.0.1:9" in caplog.text
+
+
+def test_a_token_verified_once_is_still_refused_once_it_expires(monkeypatch):
+    import workers.runtime as runtime_module
+
+    now = int(time.time())
+    token = encode(make_envelope(iat=now - 10, exp=now + 5), keyring=keyring())
+    worker = runtime()
+    assert worker.admit(request_with(token)).region == "eu-west-1"
+    assert worker.admit(request_with(token)).region == "eu-west-1"  # the cached verification
+    later = now + 5 + 31
+    monkeypatch.setattr(runtime_module.time, "time", lambda: later)
+    monkeypatch.setattr("envelope.codec.time.time", lambda: later)
+    with pytest.raises(EnvelopeExpired):
+        worker.admit(request_with(token))

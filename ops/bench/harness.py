@@ -1,0 +1,260 @@
+"""What every section of a run shares: the plan, the private services, parents and publishers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+from drain import timed_drain
+from fleet import Fleet, WorkerSpec
+from names import (
+    BATON_NOOP_TASK,
+    PLAIN_CONVERSE_TASK,
+    PLAIN_NOOP_TASK,
+    PLAIN_QUEUE,
+    PLAIN_SLEEP_TASK,
+    REGION,
+)
+from services import BENCH_DIR, RedisServer, Services, clean_env
+
+from envelope import HEADER_KEY, Keyring, encode, queue_for
+from orchestrator import Orchestrator, ProducerSettings, capture, close_producer, producer_app
+
+#: Emulator latency of the I/O-bound measurements (c, e and the plot), in seconds.
+LATENCY_SECONDS = 0.2
+
+#: Publishes ``n`` jobs and returns their ids.
+Publish = Callable[[int], list[str]]
+
+#: Slowest rate any warm-up is expected to reach; it only bounds the wait.
+WARM_RATE_FLOOR = 20.0
+
+#: The longest any in-process measurement subprocess may take.
+SUBPROCESS_TIMEOUT_SECONDS = 180.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many of everything a run does; ``smoke`` only proves the harness works."""
+
+    noop_rounds: int = 12
+    noop_jobs: int = 1000
+    hit_iterations: int = 20000
+    build_iterations: int = 40
+    io_rounds: int = 2
+    io_jobs: int = 1000
+    rss_clients: int = 50
+    lru_size: int = 8
+    scale_rounds: int = 2
+    scale_jobs_per_process: int = 200
+    latency_jobs: int = 200
+    sweep_waves: int = 10
+    sweep_levels: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    profile_iterations: int = 10000
+    gate_calls: int = 1000
+
+    @classmethod
+    def smoke(cls) -> Plan:
+        """Return tiny counts: every measurement runs, none of the figures means anything."""
+        return cls(
+            noop_rounds=2,
+            noop_jobs=100,
+            hit_iterations=300,
+            build_iterations=2,
+            io_rounds=1,
+            io_jobs=100,
+            rss_clients=6,
+            lru_size=3,
+            scale_rounds=1,
+            scale_jobs_per_process=20,
+            latency_jobs=10,
+            sweep_waves=1,
+            sweep_levels=(1, 8, 64),
+            profile_iterations=300,
+            gate_calls=100,
+        )
+
+
+@dataclass
+class Bench:
+    """The run's services and the clients the harness talks to them with."""
+
+    services: Services
+    redis: RedisServer
+    key: str
+    slow_url: str
+    fast_url: str
+    out_dir: Path
+    plan: Plan
+
+    def __post_init__(self) -> None:
+        self.results = redis.Redis.from_url(self.redis.url(1))
+        self.producer = Celery(
+            "bench-producer", broker=self.redis.url(0), backend=None, set_as_current=False
+        )
+        self.producer.conf.update(task_serializer="json", accept_content=["json"])
+        self.keyring = Keyring.from_env_values(key=self.key, keys=None)
+        self._noop_serial = itertools.count()
+
+    def close(self) -> None:
+        """Release the harness's own connections (the services are stopped separately)."""
+        self.producer.close()
+        self.results.close()
+
+    @property
+    def worker_env(self) -> dict[str, str]:
+        """Return what every benchmark worker is started with, beyond its spec."""
+        return {"broker": self.redis.url(0), "backend": self.redis.url(1), "key": self.key}
+
+    def fleet(self, specs: Iterable[WorkerSpec]) -> Fleet:
+        """Start ``specs`` together; the caller stops them with ``with`` or ``stop()``."""
+        return Fleet(self.services, specs, control=self.producer, env=self.worker_env)
+
+    def parent(self, endpoint_url: str) -> Orchestrator:
+        """Return a parent whose captured configuration is eu-west-1 at ``endpoint_url``."""
+        settings = ProducerSettings(
+            broker_url=self.redis.url(0),
+            result_backend=self.redis.url(1),
+            envelope_key=self.key,  # type: ignore[arg-type]
+            discovery=False,
+        )
+        environ = {"AWS_REGION": REGION, "AWS_BEDROCK_ENDPOINT": endpoint_url}
+        config = capture(environ=environ)
+        return Orchestrator(config=config, settings=settings, app=producer_app(settings))
+
+    def publish_baton_noops(self, parent: Orchestrator, count: int) -> list[str]:
+        """Publish ``count`` gated no-ops, each with its own signed child envelope.
+
+        Every token of a run is distinct, as if each no-op had its own parent: the worker pays
+        the full verification for each, whatever it may remember of tokens it has seen.
+        """
+        root = parent.envelope
+        ids = []
+        for _ in range(count):
+            serial = next(self._noop_serial)
+            token = encode(root.child(parent_id=f"bench-{serial}"), keyring=self.keyring)
+            sent = self.producer.send_task(
+                BATON_NOOP_TASK, headers={HEADER_KEY: token}, queue=queue_for(REGION)
+            )
+            ids.append(str(sent.id))
+        return ids
+
+    def publish_plain_noops(self, count: int) -> list[str]:
+        """Publish ``count`` plain no-ops."""
+        return [
+            str(self.producer.send_task(PLAIN_NOOP_TASK, queue=PLAIN_QUEUE).id)
+            for _ in range(count)
+        ]
+
+    def publish_plain_sleeps(self, count: int) -> list[str]:
+        """Publish ``count`` plain tasks that sleep for the emulator's latency."""
+        return [
+            str(
+                self.producer.send_task(
+                    PLAIN_SLEEP_TASK, args=(LATENCY_SECONDS,), queue=PLAIN_QUEUE
+                ).id
+            )
+            for _ in range(count)
+        ]
+
+    def publish_plain_converses(self, count: int) -> list[str]:
+        """Publish ``count`` plain tasks that make a subagent's Converse call, unguarded."""
+        model_id = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+        return [
+            str(
+                self.producer.send_task(
+                    PLAIN_CONVERSE_TASK,
+                    args=(self.slow_url, REGION, model_id, f"plain job {index}"),
+                    queue=PLAIN_QUEUE,
+                ).id
+            )
+            for index in range(count)
+        ]
+
+    def run_script(self, script: str, *args: str) -> dict[str, Any]:
+        """Run ``ops/bench/<script>`` in a fresh interpreter; return the JSON it printed last.
+
+        In-process measurements run in their own process so that neither the harness's imports
+        nor its Baton hooks (importing ``workers`` installs them) colour the figures.
+        """
+        env = clean_env(
+            BATON_ENVELOPE_KEY=self.key,
+            BATON_ALLOWED_REGIONS=REGION,
+            BATON_BROKER_URL=self.redis.url(0),
+            BATON_RESULT_BACKEND=self.redis.url(1),
+        )
+        argv = [sys.executable, str(BENCH_DIR / script), *args]
+        done = subprocess.run(
+            argv,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{script} exited {done.returncode}:\n{done.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+
+def start_warm(bench: Bench, publishers: Mapping[WorkerSpec, Publish], *, warm: int) -> Fleet:
+    """Start the workers of ``publishers``, pause them, and warm each alone.
+
+    Each worker runs at least one job per slot before any clock starts, so its client,
+    connections and lazy imports exist; every worker is left paused.
+    """
+    specs = list(publishers)
+    fleet = bench.fleet(specs)
+    try:
+        fleet.pause(specs)
+        for spec, publish in publishers.items():
+            count = max(warm, spec.concurrency)
+            drain = timed_drain(
+                fleet,
+                [spec],
+                results=bench.results,
+                publish=lambda publish=publish, count=count: publish(count),
+                timeout=drain_timeout(count, WARM_RATE_FLOOR),
+            )
+            if drain.failures:
+                raise RuntimeError(f"{spec.name}: {drain.failures} of {count} warm-up jobs failed")
+    except BaseException:
+        fleet.stop()
+        raise
+    return fleet
+
+
+def spawn_jobs(parent: Orchestrator, count: int, *, label: str) -> list[str]:
+    """Enqueue ``count`` real subagent jobs through the parent; return their ids."""
+    return [str(parent.spawn(prompt=f"{label} job {index}").id) for index in range(count)]
+
+
+def close_parent(parent: Orchestrator) -> None:
+    """Close a parent's broker and result-backend connections."""
+    close_producer(parent.app)
+
+
+def new_key() -> str:
+    """Return a fresh envelope key for this run."""
+    return secrets.token_urlsafe(32)
+
+
+def drain_timeout(jobs: int, rate: float) -> float:
+    """Return a generous bound for ``jobs`` at an expected ``rate`` per second."""
+    return 30.0 + 5.0 * jobs / rate
+
+
+def elapsed(since: float) -> float:
+    """Return seconds since ``since`` (a ``time.monotonic()`` reading), rounded."""
+    return round(time.monotonic() - since, 2)

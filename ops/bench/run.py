@@ -1,0 +1,201 @@
+"""Benchmark Baton's envelope path against plain Celery, on a private Redis and the emulator.
+
+Usage::
+
+    python ops/bench/run.py [--smoke] [--out DIR] [--plot PATH]
+
+It starts its own ``redis-server`` on a free loopback port, two emulators (0.2 s and no added
+latency) and, section by section, the worker processes each measurement needs; every one of them
+is stopped by pid at the end, on error too. It writes ``bench.json`` and ``bench.md`` (the table
+of figures against goals, also printed) and the profiles to ``--out`` (default
+``ops/bench/results/``), worker and server logs to ``OUT/logs/``, and the throughput plot to
+``--plot`` (default ``ops/bench/throughput.png``; a smoke run plots into ``OUT``).
+
+The full run takes about three minutes on a 2-core machine; ``--smoke`` runs every measurement
+with tiny counts in well under a minute, to prove the harness still works. Goals are reported,
+not asserted: the exit status is 1 only when a measurement could not be taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import LATENCY_SECONDS, Bench, Plan, elapsed, new_key
+from iobound import measure_io
+from names import MIRRORED_SETTINGS, REGION
+from plot import plot_throughput
+from report import MEASUREMENT_KEYS, measurements, write
+from services import BENCH_DIR, SCRUBBED_PREFIXES, Services, start_emulators, start_redis
+from throughput import measure_noop, measure_scaling, measure_sweep
+
+Section = Callable[[Bench], dict[str, Any]]
+
+
+def _script(name: str, *args: Callable[[Bench], object]) -> Section:
+    """Return a section that runs ``ops/bench/<name>`` with arguments taken from the bench."""
+    return lambda bench: bench.run_script(name, *(str(arg(bench)) for arg in args))
+
+
+#: The sections in run order: in-process ones first, while no worker is running.
+SECTIONS: tuple[tuple[str, Section], ...] = (
+    (
+        "b",
+        _script("hotpath.py", lambda b: b.plan.hit_iterations, lambda b: b.plan.build_iterations),
+    ),
+    ("d", _script("memory.py", lambda b: b.plan.rss_clients, lambda b: b.plan.lru_size)),
+    (
+        "profile",
+        _script(
+            "profiling.py",
+            lambda b: b.out_dir,
+            lambda b: b.plan.profile_iterations,
+            lambda b: b.plan.gate_calls,
+        ),
+    ),
+    ("a", measure_noop),
+    ("c_f", measure_io),
+    ("e", measure_scaling),
+    ("sweep", measure_sweep),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python ops/bench/run.py", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny counts: prove it works")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="output dir")
+    parser.add_argument("--plot", type=Path, help="where to write the throughput PNG")
+    parser.add_argument(
+        "--only",
+        type=lambda text: frozenset(text.split(",")),
+        help=f"run only these sections ({','.join(name for name, _ in SECTIONS)})",
+    )
+    return parser
+
+
+def _scrub_environment() -> None:
+    """Drop the host's AWS/BATON settings from this process: parents here are built explicitly."""
+    for name in [name for name in os.environ if name.startswith(SCRUBBED_PREFIXES)]:
+        del os.environ[name]
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the ``finally`` blocks stop every child by pid."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_sections(
+    bench: Bench, only: frozenset[str] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run the sections (all, or ``only``); a failing one is recorded and the others still run."""
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, section in SECTIONS:
+        if only is not None and name not in only:
+            continue
+        started = time.monotonic()
+        print(f"bench: section {name} ...", flush=True)
+        try:
+            results[name] = section(bench)
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            (bench.out_dir / "logs" / f"section-{name}.traceback").write_text(
+                traceback.format_exc()
+            )
+        print(f"bench: section {name} took {elapsed(started)} s", flush=True)
+    return results, errors
+
+
+def _figures(results: dict[str, Any]) -> dict[str, float | None]:
+    figures: dict[str, float | None] = {}
+    for section in results.values():
+        figures.update({k: v for k, v in section.items() if k in MEASUREMENT_KEYS})
+    gate = results.get("profile", {}).get("gate", {})
+    figures["a_gate_overhead_us"] = gate.get("gate_overhead_us")
+    return figures
+
+
+def _settings_check(results: dict[str, Any]) -> dict[str, Any]:
+    baton = results.get("b", {}).get("baton_settings")
+    if baton is None:
+        return {"checked": False}
+    differ = {
+        k: {"baton": baton[k], "plain": v} for k, v in MIRRORED_SETTINGS.items() if baton[k] != v
+    }
+    return {"checked": True, "match": not differ, "differences": differ}
+
+
+def _loadavg() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def measure(
+    plan: Plan, out_dir: Path, only: frozenset[str] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Start the services, run every section, stop everything; return results and errors."""
+    services = Services(out_dir / "logs")
+    try:
+        redis = start_redis(services)
+        urls = start_emulators(
+            services, region=REGION, latencies={"slow": LATENCY_SECONDS, "fast": 0.0}
+        )
+        bench = Bench(services, redis, new_key(), urls["slow"], urls["fast"], out_dir, plan)
+        try:
+            return run_sections(bench, only)
+        finally:
+            bench.close()
+    finally:
+        services.stop_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, write its outputs and print the table."""
+    args = _parser().parse_args(argv)
+    out_dir: Path = args.out.resolve()
+    plot_path: Path = args.plot or (out_dir if args.smoke else BENCH_DIR) / "throughput.png"
+    _scrub_environment()
+    _stop_on_sigterm()
+    started, load_before = time.monotonic(), _loadavg()
+    plan = Plan.smoke() if args.smoke else Plan()
+    results, errors = measure(plan, out_dir, args.only)
+    sweep = results.get("sweep", {}).get("points")
+    plot_error = "no sweep" if not sweep else None
+    if sweep:
+        plot_error = plot_throughput(sweep, latency=LATENCY_SECONDS, path=plot_path)
+    meta = {
+        "command": " ".join(["python", "ops/bench/run.py", *(argv or sys.argv[1:])]),
+        "smoke": args.smoke,
+        "seconds": elapsed(started),
+        "cpus": os.cpu_count(),
+        "loadavg_before": load_before,
+        "loadavg_after": _loadavg(),
+        "python": sys.version.split()[0],
+        "plot": None if plot_error else str(plot_path),
+        "plot_error": plot_error,
+        "plain_settings": _settings_check(results),
+        "errors": errors,
+    }
+    targets = {"d_lru_size": plan.lru_size, "d_lru_evictions": plan.rss_clients - plan.lru_size}
+    document = {
+        "meta": meta,
+        "measurements": measurements(_figures(results), targets),
+        "sections": results,
+    }
+    print(write(out_dir, document))
+    print(f"bench: wrote {out_dir / 'bench.json'} and {out_dir / 'bench.md'}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

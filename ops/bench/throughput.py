@@ -1,0 +1,180 @@
+"""The worker-process measurements of throughput: a (no-op ratio), e (scaling) and the plot.
+
+Each section starts its own workers, warms each one alone (see :func:`harness.start_warm`) and
+then times drains of a pre-filled queue (see :mod:`drain`). Runs that are compared alternate
+their order from round to round, so a machine that slows down during the run penalises both
+sides alike.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from drain import Drain, timed_drain
+from fleet import Fleet, WorkerSpec
+from harness import (
+    LATENCY_SECONDS,
+    Bench,
+    Publish,
+    close_parent,
+    drain_timeout,
+    spawn_jobs,
+    start_warm,
+)
+from names import PLAIN_QUEUE, REGION
+
+from envelope import queue_for
+
+#: Slots per worker process in the scaling measurement (e), and the process counts compared.
+SCALE_CONCURRENCY = 10
+SCALE_PROCESSES = (1, 2, 4)
+
+#: A no-op drains at around a thousand per second; this only bounds the wait.
+NOOP_RATE_FLOOR = 50.0
+
+#: No-ops each worker runs before the first timed round.
+NOOP_WARM = 50
+
+
+def measure_noop(bench: Bench) -> dict[str, Any]:
+    """(a) Drain rate of gated no-ops against plain no-ops, one solo worker each, alternating."""
+    baton = WorkerSpec("noop-baton", "workers", queue_for(REGION), pool="solo")
+    plain = WorkerSpec("noop-plain", "bench_plain", PLAIN_QUEUE, pool="solo")
+    parent = bench.parent(bench.fast_url)
+    publishers: dict[WorkerSpec, Publish] = {
+        baton: lambda n: bench.publish_baton_noops(parent, n),
+        plain: bench.publish_plain_noops,
+    }
+    try:
+        fleet = start_warm(bench, publishers, warm=NOOP_WARM)
+        try:
+            rounds = []
+            for index in range(bench.plan.noop_rounds):
+                order = (baton, plain) if index % 2 == 0 else (plain, baton)
+                rounds.append(
+                    {spec.name: _noop_run(bench, fleet, spec, publishers[spec]) for spec in order}
+                )
+        finally:
+            fleet.stop()
+    finally:
+        close_parent(parent)
+    return _noop_figures(rounds, baton.name, plain.name)
+
+
+def _noop_run(bench: Bench, fleet: Fleet, spec: WorkerSpec, publish: Publish) -> Drain:
+    jobs = bench.plan.noop_jobs
+    return timed_drain(
+        fleet,
+        [spec],
+        results=bench.results,
+        publish=lambda: publish(jobs),
+        timeout=drain_timeout(jobs, NOOP_RATE_FLOOR),
+    )
+
+
+def _noop_figures(rounds: list[dict[str, Drain]], baton: str, plain: str) -> dict[str, Any]:
+    """The figure is the median of per-round ratios of steady drain rates (first to last).
+
+    Beside it, the ratio of the workers' CPU time per task, which a busy neighbour on the machine
+    disturbs far less than it disturbs a rate.
+    """
+    ratios = [run[baton].steady_rate / run[plain].steady_rate for run in rounds]
+    cpu = {name: sum(run[name].cpu_seconds for run in rounds) for name in (baton, plain)}
+    return {
+        "a_noop_ratio": statistics.median(ratios),
+        "a_cpu_ratio": cpu[plain] / cpu[baton] if cpu[baton] else math.nan,
+        "a_baton_noop_per_s": statistics.median(run[baton].steady_rate for run in rounds),
+        "a_plain_noop_per_s": statistics.median(run[plain].steady_rate for run in rounds),
+        "details": {
+            "pool": "solo",
+            "ratios": [round(ratio, 4) for ratio in ratios],
+            "rounds": [{name: d.summary() for name, d in run.items()} for run in rounds],
+            "failures": sum(d.failures for run in rounds for d in run.values()),
+        },
+    }
+
+
+def measure_scaling(bench: Bench) -> dict[str, Any]:
+    """(e) 1, 2 and 4 worker processes (threads, c=10 each) on latency-bound jobs."""
+    queue = queue_for(REGION)
+    specs = [
+        WorkerSpec(f"scale-{i}", "workers", queue, concurrency=SCALE_CONCURRENCY)
+        for i in range(max(SCALE_PROCESSES))
+    ]
+    parent = bench.parent(bench.slow_url)
+    publish: Publish = lambda n: spawn_jobs(parent, n, label="scale")  # noqa: E731
+    runs: dict[int, list[Drain]] = {n: [] for n in SCALE_PROCESSES}
+    try:
+        fleet = start_warm(bench, dict.fromkeys(specs, publish), warm=SCALE_CONCURRENCY)
+        try:
+            for index in range(bench.plan.scale_rounds):
+                order = SCALE_PROCESSES if index % 2 == 0 else SCALE_PROCESSES[::-1]
+                for n in order:
+                    runs[n].append(_scale_run(bench, fleet, specs[:n], publish))
+        finally:
+            fleet.stop()
+    finally:
+        close_parent(parent)
+    return _scaling_figures(runs)
+
+
+def _scale_run(bench: Bench, fleet: Fleet, specs: list[WorkerSpec], publish: Publish) -> Drain:
+    jobs = bench.plan.scale_jobs_per_process * len(specs)
+    expected = len(specs) * SCALE_CONCURRENCY / LATENCY_SECONDS
+    return timed_drain(
+        fleet,
+        specs,
+        results=bench.results,
+        publish=lambda: publish(jobs),
+        timeout=drain_timeout(jobs, expected / 4),
+    )
+
+
+def _scaling_figures(runs: dict[int, list[Drain]]) -> dict[str, Any]:
+    """Efficiency is throughput(n) / (n * throughput(1)), each the median of its rounds."""
+    rates = {n: statistics.median(d.rate for d in drains) for n, drains in runs.items()}
+    figures: dict[str, Any] = {
+        f"e_efficiency_{n}": rates[n] / (n * rates[1]) for n in SCALE_PROCESSES if n > 1
+    }
+    figures["e_throughput_1_per_s"] = rates[1]
+    figures["details"] = {
+        "concurrency_per_process": SCALE_CONCURRENCY,
+        "ideal_per_process_per_s": SCALE_CONCURRENCY / LATENCY_SECONDS,
+        "rates_per_s": {str(n): round(rate, 2) for n, rate in rates.items()},
+        "runs": {str(n): [d.summary() for d in drains] for n, drains in runs.items()},
+    }
+    return figures
+
+
+def measure_sweep(bench: Bench) -> dict[str, Any]:
+    """Throughput against threads-pool concurrency at 0.2 s latency, for the plot."""
+    queue = queue_for(REGION)
+    specs = [
+        WorkerSpec(f"sweep-c{c}", "workers", queue, concurrency=c) for c in bench.plan.sweep_levels
+    ]
+    parent = bench.parent(bench.slow_url)
+    publish: Publish = lambda n: spawn_jobs(parent, n, label="sweep")  # noqa: E731
+    points = []
+    try:
+        fleet = start_warm(bench, dict.fromkeys(specs, publish), warm=1)
+        try:
+            for spec in specs:
+                jobs = max(bench.plan.sweep_waves * spec.concurrency, 2)
+                ideal = spec.concurrency / LATENCY_SECONDS
+                drain = timed_drain(
+                    fleet,
+                    [spec],
+                    results=bench.results,
+                    publish=lambda jobs=jobs: publish(jobs),
+                    timeout=drain_timeout(jobs, ideal / 4),
+                )
+                points.append(
+                    {"concurrency": spec.concurrency, "ideal_per_s": ideal, **drain.summary()}
+                )
+        finally:
+            fleet.stop()
+    finally:
+        close_parent(parent)
+    return {"points": points}
