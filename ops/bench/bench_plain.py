@@ -5,13 +5,15 @@ Usage::
     PYTHONPATH=ops/bench celery -A bench_plain worker -P solo -Q bench.plain
 
 It imports nothing of Baton's, so no gate, hook or executor patch runs in its worker. The settings
-that shape a worker's speed are copied value for value from :data:`names.MIRRORED_SETTINGS`; the
-harness compares them with ``workers.app.conf`` and reports any difference, so a change on the
-Baton side cannot silently turn the comparison unfair.
+that shape a worker's speed are the Baton app's own, read by the harness at the start of each run
+and passed in ``BATON_BENCH_PLAIN_SETTINGS``, so a change on the Baton side cannot silently turn
+the comparison unfair. Its tasks set no per-task options: a subagent's ``track_started`` and late
+acknowledgement are part of what the I/O-bound comparison measures.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -25,6 +27,7 @@ from names import (
     MIRRORED_SETTINGS,
     PLAIN_CONVERSE_TASK,
     PLAIN_NOOP_TASK,
+    PLAIN_SETTINGS_VARIABLE,
     PLAIN_SLEEP_TASK,
     READY_MARKER,
 )
@@ -34,7 +37,7 @@ app = Celery(
     broker=os.environ.get("BATON_BROKER_URL"),
     backend=os.environ.get("BATON_RESULT_BACKEND"),
 )
-app.conf.update(MIRRORED_SETTINGS)
+app.conf.update(json.loads(os.environ.get(PLAIN_SETTINGS_VARIABLE) or "null") or MIRRORED_SETTINGS)
 
 
 @app.task(name=PLAIN_NOOP_TASK)

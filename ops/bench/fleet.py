@@ -54,12 +54,14 @@ class WorkerSpec:
         return argv
 
 
-def worker_env(spec: WorkerSpec, *, broker: str, backend: str, key: str) -> dict[str, str]:
-    """Return a clean environment for ``spec``: private Redis, shared key, test credentials."""
+def worker_env(spec: WorkerSpec, *, shared: Mapping[str, str]) -> dict[str, str]:
+    """Return a clean environment for ``spec``: private Redis, shared key, test credentials.
+
+    ``shared`` holds the run's ``BATON_*`` variables (broker, backend, key, and the Baton app's
+    settings for plain workers).
+    """
     return clean_env(
-        BATON_BROKER_URL=broker,
-        BATON_RESULT_BACKEND=backend,
-        BATON_ENVELOPE_KEY=key,
+        **shared,
         BATON_CONCURRENCY=str(spec.concurrency),
         PYTHONPATH=os.pathsep.join((str(BENCH_DIR), str(ROOT))),
         **TEST_CREDENTIALS,
@@ -88,9 +90,8 @@ class Fleet:
         self._services = services
         self._control = control
         self._procs: list[Service] = []
-        broker, backend, key = env["broker"], env["backend"], env["key"]
         for spec in self.specs:
-            environ = worker_env(spec, broker=broker, backend=backend, key=key)
+            environ = worker_env(spec, shared=env)
             self._procs.append(services.start(f"worker-{spec.name}", spec.argv(), env=environ))
         for proc in self._procs:
             proc.wait_for(READY_MARKER)

@@ -22,6 +22,7 @@ from names import (
     PLAIN_CONVERSE_TASK,
     PLAIN_NOOP_TASK,
     PLAIN_QUEUE,
+    PLAIN_SETTINGS_VARIABLE,
     PLAIN_SLEEP_TASK,
     REGION,
 )
@@ -87,7 +88,11 @@ class Plan:
 
 @dataclass
 class Bench:
-    """The run's services and the clients the harness talks to them with."""
+    """The run's services and the clients the harness talks to them with.
+
+    Built once the services are up; it reads the Baton app's worker settings then (in a fresh
+    process, see ``appsettings.py``) so every plain worker of the run copies them.
+    """
 
     services: Services
     redis: RedisServer
@@ -105,6 +110,7 @@ class Bench:
         self.producer.conf.update(task_serializer="json", accept_content=["json"])
         self.keyring = Keyring.from_env_values(key=self.key, keys=None)
         self._noop_serial = itertools.count()
+        self.plain_settings: dict[str, Any] = self.run_script("appsettings.py")
 
     def close(self) -> None:
         """Release the harness's own connections (the services are stopped separately)."""
@@ -114,7 +120,12 @@ class Bench:
     @property
     def worker_env(self) -> dict[str, str]:
         """Return what every benchmark worker is started with, beyond its spec."""
-        return {"broker": self.redis.url(0), "backend": self.redis.url(1), "key": self.key}
+        return {
+            "BATON_BROKER_URL": self.redis.url(0),
+            "BATON_RESULT_BACKEND": self.redis.url(1),
+            "BATON_ENVELOPE_KEY": self.key,
+            PLAIN_SETTINGS_VARIABLE: json.dumps(self.plain_settings),
+        }
 
     def fleet(self, specs: Iterable[WorkerSpec]) -> Fleet:
         """Start ``specs`` together; the caller stops them with ``with`` or ``stop()``."""

@@ -11,7 +11,6 @@ token of its own; the details add the case of one token seen again and again (th
 one turn share theirs), which a worker may verify once.
 The baseline builds what a naive task would: a new ``boto3.Session()`` and a bedrock-runtime
 client with the same configuration. Run by ``run.py`` in a fresh process; prints one JSON line.
-It also reports the Baton app's values of the settings the plain no-op app mirrors.
 """
 
 from __future__ import annotations
@@ -22,10 +21,8 @@ from typing import Any
 
 import boto3
 from inproc import emit, make_envelope, make_requests, make_runtime, per_call_ns, summary_us
-from names import MIRRORED_SETTINGS
 
 from envelope import HEADER_KEY
-from workers import app
 from workers.clients import client_config
 from workers.runtime import WorkerRuntime
 from workers.settings import DEFAULT_MIN_POOL_CONNECTIONS
@@ -98,7 +95,6 @@ def main(argv: list[str]) -> int:
                 "session_and_client": build,
                 "cache": {"builds": runtime.clients.builds, "size": len(runtime.clients)},
             },
-            "baton_settings": {key: app.conf[key] for key in MIRRORED_SETTINGS},
         }
     )
     return 0

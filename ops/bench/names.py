@@ -21,9 +21,10 @@ PLAIN_CONVERSE_TASK = "bench.plain_converse"
 #: The region every benchmark job runs in; its queue is ``baton.<region>``.
 REGION = "eu-west-1"
 
-#: The Baton app's values (``workers.celery_app`` and ``workers.delivery``) for every setting
-#: that changes what a worker does per task: serialisation, prefetch, the STARTED write,
-#: the transport options and the logging setup.
+#: The settings that change what a worker does per task (serialisation, prefetch, the STARTED
+#: write, transport options, logging setup), with the Baton app's values when this was written.
+#: Each run reads the Baton app's current values (``appsettings.py``) and hands them to the plain
+#: workers in this variable; these values are only the fallback for a plain worker started alone.
 MIRRORED_SETTINGS: dict[str, Any] = {
     "task_serializer": "json",
     "result_serializer": "json",
@@ -41,3 +42,6 @@ MIRRORED_SETTINGS: dict[str, Any] = {
     "worker_hijack_root_logger": False,
     "broker_connection_retry_on_startup": True,
 }
+
+#: The environment variable that carries the Baton app's settings to plain workers, as JSON.
+PLAIN_SETTINGS_VARIABLE = "BATON_BENCH_PLAIN_SETTINGS"

@@ -66,11 +66,7 @@ def top_costs(
     raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
     total = sum(row[2] for row in raw.values()) or 1.0
     column = 3 if cumulative else 2
-    rows = [
-        (where, row)
-        for where, row in raw.items()
-        if not baton_only or (where[0].startswith(str(ROOT)) and BENCH_DIR.name not in where[0])
-    ]
+    rows = [(where, row) for where, row in raw.items() if not baton_only or _is_baton(where[0])]
     rows.sort(key=lambda item: item[1][column], reverse=True)
     return [
         {
@@ -80,6 +76,15 @@ def top_costs(
         }
         for (file, line, name), row in rows[:_TOP]
     ]
+
+
+def _is_baton(path: str) -> bool:
+    """Tell whether ``path`` is the repository's own code: not a library, not this benchmark."""
+    return (
+        path.startswith(str(ROOT))
+        and "site-packages" not in path
+        and not path.startswith(str(BENCH_DIR))
+    )
 
 
 def profile_text(profile: cProfile.Profile, title: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 from harness import LATENCY_SECONDS, Bench, Plan, elapsed, new_key
 from iobound import measure_io
-from names import MIRRORED_SETTINGS, REGION
+from names import REGION
 from plot import plot_throughput
 from report import MEASUREMENT_KEYS, measurements, write
 from services import BENCH_DIR, SCRUBBED_PREFIXES, Services, start_emulators, start_redis
@@ -126,24 +126,17 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
     return figures
 
 
-def _settings_check(results: dict[str, Any]) -> dict[str, Any]:
-    baton = results.get("b", {}).get("baton_settings")
-    if baton is None:
-        return {"checked": False}
-    differ = {
-        k: {"baton": baton[k], "plain": v} for k, v in MIRRORED_SETTINGS.items() if baton[k] != v
-    }
-    return {"checked": True, "match": not differ, "differences": differ}
-
-
 def _loadavg() -> str:
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def measure(
     plan: Plan, out_dir: Path, only: frozenset[str] | None
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Start the services, run every section, stop everything; return results and errors."""
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """Start the services, run the sections, stop everything.
+
+    Returns the results, the errors by section, and the settings the plain workers copied.
+    """
     services = Services(out_dir / "logs")
     try:
         redis = start_redis(services)
@@ -152,7 +145,7 @@ def measure(
         )
         bench = Bench(services, redis, new_key(), urls["slow"], urls["fast"], out_dir, plan)
         try:
-            return run_sections(bench, only)
+            return (*run_sections(bench, only), bench.plain_settings)
         finally:
             bench.close()
     finally:
@@ -168,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     _stop_on_sigterm()
     started, load_before = time.monotonic(), _loadavg()
     plan = Plan.smoke() if args.smoke else Plan()
-    results, errors = measure(plan, out_dir, args.only)
+    results, errors, plain_settings = measure(plan, out_dir, args.only)
     sweep = results.get("sweep", {}).get("points")
     plot_error = "no sweep" if not sweep else None
     if sweep:
@@ -183,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "plot": None if plot_error else str(plot_path),
         "plot_error": plot_error,
-        "plain_settings": _settings_check(results),
+        "plain_settings": plain_settings,
         "errors": errors,
     }
     targets = {"d_lru_size": plan.lru_size, "d_lru_evictions": plan.rss_clients - plan.lru_size}
