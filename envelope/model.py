@@ -213,7 +213,15 @@ class BedrockEnvelope(_Frozen):
     @property
     def client_fingerprint(self) -> tuple[object, ...]:
         """The part of the envelope a boto3 client depends on: the client cache key."""
-        return (self.region, self.endpoint_url, self.auth, self.client)
+        # Plain values, not the nested models: a cache lookup hashes and compares this key on
+        # every job, and comparing two pydantic models costs about a microsecond each.
+        auth, client = self.auth, self.client
+        return (
+            self.region,
+            self.endpoint_url,
+            (type(auth).__name__, *auth.__dict__.values()),
+            (client.retry_mode, client.max_attempts, client.connect_timeout, client.read_timeout),
+        )
 
     def canonical_json(self) -> bytes:
         """Return the exact bytes that get signed: sorted keys, no whitespace."""

@@ -14,7 +14,9 @@ visibility timeout, even while it still runs). The guard makes that harmless:
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,22 +86,63 @@ def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
         client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
 
 
-class _Refresher(threading.Thread):
-    """Keeps a redis-py Lock alive until told to stop."""
+class _LockKeeper:
+    """One daemon thread per process that keeps every held job lock alive.
 
-    def __init__(self, lock: Any, *, every: float) -> None:
-        super().__init__(name="baton-job-lock", daemon=True)
-        self._lock, self._every, self._stop_event = lock, every, threading.Event()
+    A thread per job cost a thread start and exit per job; the locks share one TTL, so one loop
+    refreshing them all every third of it is enough. Started lazily, and again after a fork.
+    """
 
-    def run(self) -> None:
-        while not self._stop_event.wait(self._every):
-            try:
-                self._lock.reacquire()
-            except Exception:
-                logger.warning("could not refresh the job lock %s", self._lock.name)
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
 
-    def stop(self) -> None:
-        self._stop_event.set()
+    def _reset(self) -> None:
+        self._locks: dict[int, Any] = {}
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._every = 0.0
+
+    def hold(self, lock: Any, *, every: float) -> None:
+        """Refresh ``lock`` every ``every`` seconds (or sooner) until :meth:`drop`."""
+        with self._mutex:
+            self._locks[id(lock)] = lock
+            self._every = min(self._every, every) if self._every else every
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="baton-job-locks", daemon=True
+                )
+                self._thread.start()
+
+    def drop(self, lock: Any) -> None:
+        """Stop refreshing ``lock``."""
+        with self._mutex:
+            self._locks.pop(id(lock), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._every)
+            with self._mutex:
+                held = list(self._locks.values())
+            for lock in held:
+                try:
+                    lock.reacquire()
+                except Exception:
+                    with self._mutex:
+                        still_held = id(lock) in self._locks
+                    if still_held:  # else it was released meanwhile: nothing to refresh
+                        logger.warning("could not refresh the job lock %s", lock.name)
+
+
+_keeper = _LockKeeper()
+
+
+def _stored_state(task: Any, client: Any, job_id: str) -> tuple[dict[str, Any], Any]:
+    """Return the job's result meta and its hand-off mark, in one round trip."""
+    backend = task.app.backend
+    raw_meta, handed = client.mget([backend.get_key_for_task(job_id), _handoff_key(job_id)])
+    meta = backend.decode_result(raw_meta) if raw_meta else {"status": "PENDING"}
+    return meta, handed
 
 
 @contextmanager
@@ -113,12 +156,11 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
         yield None
         return
     job_id = str(task.request.id)
-    meta = task.app.backend.get_task_meta(job_id)
+    meta, handed = _stored_state(task, client, job_id)
     if meta.get("status") == "SUCCESS":
         logger.info("job %s already has its result; not running it again", job_id)
         yield meta.get("result")
         return
-    handed = client.get(_handoff_key(job_id))
     if handed is not None and int(handed) >= expected_turns + 1:
         logger.info("job %s already handed turn %s on; dropping this copy", job_id, int(handed))
         raise Ignore()
@@ -126,12 +168,11 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
     if not lock.acquire():
         logger.info("job %s is running elsewhere; this copy looks again later", job_id)
         raise task.retry(countdown=lock_ttl / 2, max_retries=None)
-    refresher = _Refresher(lock, every=lock_ttl / 3)
-    refresher.start()
+    _keeper.hold(lock, every=lock_ttl / 3)
     try:
         yield None
     finally:
-        refresher.stop()
+        _keeper.drop(lock)
         try:
             lock.release()
         except Exception:

@@ -47,6 +47,10 @@ def job_span(request: Any, *, task_name: str, envelope: BedrockEnvelope) -> Iter
     if trace is None or propagate is None:
         yield
         return
+    carrier = _carrier(request)
+    if not carrier and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        yield  # no SDK and no parent trace: the span would record nothing and carry nothing
+        return
     tracer = trace.get_tracer("baton.workers")
     attributes: dict[str, str | int] = {
         "baton.task": task_name,
@@ -56,6 +60,6 @@ def job_span(request: Any, *, task_name: str, envelope: BedrockEnvelope) -> Iter
         "baton.depth": envelope.lineage.depth,
         "baton.root_id": envelope.lineage.root_id,
     }
-    context = propagate.extract(_carrier(request))
+    context = propagate.extract(carrier)
     with tracer.start_as_current_span(task_name, context=context, attributes=attributes):
         yield
