@@ -23,6 +23,7 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
+from workers.budget import backend_redis
 from workers.errors import BedrockCallRetryable
 
 logger = logging.getLogger("baton.worker")
@@ -81,8 +82,8 @@ def _handoff_key(job_id: str) -> str:
 
 def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
     """Record that ``job_id`` handed the turn after ``turns`` to a chord."""
-    client = getattr(backend, "client", None)
-    if client is not None and hasattr(client, "set"):
+    client = backend_redis(backend)
+    if client is not None:
         client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
 
 
@@ -151,8 +152,8 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
 
     Yields None to run the body, or the stored result to return instead of running.
     """
-    client = getattr(task.app.backend, "client", None)
-    if client is None or not hasattr(client, "lock"):
+    client = backend_redis(task.app.backend)
+    if client is None:
         yield None
         return
     job_id = str(task.request.id)
