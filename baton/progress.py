@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from baton.status import job_state
+
 #: How often the table polls the result backend: a refresh rate, not a correctness knob.
 POLL_INTERVAL_SECONDS = 0.2
 
@@ -26,7 +28,7 @@ def progress_table(
     for column in ("job", "region", "agent", "status"):
         table.add_column(column)
     for job in jobs:
-        state = job.state
+        state = job_state(job.app, job.id, job.state)
         colour = _COLOURS.get(state, "dim")
         table.add_row(job.id[:8], region, agent or "general-purpose", f"[{colour}]{state}[/]")
     return table

@@ -8,7 +8,7 @@ from celery import Celery
 from rich.markup import escape
 from rich.tree import Tree
 
-from envelope import child_jobs_key, root_jobs_key
+from envelope import child_jobs_key, job_lock_key, root_jobs_key
 
 #: A tree is drawn to at most this many jobs, so a runaway root cannot flood the terminal.
 MAX_NODES = 500
@@ -24,10 +24,22 @@ def _listed(app: Celery, key: str) -> list[str]:
     ]
 
 
+def job_state(app: Celery, job_id: str, state: str) -> str:
+    """Return ``state`` (the backend's), or STARTED for a pending job whose lock a worker holds.
+
+    Workers write no STARTED state (one write and one read fewer per job): the job's lock, which
+    exists exactly while a worker runs it, says the same.
+    """
+    client = getattr(app.backend, "client", None)
+    if state == "PENDING" and client is not None and hasattr(client, "exists"):
+        return "STARTED" if client.exists(job_lock_key(job_id)) else state
+    return state
+
+
 def job_node(app: Celery, job_id: str) -> dict[str, Any]:
     """Return one job as a plain dict: its state, its result fields, and its children's IDs."""
     result = app.AsyncResult(job_id)
-    node: dict[str, Any] = {"job_id": job_id, "state": result.state}
+    node: dict[str, Any] = {"job_id": job_id, "state": job_state(app, job_id, result.state)}
     value = result.result if result.state == "SUCCESS" else None
     if isinstance(value, dict):
         node.update(

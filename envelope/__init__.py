@@ -18,6 +18,7 @@ from envelope.constants import (
     QUEUE_PREFIX,
     TASK_NAME,
     child_jobs_key,
+    job_lock_key,
     queue_for,
     root_jobs_key,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "geography_prefix",
     "is_loopback_host",
     "is_region",
+    "job_lock_key",
     "peek",
     "queue_for",
     "requires_profile",

@@ -41,3 +41,12 @@ def root_jobs_key(root_id: str) -> str:
 def child_jobs_key(job_id: str) -> str:
     """Return the result-backend key listing the children ``job_id`` started."""
     return f"{CHILD_JOBS_KEY_PREFIX}{job_id}"
+
+
+#: Redis key (in the result backend) of a job's lock: it exists while a worker runs the job.
+JOB_LOCK_KEY_PREFIX = "baton:lock:"
+
+
+def job_lock_key(job_id: str) -> str:
+    """Return the result-backend key a worker holds while it runs ``job_id``."""
+    return f"{JOB_LOCK_KEY_PREFIX}{job_id}"

@@ -6,9 +6,7 @@ task sees its caller's context.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from envelope import BedrockEnvelope
@@ -51,11 +49,11 @@ def current_envelope() -> BedrockEnvelope:
     return job.envelope
 
 
-@contextmanager
-def running(job: Job) -> Iterator[Job]:
-    """Make ``job`` current for the duration of a task body."""
-    token = _CURRENT.set(job)
-    try:
-        yield job
-    finally:
-        _CURRENT.reset(token)
+def bind(job: Job) -> Token[Job | None]:
+    """Make ``job`` current; give the returned token to :func:`unbind` when the body ends."""
+    return _CURRENT.set(job)
+
+
+def unbind(token: Token[Job | None]) -> None:
+    """Restore the job that was current before :func:`bind`."""
+    _CURRENT.reset(token)

@@ -14,9 +14,6 @@ visibility timeout, even while it still runs). The guard makes that harmless:
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +22,7 @@ from celery.exceptions import Ignore
 
 from workers.budget import backend_redis
 from workers.errors import BedrockCallRetryable
+from workers.joblock import JobLock, keeper
 
 logger = logging.getLogger("baton.worker")
 
@@ -47,7 +45,6 @@ RETRY_BACKOFF_MAX_SECONDS = 30
 
 #: Per-task options of the guarded subagent tasks.
 SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
-    "track_started": True,  # `baton run` shows STARTED; other tasks skip that extra write
     "acks_late": True,
     "reject_on_worker_lost": True,
     "time_limit": TASK_TIME_LIMIT,
@@ -57,6 +54,10 @@ SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
     "retry_backoff": 1,
     "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
     "retry_jitter": True,
+    # Celery reprs every result for its success log line, whatever the log level: a whole
+    # subagent result took about 80 µs of CPU a job, and it carries model text that has no
+    # place in worker logs. The head names the job; the result itself is in the backend.
+    "resultrepr_maxsize": 128,
 }
 
 
@@ -87,94 +88,51 @@ def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
         client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
 
 
-class _LockKeeper:
-    """One daemon thread per process that keeps every held job lock alive.
-
-    A thread per job cost a thread start and exit per job; the locks share one TTL, so one loop
-    refreshing them all every third of it is enough. Started lazily, and again after a fork.
-    """
-
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._locks: dict[int, Any] = {}
-        self._mutex = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._every = 0.0
-
-    def hold(self, lock: Any, *, every: float) -> None:
-        """Refresh ``lock`` every ``every`` seconds (or sooner) until :meth:`drop`."""
-        with self._mutex:
-            self._locks[id(lock)] = lock
-            self._every = min(self._every, every) if self._every else every
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="baton-job-locks", daemon=True
-                )
-                self._thread.start()
-
-    def drop(self, lock: Any) -> None:
-        """Stop refreshing ``lock``."""
-        with self._mutex:
-            self._locks.pop(id(lock), None)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._every)
-            with self._mutex:
-                held = list(self._locks.values())
-            for lock in held:
-                try:
-                    lock.reacquire()
-                except Exception:
-                    with self._mutex:
-                        still_held = id(lock) in self._locks
-                    if still_held:  # else it was released meanwhile: nothing to refresh
-                        logger.warning("could not refresh the job lock %s", lock.name)
-
-
-_keeper = _LockKeeper()
-
-
-def _stored_state(task: Any, client: Any, job_id: str) -> tuple[dict[str, Any], Any]:
-    """Return the job's result meta and its hand-off mark, in one round trip."""
+def _claim(task: Any, client: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, bool]:
+    """Read the job's result and hand-off mark and try its lock, in one round trip."""
     backend = task.app.backend
-    raw_meta, handed = client.mget([backend.get_key_for_task(job_id), _handoff_key(job_id)])
+    pipe = client.pipeline(transaction=False)
+    pipe.mget([backend.get_key_for_task(job_id), _handoff_key(job_id)])
+    lock.take(pipe)
+    (raw_meta, handed), taken = pipe.execute()
     meta = backend.decode_result(raw_meta) if raw_meta else {"status": "PENDING"}
-    return meta, handed
+    return meta, handed, bool(taken)
 
 
 @contextmanager
 def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]:
     """Run a subagent job at most once at a time, and not at all when it is already done.
 
-    Yields None to run the body, or the stored result to return instead of running.
+    Yields None to run the body, or the stored result to return instead of running. A body that
+    returns leaves its lock to expire: Celery stores the result only after the body returns, and
+    the lock keeps a copy out until then. Any other ending gives the lock back at once, so a
+    retry (same job ID) or a chord's resume takes it without waiting.
     """
     client = backend_redis(task.app.backend)
     if client is None:
         yield None
         return
     job_id = str(task.request.id)
-    meta, handed = _stored_state(task, client, job_id)
-    if meta.get("status") == "SUCCESS":
-        logger.info("job %s already has its result; not running it again", job_id)
-        yield meta.get("result")
-        return
-    if handed is not None and int(handed) >= expected_turns + 1:
+    lock = JobLock(client, job_id, ttl=lock_ttl)
+    meta, handed, taken = _claim(task, client, job_id, lock)
+    if meta.get("status") == "SUCCESS" or (handed is not None and int(handed) > expected_turns):
+        if taken:
+            lock.release()
+        if meta.get("status") == "SUCCESS":
+            logger.info("job %s already has its result; not running it again", job_id)
+            yield meta.get("result")
+            return
         logger.info("job %s already handed turn %s on; dropping this copy", job_id, int(handed))
         raise Ignore()
-    lock = client.lock(f"baton:lock:{job_id}", timeout=lock_ttl, blocking=False, thread_local=False)
-    if not lock.acquire():
+    if not taken:
         logger.info("job %s is running elsewhere; this copy looks again later", job_id)
         raise task.retry(countdown=lock_ttl / 2, max_retries=None)
-    _keeper.hold(lock, every=lock_ttl / 3)
+    keeper.hold(lock, every=lock_ttl / 3)
+    returned = False
     try:
         yield None
+        returned = True
     finally:
-        _keeper.drop(lock)
-        try:
-            lock.release()
-        except Exception:
+        keeper.drop(lock)
+        if not returned and not lock.release():
             logger.warning("job lock %s was no longer held at release", lock.name)

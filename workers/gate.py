@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore, Retry
 
-from envelope import BatonError
+from envelope import BatonError, BedrockEnvelope
 from workers import delivery, metrics, tracing
-from workers.context import JOB_ATTRIBUTE, Job, current_job, running
+from workers.context import JOB_ATTRIBUTE, Job, bind, current_job, unbind
 from workers.deadletters import DeadLetters, make_record
 from workers.runtime import WorkerRuntime
 
@@ -47,44 +45,45 @@ class GatedTask(Task):  # type: ignore[type-arg]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.name in UNGATED_TASKS:
             return super().__call__(*args, **kwargs)
-        inherited = current_job()
-        if self.request.called_directly and inherited is not None:
+        request = self.request  # a property that walks Celery's request stack: read it once
+        if request.called_directly and current_job() is not None:
             return super().__call__(*args, **kwargs)  # a plain call inside a job: same config
         runtime: WorkerRuntime = self.app.baton_runtime  # type: ignore[attr-defined]
+        envelope = self._admit(runtime, request)
+        job = Job(envelope=envelope, task_id=str(request.id))
+        setattr(request, JOB_ATTRIBUTE, job)
+        started = time.perf_counter()
+        outcome = "failure"
+        token = bind(job)
         try:
-            envelope = runtime.admit(self.request)
+            with tracing.job_span(request, task_name=self.name, envelope=envelope):
+                result = self._run(runtime, args, kwargs)
+            outcome = "success"
+            return result
+        except (Ignore, Retry):
+            outcome = "handed_on"  # a replace or retry is not a finished job
+            raise
+        finally:
+            unbind(token)
+            seconds = time.perf_counter() - started
+            metrics.job_finished(region=envelope.region, outcome=outcome, seconds=seconds)
+
+    def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
+        """Return the request's verified envelope; dead-letter, count and re-raise a refusal."""
+        try:
+            return runtime.admit(request)
         except BatonError as exc:
-            DeadLetters(self.app).record(make_record(self.request, task_name=self.name, error=exc))
+            DeadLetters(self.app).record(make_record(request, task_name=self.name, error=exc))
             metrics.REFUSALS.labels(reason=exc.code).inc()
             metrics.JOBS.labels(region="unknown", outcome="refused").inc()
-            logger.error("refused job %s (%s): %s [%s]", self.request.id, self.name, exc, exc.code)
+            logger.error("refused job %s (%s): %s [%s]", request.id, self.name, exc, exc.code)
             raise
-        job = Job(envelope=envelope, task_id=str(self.request.id))
-        setattr(self.request, JOB_ATTRIBUTE, job)
-        with (
-            running(job),
-            _observed(envelope.region),
-            tracing.job_span(self.request, task_name=self.name, envelope=envelope),
-        ):
-            if not getattr(self, "baton_guarded", False):
-                return super().__call__(*args, **kwargs)
-            turns = int((kwargs.get("state") or {}).get("turns", 0))
-            lock_ttl = runtime.settings.job_lock_ttl
-            with delivery.guarded(self, expected_turns=turns, lock_ttl=lock_ttl) as stored:
-                return stored if stored is not None else super().__call__(*args, **kwargs)
 
-
-@contextmanager
-def _observed(region: str) -> Iterator[None]:
-    """Count the job's outcome and time it; a replace or retry is not a finished job."""
-    started = time.perf_counter()
-    outcome = "failure"
-    try:
-        yield
-        outcome = "success"
-    except (Ignore, Retry):
-        outcome = "handed_on"
-        raise
-    finally:
-        metrics.JOBS.labels(region=region, outcome=outcome).inc()
-        metrics.JOB_SECONDS.labels(region=region).observe(time.perf_counter() - started)
+    def _run(self, runtime: WorkerRuntime, args: Any, kwargs: Any) -> Any:
+        """Run the body; a guarded task's only when its delivery guard lets it."""
+        if not getattr(self, "baton_guarded", False):
+            return super().__call__(*args, **kwargs)
+        turns = int((kwargs.get("state") or {}).get("turns", 0))
+        lock_ttl = runtime.settings.job_lock_ttl
+        with delivery.guarded(self, expected_turns=turns, lock_ttl=lock_ttl) as stored:
+            return stored if stored is not None else super().__call__(*args, **kwargs)

@@ -7,6 +7,7 @@ through the main process's endpoint. Without it they are ordinary in-process met
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -38,6 +39,22 @@ REFUSALS = Counter("baton_envelope_refusals", "Jobs refused before running, by r
 JOB_SECONDS = Histogram(
     "baton_job_seconds", "Job run time, by region.", ["region"], buckets=JOB_SECONDS_BUCKETS
 )
+
+
+@functools.cache
+def _job_children(region: str, outcome: str) -> tuple[Any, Any]:
+    """The counter and histogram children of one region and outcome, bound once per process.
+
+    ``labels()`` takes a lock and builds a key on every call; a worker sees few regions.
+    """
+    return JOBS.labels(region=region, outcome=outcome), JOB_SECONDS.labels(region=region)
+
+
+def job_finished(*, region: str, outcome: str, seconds: float) -> None:
+    """Count a finished job by region and outcome and record how long it ran."""
+    jobs, job_seconds = _job_children(region, outcome)
+    jobs.inc()
+    job_seconds.observe(seconds)
 
 
 def observe_bedrock_call(*, region: str, http_response: Any, parsed: Any, **_: Any) -> None:

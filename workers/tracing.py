@@ -8,8 +8,8 @@ is one trace.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from envelope import BedrockEnvelope
@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - exercised only without the otel extra
 
 #: Header keys the W3C propagator writes; read from the request like the envelope.
 TRACE_HEADERS = ("traceparent", "tracestate")
+
+_NO_SPAN: AbstractContextManager[object] = nullcontext()
 
 
 def inject(headers: MutableMapping[str, Any]) -> None:
@@ -41,17 +43,19 @@ def _carrier(request: Any) -> dict[str, str]:
     return carrier
 
 
-@contextmanager
-def job_span(request: Any, *, task_name: str, envelope: BedrockEnvelope) -> Iterator[None]:
-    """Run a job inside a span whose parent is the publisher's span."""
+def job_span(
+    request: Any, *, task_name: str, envelope: BedrockEnvelope
+) -> AbstractContextManager[object]:
+    """Return a context that runs a job inside a span whose parent is the publisher's span.
+
+    Without OpenTelemetry, or with neither an SDK nor a parent trace (the span would record
+    nothing and carry nothing), it is a shared no-op context: this runs for every job.
+    """
     if trace is None or propagate is None:
-        yield
-        return
+        return _NO_SPAN
     carrier = _carrier(request)
     if not carrier and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        yield  # no SDK and no parent trace: the span would record nothing and carry nothing
-        return
-    tracer = trace.get_tracer("baton.workers")
+        return _NO_SPAN
     attributes: dict[str, str | int] = {
         "baton.task": task_name,
         "baton.job_id": str(getattr(request, "id", "")),
@@ -60,6 +64,6 @@ def job_span(request: Any, *, task_name: str, envelope: BedrockEnvelope) -> Iter
         "baton.depth": envelope.lineage.depth,
         "baton.root_id": envelope.lineage.root_id,
     }
-    context = propagate.extract(carrier)
-    with tracer.start_as_current_span(task_name, context=context, attributes=attributes):
-        yield
+    return trace.get_tracer("baton.workers").start_as_current_span(
+        task_name, context=propagate.extract(carrier), attributes=attributes
+    )

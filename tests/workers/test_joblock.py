@@ -1,0 +1,109 @@
+"""The per-job lock and the guard around a job's body, against a real Redis.
+
+Only the holder's token refreshes or releases a lock; a body that returns keeps its lock until it
+expires (so a copy cannot slip in before Celery stores the result), any other ending gives it
+back at once; and ``baton status`` reads a held lock as a running job.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+from celery.exceptions import Ignore
+
+from baton.status import job_state
+from envelope import job_lock_key
+from workers.delivery import guarded, mark_handed_on
+from workers.joblock import JobLock
+
+pytestmark = pytest.mark.integration
+
+
+class RetryLater(Exception):
+    """What the fake task's ``retry`` raises, so a test can see the copy was sent back."""
+
+
+@pytest.fixture()
+def backend_app(redis_urls: tuple[str, str]) -> Any:
+    app = Celery("joblock-test", broker=redis_urls[0], backend=redis_urls[1])
+    yield app
+    app.backend.client.close()
+
+
+def task_for(app: Celery, job_id: str) -> Any:
+    def retry(**options: Any) -> RetryLater:
+        return RetryLater(options)
+
+    return SimpleNamespace(app=app, request=SimpleNamespace(id=job_id), retry=retry)
+
+
+def test_only_the_holder_refreshes_or_releases_a_lock(backend_app):
+    client: redis.Redis = backend_app.backend.client
+    holder, rival = (JobLock(client, "job-1", ttl=30) for _ in range(2))
+    pipe = client.pipeline(transaction=False)
+    holder.take(pipe)
+    rival.take(pipe)
+    assert pipe.execute() == [True, None]
+
+    assert holder.refresh() and not rival.refresh()
+    assert not rival.release()
+    assert client.exists(job_lock_key("job-1"))
+    assert holder.release()
+    assert not client.exists(job_lock_key("job-1"))
+
+
+def test_a_body_that_returns_keeps_its_lock_until_it_expires(backend_app):
+    client = backend_app.backend.client
+    with guarded(task_for(backend_app, "job-ok"), expected_turns=0, lock_ttl=30) as stored:
+        assert stored is None
+        assert client.exists(job_lock_key("job-ok"))
+    assert 0 < client.pttl(job_lock_key("job-ok")) <= 30_000
+
+
+@pytest.mark.parametrize("raised", [ValueError("boom"), Ignore()])
+def test_a_body_that_raises_gives_its_lock_back(backend_app, raised):
+    client = backend_app.backend.client
+    with (
+        pytest.raises(type(raised)),
+        guarded(task_for(backend_app, "job-raises"), expected_turns=0, lock_ttl=30),
+    ):
+        raise raised
+    assert not client.exists(job_lock_key("job-raises"))
+
+
+def test_a_copy_that_finds_the_lock_taken_is_sent_back_to_retry(backend_app):
+    task = task_for(backend_app, "job-busy")
+    with guarded(task, expected_turns=0, lock_ttl=30):
+        with pytest.raises(RetryLater) as retried, guarded(task, expected_turns=0, lock_ttl=30):
+            pytest.fail("a second copy ran while the first held the lock")
+        assert retried.value.args[0]["countdown"] == 15
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated setex")  # Celery's own call
+def test_a_copy_of_a_finished_job_gets_the_stored_result_and_takes_no_lock(backend_app):
+    backend_app.backend.store_result("job-done", {"text": "stored"}, "SUCCESS")
+    with guarded(task_for(backend_app, "job-done"), expected_turns=0, lock_ttl=30) as stored:
+        assert stored == {"text": "stored"}
+    assert not backend_app.backend.client.exists(job_lock_key("job-done"))
+
+
+def test_a_copy_of_a_turn_already_handed_on_is_dropped(backend_app):
+    mark_handed_on(backend_app.backend, job_id="job-handed", turns=1, ttl=60)
+    with (
+        pytest.raises(Ignore),
+        guarded(task_for(backend_app, "job-handed"), expected_turns=0, lock_ttl=30),
+    ):
+        pytest.fail("a turn that was handed on ran again")
+    assert not backend_app.backend.client.exists(job_lock_key("job-handed"))
+
+
+def test_status_shows_a_pending_job_with_a_held_lock_as_started(backend_app):
+    client = backend_app.backend.client
+    assert job_state(backend_app, "job-x", "PENDING") == "PENDING"
+    client.set(job_lock_key("job-x"), "token", px=30_000)
+    assert job_state(backend_app, "job-x", "PENDING") == "STARTED"
+    assert job_state(backend_app, "job-x", "SUCCESS") == "SUCCESS"
