@@ -12,7 +12,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,11 +41,12 @@ MIN_KEY_LENGTH = 16
 DEFAULT_KID = "default"
 
 _PREFIX = "v1"
+_PREFIX_DOT = b"v1."
 
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
-#: A key id as the payload's text spells it (``BedrockEnvelope.kid``'s pattern).
-_KID_FIELD = re.compile(rb'"kid"\s*:\s*"([A-Za-z0-9_.-]{1,64})"')
+#: How canonical JSON introduces the key id.
+_KID_FIELD = b'"kid":"'
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ class Keyring:
         bases = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in self.keys.items()}
         object.__setattr__(self, "_bases", bases)
 
-    def mac(self, kid: str, signing_input: str) -> bytes:
+    def mac(self, kid: str, signing_input: bytes) -> bytes:
         """Return the HMAC-SHA256 of ``signing_input`` under key ``kid`` (which must exist)."""
         state = self._bases[kid].copy()
-        state.update(signing_input.encode("ascii"))
+        state.update(signing_input)
         return state.digest()
 
     def __repr__(self) -> str:
@@ -122,10 +122,9 @@ def _b64decode(text: str) -> bytes:
     return raw
 
 
-def _payload_bytes(text: str) -> bytes:
+def _payload_bytes(segment: bytes) -> bytes:
     """Decode the payload segment (lenient, as ``base64.urlsafe_b64decode``, with less work)."""
-    padded = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
-    return binascii.a2b_base64(padded)
+    return binascii.a2b_base64(segment.translate(_FROM_URLSAFE) + b"=" * (-len(segment) % 4))
 
 
 def encode(envelope: BedrockEnvelope, *, keyring: Keyring) -> str:
@@ -136,10 +135,11 @@ def encode(envelope: BedrockEnvelope, *, keyring: Keyring) -> str:
     if envelope.kid != keyring.active:
         envelope = envelope.model_copy(update={"kid": keyring.active})
     signing_input = f"{_PREFIX}.{_b64encode(envelope.canonical_json())}"
-    return f"{signing_input}.{_b64encode(keyring.mac(keyring.active, signing_input))}"
+    mac = keyring.mac(keyring.active, signing_input.encode("ascii"))
+    return f"{signing_input}.{_b64encode(mac)}"
 
 
-def _split(token: str) -> tuple[str, bytes, str]:
+def _split(token: str) -> tuple[bytes, bytes, str]:
     """Return the signing input, the decoded payload and the signature text of ``token``."""
     if not isinstance(token, str):
         raise EnvelopeMalformed(f"envelope header must be a string, got {type(token).__name__}")
@@ -150,19 +150,20 @@ def _split(token: str) -> tuple[str, bytes, str]:
             f"envelope token is {size} bytes, over the {MAX_TOKEN_BYTES}-byte limit; "
             "it was not produced by Baton"
         )
-    parts = token.split(".")
-    if not ascii_only or len(parts) != 3 or parts[0] != _PREFIX:
+    raw = token.encode("ascii") if ascii_only else b""
+    if raw.count(b".") != 2 or not raw.startswith(_PREFIX_DOT):
         raise EnvelopeMalformed(
             "envelope token is not of the form v1.<payload>.<signature> in ASCII; "
             "check that the producer runs a Baton release that writes envelope v1"
         )
+    end = raw.rindex(b".")
     try:
         # The payload needs no canonical check: the MAC covers its exact text, so any other
         # spelling of the same bytes fails verification.
-        payload = _payload_bytes(parts[1])
+        payload = _payload_bytes(raw[len(_PREFIX_DOT) : end])
     except (binascii.Error, ValueError) as exc:
         raise EnvelopeMalformed("envelope token is not valid base64url") from exc
-    return f"{parts[0]}.{parts[1]}", payload, parts[2]
+    return raw[:end], payload, token[end + 1 :]
 
 
 def _refuse_signature(kid: str, signature: str) -> NoReturn:
@@ -194,15 +195,20 @@ def _key_id(payload: bytes) -> str:
     The payload is then parsed once, by the model's validator, and only after its MAC has been
     checked with that key. A misreading can only pick a key whose MAC then fails, or one whose
     holder signed the payload; :func:`decode` also requires the parsed ``kid`` to be the same.
-    When the text has no such field, the JSON is parsed to say precisely what is wrong.
+    Where the text is not canonical (no ``"kid":"`` in it), the JSON is parsed instead, which
+    also says precisely what is wrong with a payload that has no key id.
     """
-    found = _KID_FIELD.search(payload)
-    if found is not None:
-        return found.group(1).decode("ascii")
-    kid = _payload_dict(payload).get("kid")
-    if not isinstance(kid, str):
+    start = payload.find(_KID_FIELD)
+    if start >= 0:
+        start += len(_KID_FIELD)
+        end = payload.find(b'"', start)
+        kid = payload[start:end]
+        if end > start and kid.isascii():
+            return kid.decode("ascii")
+    found = _payload_dict(payload).get("kid")
+    if not isinstance(found, str):
         raise EnvelopeMalformed("envelope payload has no key id (kid)")
-    return kid
+    return found
 
 
 def _validated(payload: bytes, insecure_endpoints: frozenset[str]) -> BedrockEnvelope:

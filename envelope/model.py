@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from envelope.constants import ENVELOPE_VERSION
-from envelope.regions import is_region
+from envelope.regions import REGION_PATTERN
 
 #: How long a root envelope stays valid. Long enough for a deep agent tree; short enough that a
 #: message found in a queue next week is refused, not run.
@@ -177,7 +177,9 @@ class BedrockEnvelope(_Frozen):
     """A parent's resolved Bedrock configuration, signed and carried in one message header."""
 
     v: Literal[1] = ENVELOPE_VERSION
-    region: str
+    # A pattern, not a Python validator: it runs inside pydantic-core, and a worker validates
+    # an envelope for every job.
+    region: str = Field(pattern=REGION_PATTERN.pattern)
     cross_region: bool
     model_id: str = Field(min_length=1, max_length=2048)
     endpoint_url: str | None = None
@@ -188,13 +190,6 @@ class BedrockEnvelope(_Frozen):
     iat: int
     exp: int
     kid: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-
-    @field_validator("region")
-    @classmethod
-    def _region_shape(cls, value: str) -> str:
-        if not is_region(value):
-            raise ValueError(f"{value!r} is not an AWS region name such as eu-west-1")
-        return value
 
     @field_validator("endpoint_url")
     @classmethod

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 #: An AWS region name: ``eu-west-1``, ``us-gov-west-1``, ``ap-southeast-4``.
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")  # ASCII digits only
 
 
 @dataclass(frozen=True)

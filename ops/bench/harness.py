@@ -48,8 +48,8 @@ SUBPROCESS_TIMEOUT_SECONDS = 180.0
 class Plan:
     """How many of everything a run does; ``smoke`` only proves the harness works."""
 
-    noop_rounds: int = 12
-    noop_jobs: int = 1000
+    noop_rounds: int = 30
+    noop_jobs: int = 400
     hit_iterations: int = 20000
     build_iterations: int = 40
     io_rounds: int = 2
@@ -68,7 +68,7 @@ class Plan:
     def smoke(cls) -> Plan:
         """Return tiny counts: every measurement runs, none of the figures means anything."""
         return cls(
-            noop_rounds=2,
+            noop_rounds=3,
             noop_jobs=100,
             hit_iterations=300,
             build_iterations=2,
@@ -160,12 +160,22 @@ class Bench:
             ids.append(str(sent.id))
         return ids
 
-    def publish_plain_noops(self, count: int) -> list[str]:
-        """Publish ``count`` plain no-ops."""
-        return [
-            str(self.producer.send_task(PLAIN_NOOP_TASK, queue=PLAIN_QUEUE).id)
-            for _ in range(count)
-        ]
+    def publish_plain_noops(self, count: int, *, carrying: Orchestrator | None = None) -> list[str]:
+        """Publish ``count`` plain no-ops; with ``carrying``, each with a signed envelope header.
+
+        The plain worker never reads the header: those no-ops price carrying the envelope
+        apart from checking it.
+        """
+        ids = []
+        for _ in range(count):
+            headers = {}
+            if carrying is not None:
+                serial = next(self._noop_serial)
+                child = carrying.envelope.child(parent_id=f"bench-{serial}")
+                headers[HEADER_KEY] = encode(child, keyring=self.keyring)
+            sent = self.producer.send_task(PLAIN_NOOP_TASK, headers=headers, queue=PLAIN_QUEUE)
+            ids.append(str(sent.id))
+        return ids
 
     def publish_plain_sleeps(self, count: int) -> list[str]:
         """Publish ``count`` plain tasks that sleep for the emulator's latency."""

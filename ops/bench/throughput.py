@@ -39,28 +39,38 @@ NOOP_WARM = 50
 
 
 def measure_noop(bench: Bench) -> dict[str, Any]:
-    """(a) Drain rate of gated no-ops against plain no-ops, one solo worker each, alternating."""
+    """(a) Drain rate of gated no-ops against plain no-ops, one solo worker each, alternating.
+
+    A third run sends the plain worker no-ops that carry a signed envelope header it never
+    reads, which splits the price into carrying the header and checking it.
+    """
     baton = WorkerSpec("noop-baton", "workers", queue_for(REGION), pool="solo")
     plain = WorkerSpec("noop-plain", "bench_plain", PLAIN_QUEUE, pool="solo")
     parent = bench.parent(bench.fast_url)
-    publishers: dict[WorkerSpec, Publish] = {
-        baton: lambda n: bench.publish_baton_noops(parent, n),
-        plain: bench.publish_plain_noops,
+    contenders: dict[str, tuple[WorkerSpec, Publish]] = {
+        BATON: (baton, lambda n: bench.publish_baton_noops(parent, n)),
+        PLAIN: (plain, bench.publish_plain_noops),
+        PLAIN_HEADER: (plain, lambda n: bench.publish_plain_noops(n, carrying=parent)),
     }
     try:
-        fleet = start_warm(bench, publishers, warm=NOOP_WARM)
+        fleet = start_warm(
+            bench, {baton: contenders[BATON][1], plain: bench.publish_plain_noops}, warm=NOOP_WARM
+        )
         try:
             rounds = []
+            names = list(contenders)
             for index in range(bench.plan.noop_rounds):
-                order = (baton, plain) if index % 2 == 0 else (plain, baton)
-                rounds.append(
-                    {spec.name: _noop_run(bench, fleet, spec, publishers[spec]) for spec in order}
-                )
+                order = names[index % len(names) :] + names[: index % len(names)]
+                rounds.append({name: _noop_run(bench, fleet, *contenders[name]) for name in order})
         finally:
             fleet.stop()
     finally:
         close_parent(parent)
-    return _noop_figures(rounds, baton.name, plain.name)
+    return _noop_figures(rounds)
+
+
+#: The three no-op runs of (a): gated, plain, and plain carrying an unread envelope header.
+BATON, PLAIN, PLAIN_HEADER = "noop-baton", "noop-plain", "noop-plain-header"
 
 
 def _noop_run(bench: Bench, fleet: Fleet, spec: WorkerSpec, publish: Publish) -> Drain:
@@ -74,22 +84,28 @@ def _noop_run(bench: Bench, fleet: Fleet, spec: WorkerSpec, publish: Publish) ->
     )
 
 
-def _noop_figures(rounds: list[dict[str, Drain]], baton: str, plain: str) -> dict[str, Any]:
+def _median_ratio(rounds: list[dict[str, Drain]], top: str, bottom: str) -> float:
+    return statistics.median(run[top].steady_rate / run[bottom].steady_rate for run in rounds)
+
+
+def _noop_figures(rounds: list[dict[str, Drain]]) -> dict[str, Any]:
     """The figure is the median of per-round ratios of steady drain rates (first to last).
 
     Beside it, the ratio of the workers' CPU time per task, which a busy neighbour on the machine
-    disturbs far less than it disturbs a rate.
+    disturbs far less than it disturbs a rate, and the split of the price between carrying the
+    header (plain with header / plain) and checking it (Baton / plain with header).
     """
-    ratios = [run[baton].steady_rate / run[plain].steady_rate for run in rounds]
-    cpu = {name: sum(run[name].cpu_seconds for run in rounds) for name in (baton, plain)}
+    cpu = {name: sum(run[name].cpu_seconds for run in rounds) for name in (BATON, PLAIN)}
     return {
-        "a_noop_ratio": statistics.median(ratios),
-        "a_cpu_ratio": cpu[plain] / cpu[baton] if cpu[baton] else math.nan,
-        "a_baton_noop_per_s": statistics.median(run[baton].steady_rate for run in rounds),
-        "a_plain_noop_per_s": statistics.median(run[plain].steady_rate for run in rounds),
+        "a_noop_ratio": _median_ratio(rounds, BATON, PLAIN),
+        "a_cpu_ratio": cpu[PLAIN] / cpu[BATON] if cpu[BATON] else math.nan,
+        "a_header_ratio": _median_ratio(rounds, PLAIN_HEADER, PLAIN),
+        "a_gate_ratio": _median_ratio(rounds, BATON, PLAIN_HEADER),
+        "a_baton_noop_per_s": statistics.median(run[BATON].steady_rate for run in rounds),
+        "a_plain_noop_per_s": statistics.median(run[PLAIN].steady_rate for run in rounds),
         "details": {
             "pool": "solo",
-            "ratios": [round(ratio, 4) for ratio in ratios],
+            "ratios": [round(run[BATON].steady_rate / run[PLAIN].steady_rate, 4) for run in rounds],
             "rounds": [{name: d.summary() for name, d in run.items()} for run in rounds],
             "failures": sum(d.failures for run in rounds for d in run.values()),
         },

@@ -15,6 +15,7 @@ from envelope import (
     SealedAuth,
     check_endpoint_url,
     is_loopback_host,
+    is_region,
 )
 
 IAT = 1_700_000_000
@@ -71,11 +72,23 @@ def test_a_region_name_is_accepted(region):
 
 @pytest.mark.parametrize(
     "region",
-    ["", "EU-WEST-1", "eu-west", "eu_west_1", "eu-west-1a", "europe", " eu-west-1", "eu-west-1\n"],
+    [
+        "",
+        "EU-WEST-1",
+        "eu-west",
+        "eu_west_1",
+        "eu-west-1a",
+        "europe",
+        " eu-west-1",
+        "eu-west-1\n",
+        "eu-west-\u0661",  # an Arabic-Indic digit one: a digit to Unicode, not to AWS
+    ],
 )
 def test_a_value_that_is_not_a_region_name_is_refused(region):
-    with pytest.raises(ValidationError, match="not an AWS region"):
+    with pytest.raises(ValidationError) as refused:
         make_envelope(region=region)
+    assert [error["loc"] for error in refused.value.errors()] == [("region",)]
+    assert not is_region(region)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ MEASUREMENT_KEYS = (
     "a_baton_noop_per_s",
     "a_plain_noop_per_s",
     "a_cpu_ratio",
+    "a_header_ratio",
+    "a_gate_ratio",
     "a_gate_overhead_us",
     "b_cache_hit_us",
     "b_session_client_ms",
