@@ -14,6 +14,7 @@ setting a worker's environment could inject is pinned in code:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -81,6 +82,8 @@ class ClientCache:
         key = envelope.client_fingerprint
         client = self._clients.get(key)
         if client is not None:
+            with contextlib.suppress(KeyError):  # another thread evicted it meanwhile
+                self._clients.move_to_end(key)
             _HITS.inc()
             return client
         with self._lock:

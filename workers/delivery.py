@@ -88,15 +88,12 @@ def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
         client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
 
 
-def _claim(task: Any, client: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, bool]:
-    """Read the job's result and hand-off mark and try its lock, in one round trip."""
+def _claim(task: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, bool]:
+    """Try the job's lock and read its result and hand-off mark, in one round trip."""
     backend = task.app.backend
-    pipe = client.pipeline(transaction=False)
-    pipe.mget([backend.get_key_for_task(job_id), _handoff_key(job_id)])
-    lock.take(pipe)
-    (raw_meta, handed), taken = pipe.execute()
+    taken, raw_meta, handed = lock.claim(backend.get_key_for_task(job_id), _handoff_key(job_id))
     meta = backend.decode_result(raw_meta) if raw_meta else {"status": "PENDING"}
-    return meta, handed, bool(taken)
+    return meta, handed, taken
 
 
 @contextmanager
@@ -114,7 +111,7 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
         return
     job_id = str(task.request.id)
     lock = JobLock(client, job_id, ttl=lock_ttl)
-    meta, handed, taken = _claim(task, client, job_id, lock)
+    meta, handed, taken = _claim(task, job_id, lock)
     if meta.get("status") == "SUCCESS" or (handed is not None and int(handed) > expected_turns):
         if taken:
             lock.release()

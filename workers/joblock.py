@@ -2,12 +2,13 @@
 
 A lock is ``SET NX`` of a random token with a TTL. Only the holder's token refreshes or deletes
 it (one Lua script each), so a copy that took over after an expiry cannot be unlocked by the
-first. Taking it is a plain command, so it can ride in the same round trip as the guard's reads.
+first. Taking it reads the guard's two keys in the same script: one round trip per job.
 While a lock exists, ``baton status`` shows its job as running.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -20,6 +21,11 @@ import redis
 from envelope import job_lock_key
 
 logger = logging.getLogger("baton.worker")
+
+_CLAIM = """
+local taken = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return {taken and 1 or 0, redis.call('get', KEYS[2]), redis.call('get', KEYS[3])}
+"""
 
 _REFRESH = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -45,20 +51,31 @@ class JobLock:
         self.ttl_ms = max(int(ttl * 1000), 1)
         self.token = f"{random.getrandbits(128):032x}"  # tells holders apart; not a secret
 
-    def take(self, pipe: Any) -> None:
-        """Queue the ``SET NX`` on ``pipe``; its reply (True or None) tells whether it was taken."""
-        pipe.set(self.name, self.token, nx=True, px=self.ttl_ms)
+    def claim(self, first: str, second: str) -> tuple[bool, bytes | None, bytes | None]:
+        """Try to take the lock and read two keys, in one round trip (one script call).
+
+        Returns whether the lock was taken, and the two values (None where a key is absent).
+        """
+        taken, one, two = _script(self.client, _CLAIM)(
+            keys=[self.name, first, second], args=[self.token, self.ttl_ms]
+        )
+        return bool(taken), one, two
 
     def refresh(self) -> bool:
         """Extend the TTL if this holder still has the lock; False when it has been lost."""
-        return bool(self._script(_REFRESH)(keys=[self.name], args=[self.token, self.ttl_ms]))
+        return bool(
+            _script(self.client, _REFRESH)(keys=[self.name], args=[self.token, self.ttl_ms])
+        )
 
     def release(self) -> bool:
         """Delete the lock if this holder still has it; False when it had expired or moved on."""
-        return bool(self._script(_RELEASE)(keys=[self.name], args=[self.token]))
+        return bool(_script(self.client, _RELEASE)(keys=[self.name], args=[self.token]))
 
-    def _script(self, source: str) -> Any:
-        return self.client.register_script(source)
+
+@functools.lru_cache(maxsize=32)
+def _script(client: redis.Redis, source: str) -> Any:
+    """The client's handle on a script (EVALSHA, loading it on first use), made once."""
+    return client.register_script(source)
 
 
 class LockKeeper:

@@ -60,7 +60,12 @@ def job_finished(*, region: str, outcome: str, seconds: float) -> None:
 def observe_bedrock_call(*, region: str, http_response: Any, parsed: Any, **_: Any) -> None:
     """botocore ``after-call`` observer: count the call by its outcome."""
     error = (parsed or {}).get("Error", {}) if isinstance(parsed, dict) else {}
-    BEDROCK_CALLS.labels(region=region, code=error.get("Code") or "ok").inc()
+    _call_child(region, error.get("Code") or "ok").inc()
+
+
+@functools.lru_cache(maxsize=256)  # bounded: error codes come from the server
+def _call_child(region: str, code: str) -> Any:
+    return BEDROCK_CALLS.labels(region=region, code=code)
 
 
 def serve(port: int, *, host: str = "127.0.0.1") -> None:

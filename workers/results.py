@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -15,11 +17,28 @@ class Usage(BaseModel):
     total_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
+        # Sums of two validated counts need no validation of their own.
+        return Usage.model_construct(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
         )
+
+    def as_dict(self) -> UsageDict:
+        """Return the counts as the plain dict a result carries."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+class UsageDict(TypedDict):
+    """Token counts in a stored result."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
 
 
 class ChildFailure(BaseModel):
@@ -34,10 +53,12 @@ class ChildFailure(BaseModel):
     tree_jobs: int = 1
 
 
-class SubagentResult(BaseModel):
-    """The result of one subagent job, as stored in the result backend (JSON)."""
+class SubagentResult(TypedDict):
+    """The result of one subagent job, as stored in the result backend (JSON).
 
-    model_config = ConfigDict(frozen=True)
+    A plain dict built from already-typed parts: validating it again and dumping it back to JSON
+    cost a job more than the rest of its bookkeeping together.
+    """
 
     job_id: str
     agent: str
@@ -45,11 +66,11 @@ class SubagentResult(BaseModel):
     region: str
     model_id: str
     endpoint: str | None
-    usage: Usage
+    usage: UsageDict
     stop_reason: str
     depth: int
     root_id: str
     parent_id: str | None
-    children: list[str] = Field(default_factory=list)
-    turns: int = 1
-    tree_jobs: int = 1
+    children: list[str]
+    turns: int
+    tree_jobs: int

@@ -57,7 +57,7 @@ def run_subagent(
     description: str | None = None,
     model: str | None = None,
     as_tool: bool = False,
-) -> dict[str, Any]:
+) -> SubagentResult | dict[str, Any]:
     """Take the first turn of a subagent job."""
     try:
         envelope = current_envelope()
@@ -79,7 +79,7 @@ def resume_subagent(
     task: Task,  # type: ignore[type-arg]
     child_results: list[dict[str, Any]],
     state: dict[str, Any],
-) -> dict[str, Any]:
+) -> SubagentResult | dict[str, Any]:
     """Take the next turn once every child has answered."""
     resumed = ConversationState.model_validate(state)
     try:
@@ -103,7 +103,7 @@ def _failed(task: Task, exc: BatonError, *, as_tool: bool) -> dict[str, Any]:  #
     return ChildFailure(job_id=str(task.request.id), error=error).model_dump(mode="json")
 
 
-def advance(task: Task, state: ConversationState) -> dict[str, Any]:  # type: ignore[type-arg]
+def advance(task: Task, state: ConversationState) -> SubagentResult:  # type: ignore[type-arg]
     """Converse until the model stops, a limit is hit, or children must run first."""
     envelope = current_envelope()
     client = _runtime(task).clients.get(envelope)
@@ -205,24 +205,24 @@ def finish(
     endpoint: str,
     stop_reason: str,
     text: str,
-) -> dict[str, Any]:
+) -> SubagentResult:
     """Return the job's result: its answer, lineage, children and subtree usage."""
-    return SubagentResult(
-        job_id=state.job_id,
-        agent=state.agent,
-        text=text,
-        region=envelope.region,
-        model_id=state.model_id,
-        endpoint=endpoint,
-        usage=state.usage,
-        stop_reason=stop_reason,
-        depth=envelope.lineage.depth,
-        root_id=envelope.lineage.root_id,
-        parent_id=envelope.lineage.parent_id,
-        children=state.children,
-        turns=state.turns,
-        tree_jobs=state.tree_jobs,
-    ).model_dump(mode="json")
+    return {
+        "job_id": state.job_id,
+        "agent": state.agent,
+        "text": text,
+        "region": envelope.region,
+        "model_id": state.model_id,
+        "endpoint": endpoint,
+        "usage": state.usage.as_dict(),
+        "stop_reason": stop_reason,
+        "depth": envelope.lineage.depth,
+        "root_id": envelope.lineage.root_id,
+        "parent_id": envelope.lineage.parent_id,
+        "children": list(state.children),
+        "turns": state.turns,
+        "tree_jobs": state.tree_jobs,
+    }
 
 
 def register(app: Celery) -> Task:  # type: ignore[type-arg]

@@ -93,6 +93,20 @@ def test_the_cache_is_a_bounded_lru_that_counts_evictions(wrong_worker_env):
     assert (len(cache), cache.evictions, cache.builds) == (2, 1, 3)
 
 
+def test_the_client_used_last_is_the_one_kept(wrong_worker_env):
+    cache = ClientCache(max_pool_connections=10, max_size=2)
+    first, second, third = (
+        make_envelope(region=r) for r in ("eu-west-1", "eu-west-2", "eu-west-3")
+    )
+    kept = cache.get(first)
+    cache.get(second)
+    cache.get(first)  # used again: now the second is the least recently used
+    cache.get(third)
+
+    assert cache.get(first) is kept
+    assert cache.builds == 3
+
+
 def test_a_profile_missing_on_the_worker_is_a_clear_error(wrong_worker_env, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     cache = ClientCache(max_pool_connections=10, max_size=2)

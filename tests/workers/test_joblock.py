@@ -43,11 +43,10 @@ def task_for(app: Celery, job_id: str) -> Any:
 
 def test_only_the_holder_refreshes_or_releases_a_lock(backend_app):
     client: redis.Redis = backend_app.backend.client
+    client.set("first", "1")
     holder, rival = (JobLock(client, "job-1", ttl=30) for _ in range(2))
-    pipe = client.pipeline(transaction=False)
-    holder.take(pipe)
-    rival.take(pipe)
-    assert pipe.execute() == [True, None]
+    assert holder.claim("first", "absent") == (True, b"1", None)
+    assert rival.claim("first", "absent") == (False, b"1", None)
 
     assert holder.refresh() and not rival.refresh()
     assert not rival.release()
