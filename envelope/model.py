@@ -151,7 +151,6 @@ def endpoint_host_port(url: str) -> str:
     return f"{parts.hostname}:{port}"
 
 
-@functools.lru_cache(maxsize=1024)
 def check_endpoint_url(url: str, *, insecure_endpoints: frozenset[str] = frozenset()) -> str:
     """Return ``url`` if it is https, or http on loopback or an opted-in ``host:port``.
 
@@ -159,6 +158,11 @@ def check_endpoint_url(url: str, *, insecure_endpoints: frozenset[str] = frozens
         ValueError: anything else; plain http elsewhere would let a network peer read and
             rewrite every Bedrock call.
     """
+    return _checked_endpoint_url(url, insecure_endpoints)
+
+
+@functools.lru_cache(maxsize=1024)  # positional: a keyword argument makes every lookup dearer
+def _checked_endpoint_url(url: str, insecure_endpoints: frozenset[str]) -> str:
     parts = urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise ValueError(f"endpoint {url!r} is not an http(s) URL with a host")
@@ -197,7 +201,7 @@ class BedrockEnvelope(_Frozen):
         if value is None:
             return None
         insecure = (info.context or {}).get(INSECURE_ENDPOINTS_CONTEXT, frozenset())
-        return check_endpoint_url(value, insecure_endpoints=frozenset(insecure))
+        return _checked_endpoint_url(value, frozenset(insecure))
 
     @model_validator(mode="after")
     def _window(self) -> BedrockEnvelope:
