@@ -48,8 +48,8 @@ SUBPROCESS_TIMEOUT_SECONDS = 180.0
 class Plan:
     """How many of everything a run does; ``smoke`` only proves the harness works."""
 
-    noop_rounds: int = 30
-    noop_jobs: int = 400
+    noop_rounds: int = 32
+    noop_jobs: int = 300
     hit_iterations: int = 20000
     build_iterations: int = 40
     io_rounds: int = 2
@@ -68,8 +68,8 @@ class Plan:
     def smoke(cls) -> Plan:
         """Return tiny counts: every measurement runs, none of the figures means anything."""
         return cls(
-            noop_rounds=3,
-            noop_jobs=100,
+            noop_rounds=4,
+            noop_jobs=80,
             hit_iterations=300,
             build_iterations=2,
             io_rounds=1,
@@ -143,17 +143,23 @@ class Bench:
         config = capture(environ=environ)
         return Orchestrator(config=config, settings=settings, app=producer_app(settings))
 
-    def publish_baton_noops(self, parent: Orchestrator, count: int) -> list[str]:
-        """Publish ``count`` gated no-ops, each with its own signed child envelope.
+    def publish_baton_noops(
+        self, parent: Orchestrator, count: int, *, per_token: int = 1
+    ) -> list[str]:
+        """Publish ``count`` gated no-ops, a signed child envelope for every ``per_token``.
 
-        Every token of a run is distinct, as if each no-op had its own parent: the worker pays
-        the full verification for each, whatever it may remember of tokens it has seen.
+        With ``per_token=1`` every token of a run is distinct, as if each no-op had its own
+        parent: the worker pays the full verification for each, whatever it may remember of
+        tokens it has seen. A larger ``per_token`` is how a turn's children arrive: siblings
+        share their parent's child envelope.
         """
         root = parent.envelope
         ids = []
-        for _ in range(count):
-            serial = next(self._noop_serial)
-            token = encode(root.child(parent_id=f"bench-{serial}"), keyring=self.keyring)
+        token = ""
+        for index in range(count):
+            if index % per_token == 0:
+                serial = next(self._noop_serial)
+                token = encode(root.child(parent_id=f"bench-{serial}"), keyring=self.keyring)
             sent = self.producer.send_task(
                 BATON_NOOP_TASK, headers={HEADER_KEY: token}, queue=queue_for(REGION)
             )

@@ -47,6 +47,7 @@ GOALS: tuple[Goal, ...] = (
     Goal("a_cpu_ratio", "a: worker CPU per task, plain / envelope path", "ratio"),
     Goal("a_header_ratio", "a: plain no-op carrying an unread envelope header / plain", "ratio"),
     Goal("a_gate_ratio", "a: envelope path / plain no-op carrying the header", "ratio"),
+    Goal("a_siblings_ratio", "a: envelope path, 8 jobs to a token (siblings) / plain", "ratio"),
     Goal("a_gate_overhead_us", "a: gate CPU per task, traced gated - plain no-op", "µs"),
     Goal(
         "b_cache_hit_us",

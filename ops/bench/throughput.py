@@ -42,7 +42,8 @@ def measure_noop(bench: Bench) -> dict[str, Any]:
     """(a) Drain rate of gated no-ops against plain no-ops, one solo worker each, alternating.
 
     A third run sends the plain worker no-ops that carry a signed envelope header it never
-    reads, which splits the price into carrying the header and checking it.
+    reads, which splits the price into carrying the header and checking it; a fourth sends the
+    gated worker eight no-ops to a token, as siblings arrive (reported, not the goal figure).
     """
     baton = WorkerSpec("noop-baton", "workers", queue_for(REGION), pool="solo")
     plain = WorkerSpec("noop-plain", "bench_plain", PLAIN_QUEUE, pool="solo")
@@ -51,6 +52,7 @@ def measure_noop(bench: Bench) -> dict[str, Any]:
         BATON: (baton, lambda n: bench.publish_baton_noops(parent, n)),
         PLAIN: (plain, bench.publish_plain_noops),
         PLAIN_HEADER: (plain, lambda n: bench.publish_plain_noops(n, carrying=parent)),
+        BATON_SIBLINGS: (baton, lambda n: bench.publish_baton_noops(parent, n, per_token=8)),
     }
     try:
         fleet = start_warm(
@@ -69,8 +71,10 @@ def measure_noop(bench: Bench) -> dict[str, Any]:
     return _noop_figures(rounds)
 
 
-#: The three no-op runs of (a): gated, plain, and plain carrying an unread envelope header.
+#: The no-op runs of (a): gated (every token distinct), plain, plain carrying an unread envelope
+#: header, and gated with eight jobs to a token, as the children of one turn arrive.
 BATON, PLAIN, PLAIN_HEADER = "noop-baton", "noop-plain", "noop-plain-header"
+BATON_SIBLINGS = "noop-baton-siblings"
 
 
 def _noop_run(bench: Bench, fleet: Fleet, spec: WorkerSpec, publish: Publish) -> Drain:
@@ -101,6 +105,7 @@ def _noop_figures(rounds: list[dict[str, Drain]]) -> dict[str, Any]:
         "a_cpu_ratio": cpu[PLAIN] / cpu[BATON] if cpu[BATON] else math.nan,
         "a_header_ratio": _median_ratio(rounds, PLAIN_HEADER, PLAIN),
         "a_gate_ratio": _median_ratio(rounds, BATON, PLAIN_HEADER),
+        "a_siblings_ratio": _median_ratio(rounds, BATON_SIBLINGS, PLAIN),
         "a_baton_noop_per_s": statistics.median(run[BATON].steady_rate for run in rounds),
         "a_plain_noop_per_s": statistics.median(run[PLAIN].steady_rate for run in rounds),
         "details": {

@@ -31,6 +31,7 @@ MEASUREMENT_KEYS = (
     "a_cpu_ratio",
     "a_header_ratio",
     "a_gate_ratio",
+    "a_siblings_ratio",
     "a_gate_overhead_us",
     "b_cache_hit_us",
     "b_session_client_ms",
