@@ -9,6 +9,9 @@ visibility timeout, even while it still runs). The guard makes that harmless:
 - concurrent copies are stopped by a per-job lock (Redis ``SET NX`` with a TTL that a background
   thread keeps refreshing while the job runs); the copy without it retries later, by which time
   the first has finished or died.
+
+Taking the lock and reading the result and hand-off mark is one script call: one round trip per
+job, the guard's whole price on the happy path.
 """
 
 from __future__ import annotations
