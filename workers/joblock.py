@@ -8,7 +8,6 @@ While a lock exists, ``baton status`` shows its job as running.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
@@ -56,26 +55,31 @@ class JobLock:
 
         Returns whether the lock was taken, and the two values (None where a key is absent).
         """
-        taken, one, two = _script(self.client, _CLAIM)(
-            keys=[self.name, first, second], args=[self.token, self.ttl_ms]
+        taken, one, two = _run(
+            self.client, _CLAIM, [self.name, first, second], [self.token, self.ttl_ms]
         )
         return bool(taken), one, two
 
     def refresh(self) -> bool:
         """Extend the TTL if this holder still has the lock; False when it has been lost."""
-        return bool(
-            _script(self.client, _REFRESH)(keys=[self.name], args=[self.token, self.ttl_ms])
-        )
+        return bool(_run(self.client, _REFRESH, [self.name], [self.token, self.ttl_ms]))
 
     def release(self) -> bool:
         """Delete the lock if this holder still has it; False when it had expired or moved on."""
-        return bool(_script(self.client, _RELEASE)(keys=[self.name], args=[self.token]))
+        return bool(_run(self.client, _RELEASE, [self.name], [self.token]))
 
 
-@functools.lru_cache(maxsize=32)
-def _script(client: redis.Redis, source: str) -> Any:
-    """The client's handle on a script (EVALSHA, loading it on first use), made once."""
-    return client.register_script(source)
+#: One handle per script, whichever client runs it: Celery gives every pool thread a backend
+#: (and so a Redis client) of its own.
+_SCRIPTS: dict[str, Any] = {}
+
+
+def _run(client: redis.Redis, source: str, keys: list[str], args: list[Any]) -> Any:
+    """Run a script by its SHA on ``client``, loading it into that server the first time."""
+    script = _SCRIPTS.get(source)
+    if script is None:
+        script = _SCRIPTS.setdefault(source, client.register_script(source))
+    return script(keys=keys, args=args, client=client)
 
 
 class LockKeeper:

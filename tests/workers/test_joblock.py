@@ -55,6 +55,17 @@ def test_only_the_holder_refreshes_or_releases_a_lock(backend_app):
     assert not client.exists(job_lock_key("job-1"))
 
 
+def test_locks_still_work_after_the_server_forgets_its_scripts(backend_app):
+    client: redis.Redis = backend_app.backend.client
+    assert JobLock(client, "job-before", ttl=30).claim("a", "b")[0]
+    client.script_flush()  # as after a Redis restart or a failover to a fresh replica
+
+    lock = JobLock(client, "job-after", ttl=30)
+    assert lock.claim("a", "b")[0]
+    assert lock.refresh()
+    assert lock.release()
+
+
 def test_a_body_that_returns_keeps_its_lock_until_it_expires(backend_app):
     client = backend_app.backend.client
     with guarded(task_for(backend_app, "job-ok"), expected_turns=0, lock_ttl=30) as stored:
