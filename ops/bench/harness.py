@@ -26,7 +26,7 @@ from names import (
     PLAIN_SLEEP_TASK,
     REGION,
 )
-from services import BENCH_DIR, RedisServer, Services, clean_env
+from services import BENCH_DIR, TEST_CREDENTIALS, RedisServer, Services, clean_env
 
 from envelope import HEADER_KEY, Keyring, encode, queue_for
 from orchestrator import Orchestrator, ProducerSettings, capture, close_producer, producer_app
@@ -63,6 +63,7 @@ class Plan:
     sweep_levels: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     profile_iterations: int = 10000
     gate_calls: int = 1000
+    job_calls: int = 600
 
     @classmethod
     def smoke(cls) -> Plan:
@@ -83,6 +84,7 @@ class Plan:
             sweep_levels=(1, 8, 64),
             profile_iterations=300,
             gate_calls=100,
+            job_calls=20,
         )
 
 
@@ -219,6 +221,7 @@ class Bench:
             BATON_ALLOWED_REGIONS=REGION,
             BATON_BROKER_URL=self.redis.url(0),
             BATON_RESULT_BACKEND=self.redis.url(1),
+            **TEST_CREDENTIALS,  # the emulator's test identity, for scripts that call it
         )
         argv = [sys.executable, str(BENCH_DIR / script), *args]
         done = subprocess.run(

@@ -58,6 +58,7 @@ GOALS: tuple[Goal, ...] = (
     ),
     Goal("b_session_client_ms", "b: new boto3 Session + client per task, median", "ms"),
     Goal("b_speedup", "b: Session+client / cache hit", "×", ">=", 2500),
+    Goal("c_job_overhead_us", "c: a subagent job's CPU over a plain Converse task, traced", "µs"),
     Goal(
         "c_io_fraction",
         "c: threads c=50 at 0.2 s latency, share of c/latency",

@@ -60,6 +60,15 @@ SECTIONS: tuple[tuple[str, Section], ...] = (
             lambda b: b.plan.gate_calls,
         ),
     ),
+    (
+        "job",
+        _script(
+            "jobprofile.py",
+            lambda b: b.out_dir,
+            lambda b: b.fast_url,
+            lambda b: b.plan.job_calls,
+        ),
+    ),
     ("a", measure_noop),
     ("c_f", measure_io),
     ("e", measure_scaling),
@@ -123,6 +132,7 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
         figures.update({k: v for k, v in section.items() if k in MEASUREMENT_KEYS})
     gate = results.get("profile", {}).get("gate", {})
     figures["a_gate_overhead_us"] = gate.get("gate_overhead_us")
+    figures["c_job_overhead_us"] = results.get("job", {}).get("job_overhead_us")
     return figures
 
 

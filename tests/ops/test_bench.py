@@ -36,6 +36,7 @@ MEASUREMENT_KEYS = (
     "b_cache_hit_us",
     "b_session_client_ms",
     "b_speedup",
+    "c_job_overhead_us",
     "c_io_fraction",
     "c_io_jobs_per_s",
     "c_baton_over_plain",
