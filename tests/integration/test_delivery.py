@@ -5,6 +5,8 @@ arguments published twice.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from envelope import HEADER_KEY, TASK_NAME, encode
@@ -57,3 +59,25 @@ def test_concurrent_copies_of_one_job_run_one_at_a_time(
     assert len({r["job_id"] for r in results}) == 1
     assert len(bedrock.calls()) == 1
     worker.proc.wait_for("is running elsewhere; this copy looks again later", timeout=10)
+
+
+def test_a_running_job_shows_as_started_and_then_as_its_result(
+    start_emulator, start_worker, make_orchestrator
+):
+    from baton.status import job_node
+
+    bedrock = start_emulator("eu-west-1", latency=2.0)
+    start_worker("eu-west-1", pool="threads", concurrency=2)
+    orch = make_orchestrator({"AWS_REGION": "eu-west-1", "AWS_BEDROCK_ENDPOINT": bedrock.url})
+
+    job = orch.spawn("slow enough to be seen running")
+    seen = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "STARTED" not in seen:
+        seen.append(job_node(orch.app, job.id)["state"])
+        time.sleep(0.05)  # a polling interval, bounded by the deadline: no race depends on it
+    result = job.get(timeout=60)
+
+    assert "STARTED" in seen, f"states seen while it ran: {sorted(set(seen))}"
+    assert job_node(orch.app, job.id)["state"] == "SUCCESS"
+    assert result["job_id"] == job.id
