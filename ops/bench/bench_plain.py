@@ -7,8 +7,8 @@ Usage::
 It imports nothing of Baton's, so no gate, hook or executor patch runs in its worker. The settings
 that shape a worker's speed are the Baton app's own, read by the harness at the start of each run
 and passed in ``BATON_BENCH_PLAIN_SETTINGS``, so a change on the Baton side cannot silently turn
-the comparison unfair. Its tasks set no per-task options: a subagent's ``track_started`` and late
-acknowledgement are part of what the I/O-bound comparison measures.
+the comparison unfair. Its tasks set no per-task options: a subagent's late acknowledgement and
+its delivery guard are part of what the I/O-bound comparison measures.
 """
 
 from __future__ import annotations
