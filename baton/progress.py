@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery.result import AsyncResult
+from celery.states import READY_STATES
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -23,12 +24,13 @@ def progress_table(
     jobs: Sequence[AsyncResult[Any]], *, region: str, agent: str | None, elapsed: float
 ) -> Table:
     """Return the table of jobs with their region, agent and current state."""
-    done = sum(1 for job in jobs if job.ready())
+    stored = [job.state for job in jobs]  # one read each: a pending job's is fetched per access
+    done = sum(1 for state in stored if state in READY_STATES)
     table = Table(title=f"{done}/{len(jobs)} subagents done, {elapsed:.1f} s", title_justify="left")
     for column in ("job", "region", "agent", "status"):
         table.add_column(column)
-    for job in jobs:
-        state = job_state(job.app, job.id, job.state)
+    for job, backend_state in zip(jobs, stored, strict=True):
+        state = job_state(job.app, job.id, backend_state)
         colour = _COLOURS.get(state, "dim")
         table.add_row(job.id[:8], region, agent or "general-purpose", f"[{colour}]{state}[/]")
     return table

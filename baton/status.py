@@ -39,8 +39,9 @@ def job_state(app: Celery, job_id: str, state: str) -> str:
 def job_node(app: Celery, job_id: str) -> dict[str, Any]:
     """Return one job as a plain dict: its state, its result fields, and its children's IDs."""
     result = app.AsyncResult(job_id)
-    node: dict[str, Any] = {"job_id": job_id, "state": job_state(app, job_id, result.state)}
-    value = result.result if result.state == "SUCCESS" else None
+    stored = result.state  # one read: a pending job's state is fetched again on every access
+    node: dict[str, Any] = {"job_id": job_id, "state": job_state(app, job_id, stored)}
+    value = result.result if stored == "SUCCESS" else None
     if isinstance(value, dict):
         node.update(
             {
@@ -57,7 +58,7 @@ def job_node(app: Celery, job_id: str) -> dict[str, Any]:
             }
         )
         node["tokens"] = (value.get("usage") or {}).get("total_tokens")
-    elif result.state == "FAILURE":
+    elif stored == "FAILURE":
         node["error"] = {"type": type(result.result).__name__, "message": str(result.result)}
     children = value.get("children") if isinstance(value, dict) else None
     node["children"] = list(children or _listed(app, child_jobs_key(job_id)))

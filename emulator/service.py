@@ -127,36 +127,38 @@ class BedrockService:
             return self._security_token(request, authorization)
         target = route(request)
         response, error_code = self._answer(request, target, authorization)
+        self._record(authorization, target.operation, target.model_id, response, error_code)
+        return response
+
+    def _security_token(self, request: Request, authorization: Authorization) -> Response:
+        """Answer an STS request and journal it under its action, with the role as resource."""
+        answer = self._sts(request, authorization)
+        self._record(
+            authorization, answer.action, answer.role_arn, answer.response, answer.error_code
+        )
+        return answer.response
+
+    def _record(
+        self,
+        authorization: Authorization,
+        operation: str | None,
+        resource: str | None,
+        response: Response,
+        error_code: str | None,
+    ) -> None:
+        """Journal one answered call under the region and key its signature claimed."""
         scope = authorization.scope
         self._journal.record(
             Call(
-                operation=target.operation,
+                operation=operation,
                 region=scope.region if scope else None,
-                model_id=target.model_id,
+                model_id=resource,
                 access_key_id=scope.access_key_id if scope else None,
                 auth=authorization.scheme,
                 status=response.status,
                 error_code=error_code,
             )
         )
-        return response
-
-    def _security_token(self, request: Request, authorization: Authorization) -> Response:
-        """Answer an STS request and journal it under its action, with the role as resource."""
-        answer = self._sts(request, authorization)
-        scope = authorization.scope
-        self._journal.record(
-            Call(
-                operation=answer.action,
-                region=scope.region if scope else None,
-                model_id=answer.role_arn,
-                access_key_id=scope.access_key_id if scope else None,
-                auth=authorization.scheme,
-                status=answer.response.status,
-                error_code=answer.error_code,
-            )
-        )
-        return answer.response
 
     def _answer(
         self, request: Request, target: Route, authorization: Authorization

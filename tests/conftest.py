@@ -11,7 +11,7 @@ import os
 import secrets
 import shutil
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,28 +93,46 @@ def envelope_key() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _http(url: str, *, method: str = "GET", body: object = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 @dataclass
 class EmulatorProc:
+    """An emulator process and its admin endpoints."""
+
     url: str
     proc: Proc
 
-    def calls(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/_baton/calls", timeout=10) as response:
-            return list(json.load(response))
+    def calls(self, operation: str | None = None) -> list[dict[str, Any]]:
+        found = _http(f"{self.url}/_baton/calls")
+        return [c for c in found if operation is None or c["operation"] == operation]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return list(_http(f"{self.url}/_baton/sessions"))
+
+    def set_faults(self, **changes: float) -> None:
+        _http(f"{self.url}/_baton/faults", method="POST", body=changes)
 
 
 @pytest.fixture()
 def start_emulator() -> Iterator[Callable[..., EmulatorProc]]:
+    """Factory: ``python -m emulator`` allowing ``regions``, with any of its options
+    (``latency=1.5``, ``throttle_rate=0.2``, ...) and roles it refuses to assume."""
     started: list[Proc] = []
 
-    def start(*regions: str, latency: float = 0.0) -> EmulatorProc:
-        args = ["-m", "emulator", "--port", "0", "--latency", str(latency)]
-        for region in regions:
-            args += ["--allow-region", region]
+    def start(*regions: str, deny_assume: Iterable[str] = (), **options: float) -> EmulatorProc:
+        args = ["-m", "emulator", "--port", "0"]
+        args += [arg for region in regions for arg in ("--allow-region", region)]
+        args += [arg for role in deny_assume for arg in ("--deny-assume", role)]
+        for name, value in options.items():
+            args += [f"--{name.replace('_', '-')}", str(value)]
         proc = Proc(python_argv(*args), env=clean_env(), name="emulator")
         started.append(proc)
-        line = proc.wait_for("BATON_EMULATOR_READY")
-        return EmulatorProc(url=line.split()[-1], proc=proc)
+        return EmulatorProc(url=proc.wait_for("BATON_EMULATOR_READY").split()[-1], proc=proc)
 
     yield start
     for proc in started:

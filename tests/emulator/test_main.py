@@ -59,6 +59,19 @@ def start_process() -> Iterator:
                 stream.close()
 
 
+def _refusal(url: str, region: str) -> ClientError:
+    """Make one Converse call that must be refused; return the error botocore raised."""
+    client = _client(url, region)
+    try:
+        with pytest.raises(ClientError) as caught:
+            client.converse(
+                modelId=EU_PROFILE, messages=[{"role": "user", "content": [{"text": "x"}]}]
+            )
+    finally:
+        client.close()
+    return caught.value
+
+
 def _client(url: str, region: str, *, service: str = "bedrock-runtime"):
     return boto3.session.Session().client(
         service,
@@ -101,18 +114,11 @@ def test_the_cli_without_allowed_regions_warns_and_denies_everything(start_proce
     process = start_process("--port", "0")
 
     _, url = _read_line(process, READY_TIMEOUT_SECONDS).split()
-    client = _client(url, "eu-west-1")
-    try:
-        with pytest.raises(ClientError) as caught:
-            client.converse(
-                modelId=EU_PROFILE, messages=[{"role": "user", "content": [{"text": "x"}]}]
-            )
-    finally:
-        client.close()
+    refused = _refusal(url, "eu-west-1")
     os.kill(process.pid, signal.SIGINT)
     assert process.wait(EXIT_TIMEOUT_SECONDS) == 0
 
-    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert refused.response["Error"]["Code"] == "AccessDeniedException"
     assert process.stderr is not None
     assert "no --allow-region" in process.stderr.read()
 
@@ -164,18 +170,11 @@ def test_the_cli_injects_faults_by_rate(start_process):
     process = start_process("--allow-region", "eu-west-1", "--throttle-rate", "1", "--seed", "3")
 
     _, url = _read_line(process, READY_TIMEOUT_SECONDS).split()
-    client = _client(url, "eu-west-1")
-    try:
-        with pytest.raises(ClientError) as caught:
-            client.converse(
-                modelId=EU_PROFILE, messages=[{"role": "user", "content": [{"text": "x"}]}]
-            )
-    finally:
-        client.close()
+    refused = _refusal(url, "eu-west-1")
     os.kill(process.pid, signal.SIGTERM)
 
     assert process.wait(EXIT_TIMEOUT_SECONDS) == 0
-    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    assert refused.response["Error"]["Code"] == "ThrottlingException"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ import os
 import secrets
 import signal
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 
 from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Keyring, Lineage, encode
-from tests.conftest import clean_env
+from tests.conftest import EmulatorProc, clean_env
 from tests.support.processes import Proc, python_argv
 
 REGION = "eu-west-1"
@@ -34,49 +33,14 @@ OTHER = {"AWS_ACCESS_KEY_ID": "AKIDBATONEXAMPLE02"}
 OTHER["AWS_SECRET_ACCESS_KEY"] = "baton-test-secret-access-key-0002"
 
 
-def _http(url: str, *, method: str = "GET", body: object = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
-@dataclass
-class Bedrock:
-    """An emulator process and its admin endpoints."""
-
-    url: str
-    proc: Proc
-
-    def calls(self, operation: str | None = None) -> list[dict[str, Any]]:
-        found = _http(f"{self.url}/_baton/calls")
-        return [c for c in found if operation is None or c["operation"] == operation]
-
-    def sessions(self) -> list[dict[str, Any]]:
-        return list(_http(f"{self.url}/_baton/sessions"))
-
-    def set_faults(self, **changes: float) -> None:
-        _http(f"{self.url}/_baton/faults", method="POST", body=changes)
+#: The emulator process the fault, security and identity tests drive (the suite's own).
+Bedrock = EmulatorProc
 
 
 @pytest.fixture()
-def emulator_proc() -> Iterator[Callable[..., Bedrock]]:
+def emulator_proc(start_emulator: Callable[..., Bedrock]) -> Callable[..., Bedrock]:
     """Factory: ``python -m emulator`` with any of its options (``throttle_rate=0.2``...)."""
-    started: list[Proc] = []
-
-    def start(*regions: str, deny_assume: Iterable[str] = (), **options: float) -> Bedrock:
-        args = ["-m", "emulator", "--port", "0"]
-        args += [arg for region in regions for arg in ("--allow-region", region)]
-        args += [arg for role in deny_assume for arg in ("--deny-assume", role)]
-        for name, value in options.items():
-            args += [f"--{name.replace('_', '-')}", str(value)]
-        proc = Proc(python_argv(*args), env=clean_env(), name="emulator")
-        started.append(proc)
-        return Bedrock(url=proc.wait_for("BATON_EMULATOR_READY").split()[-1], proc=proc)
-
-    yield start
-    for proc in started:
-        proc.stop()
+    return start_emulator
 
 
 @dataclass
