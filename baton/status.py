@@ -18,10 +18,9 @@ def _listed(app: Celery, key: str) -> list[str]:
     client = getattr(app.backend, "client", None)
     if client is None or not hasattr(client, "lrange"):
         return []
-    return [
-        item.decode() if isinstance(item, bytes) else str(item)
-        for item in client.lrange(key, 0, -1)
-    ]
+    items = client.lrange(key, 0, -1)
+    listed = (item.decode() if isinstance(item, bytes) else str(item) for item in items)
+    return list(dict.fromkeys(listed))  # once each: a retried RPUSH may have listed one twice
 
 
 def job_state(app: Celery, job_id: str, state: str) -> str:

@@ -69,9 +69,22 @@ class FleetConnection(BaseModel):
         )
 
 
+#: Celery's result backend retries a read or write that lost its connection (it does not by
+#: default: a result stored just as Redis dropped the link was lost, after Bedrock had answered).
+#: Up to 20 times, a random 0-10 ms, 0-20 ms ... at most 2 s apart: about 15 s in all.
+BACKEND_RETRY_SETTINGS: dict[str, Any] = {
+    "result_backend_always_retry": True,
+    "result_backend_max_retries": 20,
+    "result_backend_base_sleep_between_retries_ms": 10,
+    "result_backend_max_sleep_between_retries_ms": 2000,
+}
+
+
 def celery_settings(*, current: Callable[[], BedrockEnvelope | None]) -> dict[str, Any]:
-    """Return the Celery settings both sides use: JSON only, routing by envelope region."""
+    """Return the Celery settings both sides use: JSON only, routing by envelope region, and
+    backend calls that survive a dropped connection."""
     return {
+        **BACKEND_RETRY_SETTINGS,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

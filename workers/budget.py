@@ -4,6 +4,10 @@ Depth and width limits bound a tree's shape; the per-root counter bounds its siz
 worker, without any process holding state. The children lists let ``baton status`` draw a tree
 while it is still running. Backends without a Redis client fall back to the shape limits alone
 and report finished results only.
+
+Every call survives a dropped connection (:func:`workers.backend.retried`). A retried INCRBY
+whose first reply was lost counts twice, so a tree may stop short of its limit, never past it; a
+retried RPUSH may list a child twice, and ``baton status`` shows each child once.
 """
 
 from __future__ import annotations
@@ -11,18 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import redis
-
 from envelope import child_jobs_key
+from workers.backend import backend_redis, retried
 
 #: Prefix of the per-root counters; each expires with the envelope that created it.
 KEY_PREFIX = "baton:jobs:"
-
-
-def backend_redis(backend: Any) -> redis.Redis | None:
-    """Return the result backend's Redis client, or None when results live elsewhere."""
-    client = getattr(backend, "client", None)
-    return client if isinstance(client, redis.Redis) else None
 
 
 def reserve(backend: Any, *, root_id: str, count: int, limit: int, ttl: int) -> bool:
@@ -31,10 +28,10 @@ def reserve(backend: Any, *, root_id: str, count: int, limit: int, ttl: int) -> 
     if count <= 0 or client is None:
         return True
     key = f"{KEY_PREFIX}{root_id}"
-    total = int(client.incrby(key, count))
-    client.expire(key, max(ttl, 1))
+    total = int(retried(lambda: client.incrby(key, count)))
+    retried(lambda: client.expire(key, max(ttl, 1)))
     if total > limit:
-        client.decrby(key, count)
+        retried(lambda: client.decrby(key, count))
         return False
     return True
 
@@ -45,5 +42,5 @@ def record_children(backend: Any, *, job_id: str, child_ids: Sequence[str], ttl:
     if not child_ids or client is None:
         return
     key = child_jobs_key(job_id)
-    client.rpush(key, *child_ids)
-    client.expire(key, max(ttl, 1))
+    retried(lambda: client.rpush(key, *child_ids))
+    retried(lambda: client.expire(key, max(ttl, 1)))

@@ -23,7 +23,7 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
-from workers.budget import backend_redis
+from workers.backend import backend_redis, retried
 from workers.errors import BedrockCallRetryable
 from workers.joblock import JobLock, keeper
 
@@ -88,7 +88,7 @@ def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
     """Record that ``job_id`` handed the turn after ``turns`` to a chord."""
     client = backend_redis(backend)
     if client is not None:
-        client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
+        retried(lambda: client.set(_handoff_key(job_id), turns, ex=max(ttl, 1)))
 
 
 def _claim(task: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, bool]:

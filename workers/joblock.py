@@ -3,7 +3,8 @@
 A lock is ``SET NX`` of a random token with a TTL. Only the holder's token refreshes or deletes
 it (one Lua script each), so a copy that took over after an expiry cannot be unlocked by the
 first. Taking it reads the guard's two keys in the same script: one round trip per job.
-While a lock exists, ``baton status`` shows its job as running.
+While a lock exists, ``baton status`` shows its job as running. Every script call survives a
+dropped connection (:func:`workers.backend.retried`), and each is safe to send twice.
 """
 
 from __future__ import annotations
@@ -18,12 +19,23 @@ from typing import Any
 import redis
 
 from envelope import job_lock_key
+from workers.backend import retried
 
 logger = logging.getLogger("baton.worker")
 
+#: Taking a lock this holder already has counts as taken (and renews it): a claim whose reply was
+#: lost with its connection is sent again, and must not find its own lock "held elsewhere".
 _CLAIM = """
-local taken = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-return {taken and 1 or 0, redis.call('get', KEYS[2]), redis.call('get', KEYS[3])}
+local holder = redis.call('get', KEYS[1])
+local taken = 0
+if not holder then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  taken = 1
+elseif holder == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  taken = 1
+end
+return {taken, redis.call('get', KEYS[2]), redis.call('get', KEYS[3])}
 """
 
 _REFRESH = """
@@ -75,11 +87,11 @@ _SCRIPTS: dict[str, Any] = {}
 
 
 def _run(client: redis.Redis, source: str, keys: list[str], args: list[Any]) -> Any:
-    """Run a script by its SHA on ``client``, loading it into that server the first time."""
+    """Run a script by its SHA on ``client`` (loading it the first time), through a dropped link."""
     script = _SCRIPTS.get(source)
     if script is None:
         script = _SCRIPTS.setdefault(source, client.register_script(source))
-    return script(keys=keys, args=args, client=client)
+    return retried(lambda: script(keys=keys, args=args, client=client))
 
 
 class LockKeeper:

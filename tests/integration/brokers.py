@@ -51,6 +51,11 @@ class RabbitVhost:
         _ctl("delete_vhost", self.name)
 
 
+def close_all_connections(url: str) -> None:
+    """Close every client connection to the vhost of the RabbitMQ ``url``, as a failover would."""
+    _ctl("close_all_connections", "--vhost", url.rsplit("/", 1)[1], "baton chaos test")
+
+
 @contextmanager
 def broker_url(kind: str, redis_url: str) -> Iterator[str]:
     """Yield a broker URL of ``kind``: ``redis_url`` itself, or a throwaway RabbitMQ vhost.

@@ -166,11 +166,28 @@ class Outcome:
         return [job for job, state in self.states.items() if state != "SUCCESS"]
 
 
-def settle(app: Any, job_ids: list[str], *, timeout: float, poll: float = 0.25) -> Outcome:
-    """Wait until every job has a final state (or ``timeout``); read them without pub/sub."""
+def settle(
+    app: Any,
+    job_ids: list[str],
+    *,
+    timeout: float,
+    poll: float = 0.25,
+    idle: Callable[[], bool] | None = None,
+    idle_for: float = 5.0,
+) -> Outcome:
+    """Wait until every job has a final state (or ``timeout``); read them without pub/sub.
+
+    ``idle`` says nothing is left in flight; once it has said so at every poll for ``idle_for``
+    seconds, the jobs still pending are lost and waiting longer is pointless.
+    """
     client = app.backend.client
     deadline = time.monotonic() + timeout
+    idle_since: float | None = None
     while True:
+        if idle is not None:
+            idle_since = (idle_since or time.monotonic()) if idle() else None
+            if idle_since is not None and time.monotonic() - idle_since > idle_for:
+                deadline = 0.0
         raw = client.mget([app.backend.get_key_for_task(job) for job in job_ids])
         metas = [json.loads(item) if item else {} for item in raw]
         states = {
