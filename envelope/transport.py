@@ -70,14 +70,25 @@ class FleetConnection(BaseModel):
 
 
 #: Celery's result backend retries a read or write that lost its connection (it does not by
-#: default: a result stored just as Redis dropped the link was lost, after Bedrock had answered).
-#: Up to 20 times, a random 0-10 ms, 0-20 ms ... at most 2 s apart: about 15 s in all.
+#: default: a job whose result store lost its connection was lost after Bedrock had answered).
+#: Up to 20 times, each after a random wait of up to 20 ms, 40 ms ... and at most 2 s: about
+#: 14 s in all on average, 29 s at most. Connections time out, so an unreachable Redis (5 s to
+#: connect) or a half-open one (30 s to answer) raises, and is retried, rather than hanging.
 BACKEND_RETRY_SETTINGS: dict[str, Any] = {
     "result_backend_always_retry": True,
     "result_backend_max_retries": 20,
     "result_backend_base_sleep_between_retries_ms": 10,
     "result_backend_max_sleep_between_retries_ms": 2000,
+    "redis_socket_connect_timeout": 5.0,
+    "redis_socket_timeout": 30.0,
+    "redis_socket_keepalive": True,
 }
+
+
+#: Broker transport options both sides use. RabbitMQ confirms every publish: without it, a publish
+#: whose connection the broker closes a moment later is lost without an error (a chord's callback
+#: among them, and with it a whole job tree). Redis ignores it.
+PUBLISH_OPTIONS: dict[str, Any] = {"confirm_publish": True}
 
 
 def celery_settings(*, current: Callable[[], BedrockEnvelope | None]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from envelope.transport import celery_settings
+from envelope.transport import PUBLISH_OPTIONS, celery_settings
 from orchestrator.propagation import active_envelope
 from orchestrator.settings import ProducerSettings
 
@@ -17,7 +17,12 @@ def producer_app(settings: ProducerSettings) -> Celery:
         backend=settings.result_backend,
         set_as_current=False,
     )
-    app.conf.update(celery_settings(current=active_envelope))
+    app.conf.update(
+        {
+            **celery_settings(current=active_envelope),
+            "broker_transport_options": dict(PUBLISH_OPTIONS),
+        }
+    )
     return app
 
 

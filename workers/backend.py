@@ -1,33 +1,45 @@
-"""The result backend's Redis, as Baton's own bookkeeping uses it: found once, called with retries.
+"""The workers' result backend: Celery's Redis backend, with every command surviving a dropped
+connection, and Baton's own bookkeeping calls on it.
 
 Celery's Redis backend builds its connections without a retry policy, so a connection dropped in
-the middle of a command (a Redis failover, a ``CLIENT KILL``, a restart) raises at once.
-Celery's own reads and writes retry with ``result_backend_always_retry`` (set in
-:func:`envelope.transport.celery_settings`); Baton's lock, budget and hand-off calls go through
-:func:`retried`, so a job that has already called Bedrock is not lost over one dropped
-connection. Every call retried this way is idempotent, or errs on the safe side when repeated.
+the middle of a command (a Redis failover, a ``CLIENT KILL``, a restart) raised at once: a
+result store, a chord's bookkeeping or Baton's job lock failed, and a job that had already
+called Bedrock was lost, or a whole tree waited for good on a chord that never called back.
+:class:`BatonRedisBackend` gives its client redis-py's retry policy, so every command (Celery's
+and Baton's alike) is sent again on a fresh connection. Each is safe to send twice: reads, SET,
+PUBLISH and EXPIRE are; Baton's scripts are written to be (a lock claim finds its own token, a
+budget reservation is answered once per turn); a child list may hold an ID twice and is read
+once each; and Celery's chord scripts are amended here (a repeat that finds its own claim has
+it). Connections time out (:data:`envelope.transport.BACKEND_RETRY_SETTINGS`), so an
+unreachable or half-open Redis raises, and is retried, rather than hanging.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import copy
+from functools import cached_property
+from typing import Any
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from celery.backends.redis import (  # type: ignore[attr-defined]  # not in celery-types
+    CHORD_CLAIM_EXTEND_LUA,
+    CHORD_CLEANUP_LUA,
+    CHORD_PART_RETURN_LUA,
+    RedisBackend,
+)
+from redis.backoff import FullJitterBackoff
 from redis.retry import Retry
 
-T = TypeVar("T")
-
-#: Up to 20 retries, waiting a random 0-10 ms, 0-20 ms ... and at most 2 s between them: about
-#: 15 s in all, enough for a Redis restart or failover, bounded so a dead Redis still fails a job.
+#: Up to 20 retries, each after a random wait of up to 20 ms, 40 ms, 80 ms ... and at most 2 s:
+#: about 14 s in all on average, 29 s at most, the same as the orchestrator's backend (see
+#: :data:`envelope.transport.BACKEND_RETRY_SETTINGS`). Enough for a Redis restart or failover;
+#: bounded, so that a Redis that stays away fails the call.
 RETRIES = 20
 BACKOFF_BASE_SECONDS = 0.01
 BACKOFF_CAP_SECONDS = 2.0
 
-_RETRY = Retry(
-    ExponentialWithJitterBackoff(base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS),
-    retries=RETRIES,
+RETRY = Retry(
+    FullJitterBackoff(cap=BACKOFF_CAP_SECONDS, base=BACKOFF_BASE_SECONDS), retries=RETRIES
 )
 
 
@@ -37,13 +49,81 @@ def backend_redis(backend: Any) -> redis.Redis | None:
     return client if isinstance(client, redis.Redis) else None
 
 
-def retried(call: Callable[[], T], *, retry: Retry = _RETRY) -> T:
-    """Return ``call()``, calling it again while it raises a connection or timeout error.
+#: One handle per script, whichever client runs it: Celery gives every pool thread a backend
+#: (and so a Redis client) of its own.
+_SCRIPTS: dict[str, Any] = {}
 
-    redis-py has already dropped the failed connection, so each attempt starts on a fresh one.
+
+def run_script(client: redis.Redis, source: str, keys: list[Any], args: list[Any]) -> Any:
+    """Run a Lua script by its SHA on ``client``, loading it into that server the first time."""
+    script = _SCRIPTS.get(source)
+    if script is None:
+        script = _SCRIPTS.setdefault(source, client.register_script(source))
+    return script(keys=keys, args=args, client=client)
+
+
+class BatonRedisBackend(RedisBackend):
+    """Celery's Redis result backend, whose every command survives a dropped connection.
+
+    Its client retries (:data:`RETRY`), so Celery's own retry loop around result stores is
+    switched off: one level of retries, not twenty times twenty. Celery's chord scripts are
+    amended for a repeat: when the last part's script ran but its reply was lost, the repeat
+    finds the dispatch claim taken (by itself) and, unamended, nobody would ever send the
+    chord's callback.
     """
-    return retry.call_with_retry(call, _forget)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.always_retry = False  # the client retries each command already
+
+    def _create_client(self, **params: Any) -> Any:
+        return super()._create_client(**params, retry=copy.deepcopy(RETRY))  # type: ignore[misc]
+
+    @cached_property
+    def _chord_part_return_script(self) -> Any:
+        return _Amended(self.client.register_script(CHORD_PART_RETURN_LUA), _own_claim)
+
+    @cached_property
+    def _chord_cleanup_script(self) -> Any:
+        return _Amended(self.client.register_script(CHORD_CLEANUP_LUA), _own_cleanup)
+
+    @cached_property
+    def _chord_claim_extend_script(self) -> Any:
+        return self.client.register_script(CHORD_CLAIM_EXTEND_LUA)  # a repeat answers the same
 
 
-def _forget(error: Exception) -> None:
-    """Nothing to undo between attempts: the failed connection is already out of the pool."""
+class _Amended:
+    """A chord script whose answer ``amend`` corrects when a repeat found its own work done."""
+
+    def __init__(self, script: Any, amend: Any) -> None:
+        self.script, self.amend = script, amend
+
+    def __call__(self, *, keys: list[Any], args: list[Any], client: redis.Redis) -> Any:
+        return self.amend(keys, args, client, self.script(keys=keys, args=args, client=client))
+
+
+def _own_claim(keys: list[Any], args: list[Any], client: redis.Redis, answer: Any) -> Any:
+    """A complete chord whose dispatch claim holds this call's own token is claimed by it."""
+    readycount, totaldiff, size, claimed = answer
+    complete = size is not None and int(readycount) == int(size) + int(totaldiff or 0)
+    if complete and not int(claimed) and client.get(keys[5]) == str(args[7]).encode():
+        claimed = 1
+    return [readycount, totaldiff, size, claimed]
+
+
+def _own_cleanup(keys: list[Any], args: list[Any], client: redis.Redis, answer: Any) -> Any:
+    """A cleanup that finds the chord already marked done did the cleaning itself."""
+    return answer or int(client.get(keys[0]) == b"done")
+
+
+#: The result backend URL prefix that selects :class:`BatonRedisBackend` (Celery's
+#: ``module:Class+url`` form).
+BACKEND_PREFIX = f"{__name__}:BatonRedisBackend+"
+
+
+def chord_safe(url: str | None) -> str | None:
+    """Return ``url`` with Baton's backend selected when it is a plain Redis URL."""
+    if url is None:
+        return None
+    scheme = url.partition("://")[0]
+    return BACKEND_PREFIX + url if scheme in ("redis", "rediss") else url

@@ -5,9 +5,10 @@ worker, without any process holding state. The children lists let ``baton status
 while it is still running. Backends without a Redis client fall back to the shape limits alone
 and report finished results only.
 
-Every call survives a dropped connection (:func:`workers.backend.retried`). A retried INCRBY
-whose first reply was lost counts twice, so a tree may stop short of its limit, never past it; a
-retried RPUSH may list a child twice, and ``baton status`` shows each child once.
+The workers' backend client sends a command again over a dropped connection
+(:class:`workers.backend.BatonRedisBackend`). A reservation is one script, answered once per job
+turn, so a repeat neither counts twice nor undoes a refusal twice; a repeated RPUSH may list a
+child twice, and ``baton status`` shows each child once.
 """
 
 from __future__ import annotations
@@ -16,24 +17,46 @@ from collections.abc import Sequence
 from typing import Any
 
 from envelope import child_jobs_key
-from workers.backend import backend_redis, retried
+from workers.backend import backend_redis, run_script
 
 #: Prefix of the per-root counters; each expires with the envelope that created it.
 KEY_PREFIX = "baton:jobs:"
+#: Prefix of the answered reservations, kept as long as the counter.
+RESERVATION_PREFIX = "baton:reserved:"
 
 
-def reserve(backend: Any, *, root_id: str, count: int, limit: int, ttl: int) -> bool:
-    """Reserve ``count`` more jobs under ``root_id``; False, reserving nothing, past ``limit``."""
+#: Reserve ``ARGV[1]`` jobs against limit ``ARGV[2]`` at most once per reservation ID (KEYS[2]):
+#: a repeat, over a dropped connection or from a redelivered turn, gets the first answer back.
+_RESERVE = """
+local answered = redis.call('get', KEYS[2])
+if answered then
+  return tonumber(answered)
+end
+local total = redis.call('incrby', KEYS[1], ARGV[1])
+redis.call('expire', KEYS[1], ARGV[3])
+local answer = 1
+if total > tonumber(ARGV[2]) then
+  redis.call('decrby', KEYS[1], ARGV[1])
+  answer = 0
+end
+redis.call('set', KEYS[2], answer, 'EX', ARGV[3])
+return answer
+"""
+
+
+def reserve(
+    backend: Any, *, root_id: str, reservation: str, count: int, limit: int, ttl: int
+) -> bool:
+    """Reserve ``count`` more jobs under ``root_id``; False, reserving nothing, past ``limit``.
+
+    ``reservation`` names this request (a job's turn): asking again under the same name returns
+    the first answer and reserves nothing more.
+    """
     client = backend_redis(backend)
     if count <= 0 or client is None:
         return True
-    key = f"{KEY_PREFIX}{root_id}"
-    total = int(retried(lambda: client.incrby(key, count)))
-    retried(lambda: client.expire(key, max(ttl, 1)))
-    if total > limit:
-        retried(lambda: client.decrby(key, count))
-        return False
-    return True
+    keys = [f"{KEY_PREFIX}{root_id}", f"{RESERVATION_PREFIX}{reservation}"]
+    return bool(run_script(client, _RESERVE, keys, [count, limit, max(ttl, 1)]))
 
 
 def record_children(backend: Any, *, job_id: str, child_ids: Sequence[str], ttl: int) -> None:
@@ -42,5 +65,5 @@ def record_children(backend: Any, *, job_id: str, child_ids: Sequence[str], ttl:
     if not child_ids or client is None:
         return
     key = child_jobs_key(job_id)
-    retried(lambda: client.rpush(key, *child_ids))
-    retried(lambda: client.expire(key, max(ttl, 1)))
+    client.rpush(key, *child_ids)
+    client.expire(key, max(ttl, 1))

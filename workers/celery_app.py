@@ -18,6 +18,7 @@ from celery import Celery, bootsteps
 from envelope import BedrockEnvelope
 from envelope.transport import celery_settings
 from workers import hooks
+from workers.backend import chord_safe
 from workers.context import current_envelope, current_job
 from workers.delivery import delivery_settings
 from workers.gate import GatedTask
@@ -77,7 +78,7 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
     app.conf.update(
         {
             "broker_url": settings.broker_url,
-            "result_backend": settings.result_backend,
+            "result_backend": chord_safe(settings.result_backend),
             **delivery_settings(
                 soft_shutdown_timeout=settings.soft_shutdown_timeout,
                 visibility_timeout=settings.visibility_timeout,

@@ -21,9 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from celery.exceptions import Ignore
+import redis
+from celery.exceptions import Ignore, Reject
 
-from workers.backend import backend_redis, retried
+from envelope.transport import PUBLISH_OPTIONS
+from workers.backend import backend_redis
 from workers.errors import BedrockCallRetryable
 from workers.joblock import JobLock, keeper
 
@@ -69,6 +71,7 @@ def delivery_settings(*, soft_shutdown_timeout: float, visibility_timeout: float
     return {
         "worker_prefetch_multiplier": 1,
         "broker_transport_options": {
+            **PUBLISH_OPTIONS,
             "visibility_timeout": visibility_timeout,
             # kombu looks for expired unacked messages every interval x throttle seconds (100 s
             # by default); look every interval, so a dead consumer's jobs return promptly.
@@ -88,7 +91,7 @@ def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
     """Record that ``job_id`` handed the turn after ``turns`` to a chord."""
     client = backend_redis(backend)
     if client is not None:
-        retried(lambda: client.set(_handoff_key(job_id), turns, ex=max(ttl, 1)))
+        client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
 
 
 def _claim(task: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, bool]:
@@ -103,7 +106,8 @@ def _claim(task: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, 
 def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]:
     """Run a subagent job at most once at a time, and not at all when it is already done.
 
-    Yields None to run the body, or the stored result to return instead of running. A body that
+    Yields None to run the body, or the stored result to return instead of running; raises
+    ``Reject(requeue=True)`` when Redis does not answer the claim at all. A body that
     returns leaves its lock to expire: Celery stores the result only after the body returns, and
     the lock keeps a copy out until then. Any other ending gives the lock back at once, so a
     retry (same job ID) or a chord's resume takes it without waiting.
@@ -114,7 +118,13 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
         return
     job_id = str(task.request.id)
     lock = JobLock(client, job_id, ttl=lock_ttl)
-    meta, handed, taken = _claim(task, job_id, lock)
+    try:
+        meta, handed, taken = _claim(task, job_id, lock)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # Redis stayed away through every retry of the client. Nothing has run: back to the queue,
+        # rather than a failure that could not even be stored.
+        logger.error("job %s: the result backend did not answer (%s); requeued", job_id, exc)
+        raise Reject(exc, requeue=True) from exc
     if meta.get("status") == "SUCCESS" or (handed is not None and int(handed) > expected_turns):
         if taken:
             lock.release()

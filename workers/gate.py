@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Ignore, Retry
+from celery.exceptions import Ignore, Reject, Retry
 
 from envelope import BatonError, BedrockEnvelope
 from workers import delivery, metrics, tracing
@@ -60,8 +60,8 @@ class GatedTask(Task):  # type: ignore[type-arg]
                 result = self._run(runtime, args, kwargs)
             outcome = "success"
             return result
-        except (Ignore, Retry):
-            outcome = "handed_on"  # a replace or retry is not a finished job
+        except (Ignore, Retry, Reject):
+            outcome = "handed_on"  # a replace, retry or requeue is not a finished job
             raise
         finally:
             unbind(token)

@@ -3,8 +3,9 @@
 A lock is ``SET NX`` of a random token with a TTL. Only the holder's token refreshes or deletes
 it (one Lua script each), so a copy that took over after an expiry cannot be unlocked by the
 first. Taking it reads the guard's two keys in the same script: one round trip per job.
-While a lock exists, ``baton status`` shows its job as running. Every script call survives a
-dropped connection (:func:`workers.backend.retried`), and each is safe to send twice.
+While a lock exists, ``baton status`` shows its job as running. The workers' backend client
+sends a script again over a dropped connection (:class:`workers.backend.BatonRedisBackend`), and
+each of these is safe to send twice.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import os
 import random
 import threading
 import time
-from typing import Any
 
 import redis
 
 from envelope import job_lock_key
-from workers.backend import retried
+from workers.backend import run_script
 
 logger = logging.getLogger("baton.worker")
 
@@ -67,31 +67,18 @@ class JobLock:
 
         Returns whether the lock was taken, and the two values (None where a key is absent).
         """
-        taken, one, two = _run(
+        taken, one, two = run_script(
             self.client, _CLAIM, [self.name, first, second], [self.token, self.ttl_ms]
         )
         return bool(taken), one, two
 
     def refresh(self) -> bool:
         """Extend the TTL if this holder still has the lock; False when it has been lost."""
-        return bool(_run(self.client, _REFRESH, [self.name], [self.token, self.ttl_ms]))
+        return bool(run_script(self.client, _REFRESH, [self.name], [self.token, self.ttl_ms]))
 
     def release(self) -> bool:
         """Delete the lock if this holder still has it; False when it had expired or moved on."""
-        return bool(_run(self.client, _RELEASE, [self.name], [self.token]))
-
-
-#: One handle per script, whichever client runs it: Celery gives every pool thread a backend
-#: (and so a Redis client) of its own.
-_SCRIPTS: dict[str, Any] = {}
-
-
-def _run(client: redis.Redis, source: str, keys: list[str], args: list[Any]) -> Any:
-    """Run a script by its SHA on ``client`` (loading it the first time), through a dropped link."""
-    script = _SCRIPTS.get(source)
-    if script is None:
-        script = _SCRIPTS.setdefault(source, client.register_script(source))
-    return retried(lambda: script(keys=keys, args=args, client=client))
+        return bool(run_script(self.client, _RELEASE, [self.name], [self.token]))
 
 
 class LockKeeper:

@@ -124,7 +124,7 @@ def advance(task: Task, state: ConversationState) -> SubagentResult:  # type: ig
         plan = plan_calls(reply.tool_uses)
         calls = [item for item in plan if isinstance(item, ChildCall)]
         stop = limit_reached(state, envelope, children=len(calls))
-        if stop is None and not _reserve(task, envelope, len(calls)):
+        if stop is None and not _reserve(task, state, envelope, len(calls)):
             stop = STOP_MAX_JOBS
         if stop is not None:
             return finish(state, envelope, endpoint=endpoint, stop_reason=stop, text=reply.text)
@@ -134,10 +134,16 @@ def advance(task: Task, state: ConversationState) -> SubagentResult:  # type: ig
         raise _spawn(task, state, envelope, plan)
 
 
-def _reserve(task: Task, envelope: BedrockEnvelope, count: int) -> bool:  # type: ignore[type-arg]
+def _reserve(
+    task: Task,  # type: ignore[type-arg]
+    state: ConversationState,
+    envelope: BedrockEnvelope,
+    count: int,
+) -> bool:
     return budget.reserve(
         task.app.backend,
         root_id=envelope.lineage.root_id,
+        reservation=f"{state.job_id}:{state.turns}",
         count=count,
         limit=envelope.limits.max_jobs,
         ttl=envelope.exp - envelope.iat,

@@ -1,5 +1,6 @@
-"""Nothing lost under faults: a killed worker, a killed pool child, dropped broker connections, a
-throttling Bedrock; and 403/400 are final at once. Real Redis, real workers, a real emulator.
+"""Nothing lost under faults: a killed worker, a killed pool child, a throttling Bedrock; and
+403/400 are final at once. Real Redis, real workers, a real emulator. Dropped connections have
+their own module, tests/integration/test_dropped_connections.py.
 
 Each test prints its figures (run with ``-s``): lost, duplicated, retried, refused, crashes.
 Redis redelivers an unacknowledged message only once it is older than the visibility timeout,
@@ -14,19 +15,13 @@ import re
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import redis
 
-from envelope import job_lock_key
-from tests.integration.brokers import broker_url, close_all_connections
+from tests.integration.faults import FAST_REDELIVERY, JOBS, one_result_each, parent, report, spawn
 from tests.integration.harness import (
     MODEL,
-    QUEUE,
     REGION,
-    Outcome,
     crafted,
     figures,
     finished,
@@ -39,46 +34,11 @@ from workers import BedrockCallFailed
 
 pytestmark = pytest.mark.integration
 
-JOBS = 200
-#: Short enough that a crashed worker's jobs come back within seconds.
-FAST_REDELIVERY = {"BATON_VISIBILITY_TIMEOUT": "3", "BATON_JOB_LOCK_TTL": "3"}
 REDELIVERY_WAIT = 4.0
 #: billiard's maintenance loop notices a dead child within a few seconds.
 LOSS_NOTICED_WITHIN = 8.0
 #: billiard's message when a pool child dies holding a job; the number identifies the job.
 LOST_JOB = re.compile(r"Worker exited prematurely: .*? Job: (\d+)")
-
-
-def parent(make_orchestrator, url: str):
-    return make_orchestrator({"AWS_REGION": REGION, "AWS_BEDROCK_ENDPOINT": url})
-
-
-def spawn(orch, count: int) -> list[str]:
-    return [orch.spawn(f"job {i}").id for i in range(count)]
-
-
-def one_result_each(outcome) -> bool:
-    return all(
-        outcome.results[job] and outcome.results[job].get("job_id") == job for job in outcome.states
-    )
-
-
-def report(title: str, outcome, bedrock, *, deliveries: Counter, **extra: object) -> int:
-    """Print the run's figures; return how many Bedrock calls were duplicates."""
-    converse = bedrock.calls("Converse")
-    succeeded = sum(call["status"] == 200 for call in converse)
-    duplicated = succeeded - sum(state == "SUCCESS" for state in outcome.states.values())
-    figures(
-        title,
-        jobs=len(outcome.states),
-        lost=len(outcome.lost),
-        duplicated_bedrock_calls=duplicated,
-        redelivered_jobs=sum(count > 1 for count in deliveries.values()),
-        deliveries=sum(deliveries.values()),
-        throttled_429=sum(call["status"] == 429 for call in converse),
-        **extra,
-    )
-    return duplicated
 
 
 @pytest.mark.slow
@@ -159,109 +119,6 @@ def test_sigkill_of_one_pool_child_loses_nothing(emulator_proc, worker_proc, mak
     assert running.proc.popen.poll() is None, "the worker's main process must survive"
     assert outcome.lost == []
     assert one_result_each(outcome)
-
-
-@pytest.fixture()
-def broker(request, redis_urls) -> Iterator[str]:
-    """The broker URL: the test Redis unless a test asks for ``rabbitmq`` (indirect)."""
-    with broker_url(getattr(request, "param", "redis"), redis_urls[0]) as url:
-        yield url
-
-
-@pytest.fixture()
-def producer_settings(broker, redis_urls, envelope_key) -> Any:
-    from orchestrator import ProducerSettings
-
-    return ProducerSettings(
-        broker_url=broker, result_backend=redis_urls[1], envelope_key=envelope_key
-    )
-
-
-def drop_every_connection(admin: redis.Redis, broker: str) -> int:
-    """Close every client connection of Redis (broker and backend), and RabbitMQ's if it brokers."""
-    closed = int(admin.execute_command("CLIENT", "KILL", "TYPE", "normal"))
-    if broker.startswith("amqp://"):
-        close_all_connections(broker)
-    return closed
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
-def test_killed_broker_connections_lose_nothing_a_worker_was_given(
-    broker, emulator_proc, worker_proc, make_orchestrator, redis_server
-):
-    """Nine times in a run, every connection to Redis (broker and result backend) and to RabbitMQ
-    is closed. Baton loses no job a worker received; RabbitMQ loses none at all.
-
-    Redis as a broker can lose a message in one window: BRPOP took it off the queue and the
-    reply died with the connection before kombu recorded it as unacknowledged (kombu #305,
-    #593). At most one per consumer restart; such a job never reaches a worker.
-    """
-    emulator = emulator_proc(REGION, latency=0.05)
-    running = worker_proc(
-        pool="threads", concurrency=8, env={**FAST_REDELIVERY, "BATON_BROKER_URL": broker}
-    )
-    orch = parent(make_orchestrator, emulator.url)
-    jobs = spawn(orch, JOBS)
-
-    killed = []
-    admin = redis.Redis(port=redis_server.port)
-    for tenth in range(1, 10):  # at every tenth of the run: each kill may catch a reply in flight
-        wait_until(lambda t=tenth: finished(orch.app, jobs) >= JOBS * t / 10, timeout=60)
-        killed.append(drop_every_connection(admin, broker))
-    idle = None if broker.startswith("amqp://") else (lambda: nothing_in_flight(admin, jobs))
-    outcome = settle(orch.app, jobs, timeout=90, idle=idle)
-    admin.close()
-
-    deliveries = Counter(running.received())
-    restarts = sum("Connection to broker lost" in line for line in running.proc.lines)
-    never_received = [job for job in outcome.lost if job not in deliveries]
-    report(
-        f"connections dropped, {broker.split(':', 1)[0]} broker",
-        outcome,
-        emulator,
-        deliveries=deliveries,
-        connections_killed=killed,
-        consumer_restarts=restarts,
-        lost_before_any_worker=len(never_received),
-        crashes=0,
-    )
-    assert running.proc.popen.poll() is None
-    lost_by_baton = [job for job in outcome.lost if job in deliveries]
-    assert lost_by_baton == [], told_about(running, lost_by_baton)
-    if broker.startswith("amqp://"):
-        assert outcome.lost == []
-    assert len(never_received) <= restarts, "a message lost without a BRPOP reply in flight"
-    assert one_result_each(
-        Outcome(
-            states={j: s for j, s in outcome.states.items() if j not in never_received},
-            results=outcome.results,
-        )
-    )
-
-
-def nothing_in_flight(admin: redis.Redis, jobs: list[str]) -> bool:
-    """No job is queued, unacknowledged or running on the Redis broker (db 0, locks in db 1)."""
-    broker_db = redis.Redis(port=admin.connection_pool.connection_kwargs["port"], db=0)
-    backend_db = redis.Redis(port=admin.connection_pool.connection_kwargs["port"], db=1)
-    try:
-        queued = broker_db.llen(QUEUE) + broker_db.hlen("unacked")
-        running = backend_db.exists(*(job_lock_key(job) for job in jobs))
-        return queued == 0 and running == 0
-    finally:
-        broker_db.close()
-        backend_db.close()
-
-
-def told_about(worker, jobs: list[str]) -> str:
-    """The worker's log records that name any of ``jobs``, tracebacks included."""
-    told, naming = [], False
-    for line in worker.proc.lines:
-        if line.startswith("["):  # a new record
-            naming = any(job in line for job in jobs)
-        if naming:
-            told.append(line)
-    return "\n".join(told)
 
 
 def test_a_bedrock_that_throttles_one_call_in_five_still_completes_every_job(

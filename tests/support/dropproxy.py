@@ -28,6 +28,7 @@ class DropProxy:
         threading.Thread(target=self._accept, name="dropproxy", daemon=True).start()
 
     def url(self, db: int) -> str:
+        """A Redis URL for database ``db`` through the proxy."""
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def lose_replies(self, count: int = 1) -> None:
@@ -36,7 +37,8 @@ class DropProxy:
             self._armed += count
 
     def close(self) -> None:
-        self._listener.close()
+        """Stop listening (waking the accept thread) and close every proxied connection."""
+        _shut(self._listener)
         with self._mutex:
             for sock in self._sockets:
                 _shut(sock)
@@ -53,12 +55,18 @@ class DropProxy:
         self.close()
 
     def _accept(self) -> None:
+        """Pair each accepted connection with one to Redis, and pump both ways."""
         while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:  # closed
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+            except OSError:
+                _shut(client)  # Redis is gone: the client sees a closed connection, not a hang
+                continue
+            upstream.settimeout(None)
             with self._mutex:
                 self._sockets += [client, upstream]
             for source, sink, replies in ((client, upstream, False), (upstream, client, True)):
@@ -67,6 +75,7 @@ class DropProxy:
                 ).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        """Copy ``source`` to ``sink``; on the reply side, swallow a reply when armed."""
         while True:
             try:
                 data = source.recv(65536)
@@ -83,6 +92,7 @@ class DropProxy:
                 return
 
     def _take(self) -> bool:
+        """Whether to swallow this reply (and count it), as armed by :meth:`lose_replies`."""
         with self._mutex:
             if self._armed <= 0:
                 return False
@@ -92,6 +102,7 @@ class DropProxy:
 
 
 def _shut(sock: socket.socket) -> None:
+    """Shut ``sock`` down both ways, which wakes a thread blocked on it, and close it."""
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
