@@ -80,9 +80,9 @@ def test_the_final_stage_installs_what_the_build_stage_built():
 
 def test_every_package_is_copied_into_the_build_stage():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    packages = pyproject["tool"]["setuptools"]["packages"]
+    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
     copies = stages()[0].args_of("COPY")
-    for package in packages:
+    for package in sorted(packages):  # a subpackage (envelope.data) comes with its parent
         assert f"{package} {package}" in copies, f"COPY {package} {package} is missing"
 
 
