@@ -72,7 +72,10 @@ def drop_nine_times(drop: Callable[[], int], progress: Callable[[], float]) -> l
     """Drop every connection at each tenth of the run, as ``progress`` (0 to 1) tells it."""
     killed = []
     for tenth in range(1, 10):
-        wait_until(lambda t=tenth: progress() >= t / 10, timeout=60)
+        try:
+            wait_until(lambda t=tenth: progress() >= t / 10, timeout=30)
+        except TimeoutError:
+            break  # the run stalled: what the test asserts next says where
         killed.append(drop())
     return killed
 
@@ -182,6 +185,7 @@ def test_dropped_connections_lose_no_job_tree(
         connections_killed=killed,
     )
     lost_trees = [job for root in outcome.lost for job in tree_of(orch.app, root)]
-    assert outcome.lost == [], told_about(running, lost_trees)
+    last_lines = "\n".join(running.proc.lines[-40:])
+    assert outcome.lost == [], f"{told_about(running, lost_trees)}\n--- last ---\n{last_lines}"
     assert one_result_each(outcome)
     assert {outcome.results[root]["tree_jobs"] for root in roots} == {JOBS_PER_TREE}
