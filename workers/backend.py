@@ -30,16 +30,18 @@ from celery.backends.redis import (  # type: ignore[attr-defined]  # not in cele
 from redis.backoff import FullJitterBackoff
 from redis.retry import Retry
 
-#: Up to 20 retries, each after a random wait of up to 20 ms, 40 ms, 80 ms ... and at most 2 s:
-#: about 14 s in all on average, 29 s at most, the same as the orchestrator's backend (see
-#: :data:`envelope.transport.BACKEND_RETRY_SETTINGS`). Enough for a Redis restart or failover;
-#: bounded, so that a Redis that stays away fails the call.
-RETRIES = 20
-BACKOFF_BASE_SECONDS = 0.01
-BACKOFF_CAP_SECONDS = 2.0
+from envelope.transport import BACKEND_RETRY_SETTINGS
 
+#: The same policy as the orchestrator's backend, from the same figures
+#: (:data:`envelope.transport.BACKEND_RETRY_SETTINGS`): up to 20 retries, each after a random
+#: wait of up to 20 ms, 40 ms ... and at most 2 s; about 14 s in all on average, 29 s at most.
+#: Enough for a Redis restart or failover; bounded, so that a Redis that stays away fails a call.
 RETRY = Retry(
-    FullJitterBackoff(cap=BACKOFF_CAP_SECONDS, base=BACKOFF_BASE_SECONDS), retries=RETRIES
+    FullJitterBackoff(
+        cap=BACKEND_RETRY_SETTINGS["result_backend_max_sleep_between_retries_ms"] / 1000,
+        base=BACKEND_RETRY_SETTINGS["result_backend_base_sleep_between_retries_ms"] / 1000,
+    ),
+    retries=BACKEND_RETRY_SETTINGS["result_backend_max_retries"],
 )
 
 

@@ -80,15 +80,25 @@ def drop_nine_times(drop: Callable[[], int], progress: Callable[[], float]) -> l
     return killed
 
 
-def nothing_in_flight(port: int, jobs: list[str]) -> bool:
-    """No job is queued or unacknowledged on the Redis broker (db 0), nor running (locks, db 1)."""
-    broker_db, backend_db = redis.Redis(port=port, db=0), redis.Redis(port=port, db=1)
-    try:
-        queued = broker_db.llen(QUEUE) + broker_db.hlen("unacked")
-        return queued == 0 and backend_db.exists(*(job_lock_key(job) for job in jobs)) == 0
-    finally:
-        broker_db.close()
-        backend_db.close()
+@pytest.fixture()
+def in_flight(redis_server: Any) -> Iterator[Callable[[list[str]], Callable[[], bool]]]:
+    """Factory: a check that none of ``jobs`` is queued or unacknowledged on the Redis broker
+    (db 0), nor running (locks, db 1). Its two clients are closed after the test."""
+    broker_db = redis.Redis(port=redis_server.port, db=0)
+    backend_db = redis.Redis(port=redis_server.port, db=1)
+
+    def nothing_in_flight(jobs: list[str]) -> Callable[[], bool]:
+        locks = [job_lock_key(job) for job in jobs]
+
+        def check() -> bool:
+            queued = broker_db.llen(QUEUE) + broker_db.hlen("unacked")
+            return queued == 0 and backend_db.exists(*locks) == 0
+
+        return check
+
+    yield nothing_in_flight
+    broker_db.close()
+    backend_db.close()
 
 
 def tree_of(app: Any, root: str) -> list[str]:
@@ -118,8 +128,8 @@ def run_leaf_jobs(
     worker_proc: Any,
     make_orchestrator: Any,
     drop: Callable[[], int],
-    port: int,
-) -> tuple[Any, Any, list[str], list[int]]:
+    in_flight: Callable[[list[str]], Callable[[], bool]],
+) -> tuple[Any, Any]:
     """Run JOBS leaf jobs while dropping every connection nine times; return what happened."""
     emulator = emulator_proc(REGION, latency=0.05)
     env = {**FAST_REDELIVERY, "BATON_BROKER_URL": broker}
@@ -127,26 +137,27 @@ def run_leaf_jobs(
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, JOBS)
     killed = drop_nine_times(drop, lambda: finished(orch.app, jobs) / JOBS)
-    idle = None if broker.startswith("amqp://") else (lambda: nothing_in_flight(port, jobs))
+    idle = None if broker.startswith("amqp://") else in_flight(jobs)
     outcome = settle(orch.app, jobs, timeout=90, idle=idle)
+    deliveries = Counter(running.received())
     report(
         f"connections dropped, {broker.split(':', 1)[0]} broker",
         outcome,
         emulator,
-        deliveries=Counter(running.received()),
+        deliveries=deliveries,
         connections_killed=killed,
         consumer_restarts=sum("Connection to broker lost" in line for line in running.proc.lines),
-        lost_before_any_worker=sum(job not in running.received() for job in outcome.lost),
+        lost_before_any_worker=sum(job not in deliveries for job in outcome.lost),
     )
-    return outcome, running, jobs, killed
+    return outcome, running
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
 def test_dropped_connections_lose_no_job_a_worker_was_given(
-    broker, emulator_proc, worker_proc, make_orchestrator, redis_server, dropper
+    broker, emulator_proc, worker_proc, make_orchestrator, dropper, in_flight
 ):
-    outcome, running, _, _ = run_leaf_jobs(
-        broker, emulator_proc, worker_proc, make_orchestrator, dropper, redis_server.port
+    outcome, running = run_leaf_jobs(
+        broker, emulator_proc, worker_proc, make_orchestrator, dropper, in_flight
     )
 
     received = set(running.received())
