@@ -168,6 +168,17 @@ class Bench:
             ids.append(str(sent.id))
         return ids
 
+    @staticmethod
+    def publish_propagated_noops(parent: Orchestrator, count: int) -> list[str]:
+        """Publish ``count`` gated no-ops as a Baton parent publishes its own tasks.
+
+        Inside ``Orchestrator.propagating()`` the parent's publish hook attaches its signed
+        envelope and its router picks the region's queue: every job of the block carries the same
+        token, as every job a parent spawns in the same second does.
+        """
+        with parent.propagating():
+            return [str(parent.app.send_task(BATON_NOOP_TASK).id) for _ in range(count)]
+
     def publish_plain_noops(self, count: int, *, carrying: Orchestrator | None = None) -> list[str]:
         """Publish ``count`` plain no-ops; with ``carrying``, each with a signed envelope header.
 

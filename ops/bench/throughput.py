@@ -41,17 +41,20 @@ NOOP_WARM = 50
 def measure_noop(bench: Bench) -> dict[str, Any]:
     """(a) Drain rate of gated no-ops against plain no-ops, one solo worker each, alternating.
 
-    A third run sends the plain worker no-ops that carry a signed envelope header it never
-    reads, which splits the price into carrying the header and checking it; a fourth sends the
-    gated worker eight no-ops to a token, as siblings arrive (reported, not the goal figure).
+    The goal figure's no-ops are published as a Baton parent publishes: inside
+    ``Orchestrator.propagating()``, one signed envelope for the block. Three more runs bound and
+    split the price: gated no-ops that each carry a token of their own (the worst case: every
+    job the only child of its parent), eight to a token (a turn's children), and plain no-ops
+    carrying a signed header the plain worker never reads (the price of carrying it).
     """
     baton = WorkerSpec("noop-baton", "workers", queue_for(REGION), pool="solo")
     plain = WorkerSpec("noop-plain", "bench_plain", PLAIN_QUEUE, pool="solo")
     parent = bench.parent(bench.fast_url)
     contenders: dict[str, tuple[WorkerSpec, Publish]] = {
-        BATON: (baton, lambda n: bench.publish_baton_noops(parent, n)),
+        BATON: (baton, lambda n: bench.publish_propagated_noops(parent, n)),
         PLAIN: (plain, bench.publish_plain_noops),
         PLAIN_HEADER: (plain, lambda n: bench.publish_plain_noops(n, carrying=parent)),
+        BATON_FRESH: (baton, lambda n: bench.publish_baton_noops(parent, n)),
         BATON_SIBLINGS: (baton, lambda n: bench.publish_baton_noops(parent, n, per_token=8)),
     }
     try:
@@ -71,10 +74,10 @@ def measure_noop(bench: Bench) -> dict[str, Any]:
     return _noop_figures(rounds)
 
 
-#: The no-op runs of (a): gated (every token distinct), plain, plain carrying an unread envelope
-#: header, and gated with eight jobs to a token, as the children of one turn arrive.
+#: The no-op runs of (a): gated as a parent publishes them, plain, plain carrying an unread
+#: envelope header, gated with a token of its own every job, and eight jobs to a token.
 BATON, PLAIN, PLAIN_HEADER = "noop-baton", "noop-plain", "noop-plain-header"
-BATON_SIBLINGS = "noop-baton-siblings"
+BATON_FRESH, BATON_SIBLINGS = "noop-baton-fresh", "noop-baton-siblings"
 
 
 def _noop_run(bench: Bench, fleet: Fleet, spec: WorkerSpec, publish: Publish) -> Drain:
@@ -96,15 +99,17 @@ def _noop_figures(rounds: list[dict[str, Drain]]) -> dict[str, Any]:
     """The figure is the median of per-round ratios of steady drain rates (first to last).
 
     Beside it, the ratio of the workers' CPU time per task, which a busy neighbour on the machine
-    disturbs far less than it disturbs a rate, and the split of the price between carrying the
-    header (plain with header / plain) and checking it (Baton / plain with header).
+    disturbs far less than it disturbs a rate; the worst case (a fresh token every job) and a
+    turn's children; and the split of the worst case's price between carrying the header (plain
+    with header / plain) and checking it (fresh tokens / plain with header).
     """
     cpu = {name: sum(run[name].cpu_seconds for run in rounds) for name in (BATON, PLAIN)}
     return {
         "a_noop_ratio": _median_ratio(rounds, BATON, PLAIN),
         "a_cpu_ratio": cpu[PLAIN] / cpu[BATON] if cpu[BATON] else math.nan,
+        "a_fresh_ratio": _median_ratio(rounds, BATON_FRESH, PLAIN),
         "a_header_ratio": _median_ratio(rounds, PLAIN_HEADER, PLAIN),
-        "a_gate_ratio": _median_ratio(rounds, BATON, PLAIN_HEADER),
+        "a_gate_ratio": _median_ratio(rounds, BATON_FRESH, PLAIN_HEADER),
         "a_siblings_ratio": _median_ratio(rounds, BATON_SIBLINGS, PLAIN),
         "a_baton_noop_per_s": statistics.median(run[BATON].steady_rate for run in rounds),
         "a_plain_noop_per_s": statistics.median(run[PLAIN].steady_rate for run in rounds),

@@ -29,6 +29,7 @@ MEASUREMENT_KEYS = (
     "a_baton_noop_per_s",
     "a_plain_noop_per_s",
     "a_cpu_ratio",
+    "a_fresh_ratio",
     "a_header_ratio",
     "a_gate_ratio",
     "a_siblings_ratio",
