@@ -25,6 +25,7 @@ from celery import Celery
 from celery.signals import worker_ready
 from names import (
     MIRRORED_SETTINGS,
+    PLAIN_CONVERSE_LATE_TASK,
     PLAIN_CONVERSE_TASK,
     PLAIN_NOOP_TASK,
     PLAIN_SETTINGS_VARIABLE,
@@ -104,6 +105,19 @@ def plain_converse(endpoint_url: str, region: str, model_id: str, prompt: str) -
 
     The result has the shape of a subagent's, so storing and logging it costs the same.
     """
+    return _converse(endpoint_url, region, model_id, prompt)
+
+
+@app.task(name=PLAIN_CONVERSE_LATE_TASK, acks_late=True, reject_on_worker_lost=True)
+def plain_converse_late(
+    endpoint_url: str, region: str, model_id: str, prompt: str
+) -> dict[str, Any]:
+    """The same call, acknowledged only once it is done, as a subagent job is."""
+    return _converse(endpoint_url, region, model_id, prompt)
+
+
+def _converse(endpoint_url: str, region: str, model_id: str, prompt: str) -> dict[str, Any]:
+    """Call Converse as a subagent's first turn does; return a subagent's result shape."""
     response = _client(endpoint_url, region).converse(
         modelId=model_id,
         messages=[{"role": "user", "content": [{"text": prompt}]}],

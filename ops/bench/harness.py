@@ -19,6 +19,7 @@ from drain import timed_drain
 from fleet import Fleet, WorkerSpec
 from names import (
     BATON_NOOP_TASK,
+    PLAIN_CONVERSE_LATE_TASK,
     PLAIN_CONVERSE_TASK,
     PLAIN_NOOP_TASK,
     PLAIN_QUEUE,
@@ -52,7 +53,7 @@ class Plan:
     noop_jobs: int = 300
     hit_iterations: int = 20000
     build_iterations: int = 40
-    io_rounds: int = 2
+    io_rounds: int = 3
     io_jobs: int = 1000
     rss_clients: int = 50
     lru_size: int = 8
@@ -207,13 +208,16 @@ class Bench:
             for _ in range(count)
         ]
 
-    def publish_plain_converses(self, count: int) -> list[str]:
-        """Publish ``count`` plain tasks that make a subagent's Converse call, unguarded."""
+    def publish_plain_converses(self, count: int, *, late: bool = False) -> list[str]:
+        """Publish ``count`` plain tasks that make a subagent's Converse call, unguarded.
+
+        With ``late``, the task is acknowledged only when it is done, as a subagent job is.
+        """
         model_id = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
         return [
             str(
                 self.producer.send_task(
-                    PLAIN_CONVERSE_TASK,
+                    PLAIN_CONVERSE_LATE_TASK if late else PLAIN_CONVERSE_TASK,
                     args=(self.slow_url, REGION, model_id, f"plain job {index}"),
                     queue=PLAIN_QUEUE,
                 ).id

@@ -3,9 +3,11 @@
 (c) drains real ``baton.subagent`` jobs (one Converse call each) on one threads-pool worker at
 c=50 and divides the rate by the ideal ``c / latency``. Two references run on a plain Celery
 worker with the same pool and slots, in the same alternating rounds: a task that only sleeps for
-the latency (Celery's own ceiling) and a task that makes the same Converse call with a cached
-boto3 client and nothing of Baton's (Celery's and boto3's ceiling). They tell how much of any
-shortfall is Baton's. (f) then times jobs one after another against the zero-latency emulator.
+the latency (Celery's own ceiling), a task that makes the same Converse call with a cached
+boto3 client and nothing of Baton's (Celery's and boto3's ceiling), and that task acknowledged
+late, as a subagent job is (the price of losing nothing on a crash, apart from the envelope).
+They tell how much of any shortfall is Baton's. (f) then times jobs one after another against
+the zero-latency emulator.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def measure_io(bench: Bench) -> dict[str, Any]:
     kinds: dict[str, tuple[WorkerSpec, Publish]] = {
         "baton": (baton, lambda n: spawn_jobs(slow, n, label="io")),
         "plain_converse": (plain, bench.publish_plain_converses),
+        "plain_converse_late": (plain, lambda n: bench.publish_plain_converses(n, late=True)),
         "plain_sleep": (plain, bench.publish_plain_sleeps),
     }
     try:
@@ -94,6 +97,7 @@ def _figures(runs: dict[str, list[Drain]], latencies: list[float]) -> dict[str, 
         "c_io_jobs_per_s": rates["baton"],
         "c_baton_over_plain": rates["baton"] / rates["plain_converse"],
         "c_plain_converse_fraction": rates["plain_converse"] / ideal,
+        "c_plain_late_fraction": rates["plain_converse_late"] / ideal,
         "c_plain_sleep_fraction": rates["plain_sleep"] / ideal,
         **percentiles(latencies),
         "details": {

@@ -18,6 +18,10 @@ PLAIN_QUEUE = "bench.plain"
 PLAIN_SLEEP_TASK = "bench.plain_sleep"
 PLAIN_CONVERSE_TASK = "bench.plain_converse"
 
+#: The same call, acknowledged late and requeued if its worker dies, as a subagent job is: what
+#: Baton's "nothing lost" costs a plain Celery task, apart from the envelope.
+PLAIN_CONVERSE_LATE_TASK = "bench.plain_converse_late"
+
 #: The region every benchmark job runs in; its queue is ``baton.<region>``.
 REGION = "eu-west-1"
 

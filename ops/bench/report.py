@@ -78,6 +78,11 @@ GOALS: tuple[Goal, ...] = (
         "c: reference, plain Celery task, same Converse call",
         "fraction",
     ),
+    Goal(
+        "c_plain_late_fraction",
+        "c: reference, the same plain task acknowledged late, as a subagent is",
+        "fraction",
+    ),
     Goal("c_plain_sleep_fraction", "c: reference, plain Celery task sleeping 0.2 s", "fraction"),
     Goal("d_rss_kib_per_client", "d: RSS per distinct cached client config", "KiB", "<=", 200),
     Goal("d_lru_size", "d: cache size after K distinct configs, max_size below K", "clients", "<="),

@@ -42,6 +42,7 @@ MEASUREMENT_KEYS = (
     "c_io_jobs_per_s",
     "c_baton_over_plain",
     "c_plain_converse_fraction",
+    "c_plain_late_fraction",
     "c_plain_sleep_fraction",
     "d_rss_kib_per_client",
     "d_lru_size",
