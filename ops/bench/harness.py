@@ -27,6 +27,7 @@ from names import (
     PLAIN_SLEEP_TASK,
     REGION,
 )
+from plan import Plan
 from services import BENCH_DIR, TEST_CREDENTIALS, RedisServer, Services, clean_env
 
 from envelope import HEADER_KEY, Keyring, encode, queue_for
@@ -43,50 +44,6 @@ WARM_RATE_FLOOR = 20.0
 
 #: The longest any in-process measurement subprocess may take.
 SUBPROCESS_TIMEOUT_SECONDS = 180.0
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How many of everything a run does; ``smoke`` only proves the harness works."""
-
-    noop_rounds: int = 32
-    noop_jobs: int = 300
-    hit_iterations: int = 20000
-    build_iterations: int = 40
-    io_rounds: int = 3
-    io_jobs: int = 1000
-    rss_clients: int = 50
-    lru_size: int = 8
-    scale_rounds: int = 2
-    scale_jobs_per_process: int = 200
-    latency_jobs: int = 200
-    sweep_waves: int = 10
-    sweep_levels: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
-    profile_iterations: int = 10000
-    gate_calls: int = 1000
-    job_calls: int = 600
-
-    @classmethod
-    def smoke(cls) -> Plan:
-        """Return tiny counts: every measurement runs, none of the figures means anything."""
-        return cls(
-            noop_rounds=4,
-            noop_jobs=80,
-            hit_iterations=300,
-            build_iterations=2,
-            io_rounds=1,
-            io_jobs=100,
-            rss_clients=6,
-            lru_size=3,
-            scale_rounds=1,
-            scale_jobs_per_process=20,
-            latency_jobs=10,
-            sweep_waves=1,
-            sweep_levels=(1, 8, 64),
-            profile_iterations=300,
-            gate_calls=100,
-            job_calls=20,
-        )
 
 
 @dataclass

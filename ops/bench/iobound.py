@@ -1,7 +1,7 @@
 """(c) I/O-bound throughput at 0.2 s emulator latency, and (f) spawn-to-result latency.
 
 (c) drains real ``baton.subagent`` jobs (one Converse call each) on one threads-pool worker at
-c=50 and divides the rate by the ideal ``c / latency``. Two references run on a plain Celery
+c=50 and divides the rate by the ideal ``c / latency``. Three references run on a plain Celery
 worker with the same pool and slots, in the same alternating rounds: a task that only sleeps for
 the latency (Celery's own ceiling), a task that makes the same Converse call with a cached
 boto3 client and nothing of Baton's (Celery's and boto3's ceiling), and that task acknowledged

@@ -28,9 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import LATENCY_SECONDS, Bench, Plan, elapsed, new_key
+from harness import LATENCY_SECONDS, Bench, elapsed, new_key
 from iobound import measure_io
 from names import REGION
+from plan import Plan
 from plot import plot_throughput
 from report import MEASUREMENT_KEYS, measurements, write
 from services import BENCH_DIR, SCRUBBED_PREFIXES, Services, start_emulators, start_redis
