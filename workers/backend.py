@@ -12,6 +12,12 @@ budget reservation is answered once per turn); a child list may hold an ID twice
 once each; and Celery's chord scripts are amended here (a repeat that finds its own claim has
 it). Connections time out (:data:`envelope.transport.BACKEND_RETRY_SETTINGS`), so an
 unreachable or half-open Redis raises, and is retried, rather than hanging.
+
+A stored success is final. Celery reads a job's state before it writes a new one and skips the
+write over a success, but in two round trips: a copy that read the state just before another
+copy stored its success overwrote that success with RETRY, and the job was lost after Bedrock
+had answered (a throttled turn's retry, run at once by another pool thread, did exactly this in
+CI). :class:`BatonRedisBackend` makes the check and the write one script (:data:`STORE_LUA`).
 """
 
 from __future__ import annotations
@@ -64,6 +70,28 @@ def run_script(client: redis.Redis, source: str, keys: list[Any], args: list[Any
     return script(keys=keys, args=args, client=client)
 
 
+#: Store a job's state unless its stored state is already a success, and announce it; 1 if it
+#: was stored. KEYS: the result key; ARGV: the encoded meta, its time to live in seconds (0 for
+#: none). A stored value that is not JSON (another serializer) is replaced, as Celery would.
+STORE_LUA = """
+local current = redis.call('GET', KEYS[1])
+if current then
+    local ok, meta = pcall(cjson.decode, current)
+    if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then
+        return 0
+    end
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+else
+    redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class BatonRedisBackend(RedisBackend):
     """Celery's Redis result backend, whose every command survives a dropped connection.
 
@@ -71,7 +99,8 @@ class BatonRedisBackend(RedisBackend):
     switched off: one level of retries, not twenty times twenty. Celery's chord scripts are
     amended for a repeat: when the last part's script ran but its reply was lost, the repeat
     finds the dispatch claim taken (by itself) and, unamended, nobody would ever send the
-    chord's callback.
+    chord's callback. A job's state is stored by :data:`STORE_LUA`, which leaves a stored
+    success alone; a repeat of it finds its own write and changes nothing.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -80,6 +109,14 @@ class BatonRedisBackend(RedisBackend):
 
     def _create_client(self, **params: Any) -> Any:
         return super()._create_client(**params, retry=copy.deepcopy(RETRY))  # type: ignore[misc]
+
+    def _set(self, key: Any, value: Any, expires: Any = None) -> None:
+        """Store a job's state in one script that leaves a stored success alone."""
+        if not key.startswith(self.task_keyprefix):
+            super()._set(key, value, expires)  # type: ignore[misc]  # not in celery-types
+            return
+        ttl = self.expires if expires is None else expires  # type: ignore[attr-defined]
+        run_script(self.client, STORE_LUA, [key], [value, int(ttl or 0)])
 
     @cached_property
     def _chord_part_return_script(self) -> Any:

@@ -8,7 +8,9 @@ visibility timeout, even while it still runs). The guard makes that harmless:
 - a job that already handed its next turn to a chord is not run again (the chord carries it on);
 - concurrent copies are stopped by a per-job lock (Redis ``SET NX`` with a TTL that a background
   thread keeps refreshing while the job runs); the copy without it retries later, by which time
-  the first has finished or died.
+  the first has finished or died. A job that retries gives its lock back before the retry is
+  sent (:func:`give_back`, from the gate's ``retry``): a retry Celery sends with no countdown
+  may run at once on another thread, and finding the lock still held it waited half a TTL.
 
 Taking the lock and reading the result and hand-off mark is one script call: one round trip per
 job, the guard's whole price on the happy path.
@@ -94,6 +96,21 @@ def mark_handed_on(backend: Any, *, job_id: str, turns: int, ttl: int) -> None:
         client.set(_handoff_key(job_id), turns, ex=max(ttl, 1))
 
 
+#: Where the guard keeps a running job's lock on its request, for :func:`give_back`.
+LOCK_ATTRIBUTE = "baton_job_lock"
+
+
+def give_back(request: Any) -> None:
+    """Release the job lock ``request`` holds, if it holds one; later calls do nothing."""
+    lock = getattr(request, LOCK_ATTRIBUTE, None)
+    if lock is None:
+        return
+    setattr(request, LOCK_ATTRIBUTE, None)
+    keeper.drop(lock)
+    if not lock.release():
+        logger.warning("job lock %s was no longer held at release", lock.name)
+
+
 def _claim(task: Any, job_id: str, lock: JobLock) -> tuple[dict[str, Any], Any, bool]:
     """Try the job's lock and read its result and hand-off mark, in one round trip."""
     backend = task.app.backend
@@ -110,7 +127,8 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
     ``Reject(requeue=True)`` when Redis does not answer the claim at all. A body that
     returns leaves its lock to expire: Celery stores the result only after the body returns, and
     the lock keeps a copy out until then. Any other ending gives the lock back at once, so a
-    retry (same job ID) or a chord's resume takes it without waiting.
+    retry (same job ID) or a chord's resume takes it without waiting; a retry gives it back even
+    before its copy is sent (:func:`give_back`).
     """
     client = backend_redis(task.app.backend)
     if client is None:
@@ -138,11 +156,14 @@ def guarded(task: Any, *, expected_turns: int, lock_ttl: float) -> Iterator[Any]
         logger.info("job %s is running elsewhere; this copy looks again later", job_id)
         raise task.retry(countdown=lock_ttl / 2, max_retries=None)
     keeper.hold(lock, every=lock_ttl / 3)
+    setattr(task.request, LOCK_ATTRIBUTE, lock)
     returned = False
     try:
         yield None
         returned = True
     finally:
-        keeper.drop(lock)
-        if not returned and not lock.release():
-            logger.warning("job lock %s was no longer held at release", lock.name)
+        if returned:
+            keeper.drop(lock)
+            setattr(task.request, LOCK_ATTRIBUTE, None)
+        else:
+            give_back(task.request)

@@ -68,6 +68,16 @@ class GatedTask(Task):  # type: ignore[type-arg]
             seconds = time.perf_counter() - started
             metrics.job_finished(region=envelope.region, outcome=outcome, seconds=seconds)
 
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Give the job's lock back, then retry as Celery does.
+
+        Celery sends the copy before the retry unwinds the body, and a copy sent with no
+        countdown may run at once on another thread: holding the lock until then made it wait
+        half a lock TTL for nothing.
+        """
+        delivery.give_back(self.request)
+        return super().retry(*args, **kwargs)
+
     def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
         """Return the request's verified envelope; dead-letter, count and re-raise a refusal."""
         try:

@@ -2,7 +2,8 @@
 
 Only the holder's token refreshes or releases a lock; a body that returns keeps its lock until it
 expires (so a copy cannot slip in before Celery stores the result), any other ending gives it
-back at once; and ``baton status`` reads a held lock as a running job.
+back at once (a retry, before its copy is sent); and ``baton status`` reads a held lock as a
+running job.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Retry
+from celery.signals import before_task_publish
 
 from baton.status import job_state
 from envelope import job_lock_key
 from workers.delivery import guarded, mark_handed_on
+from workers.gate import GatedTask
 from workers.joblock import JobLock
 
 pytestmark = pytest.mark.integration
@@ -117,3 +120,30 @@ def test_status_shows_a_pending_job_with_a_held_lock_as_started(backend_app):
     client.set(job_lock_key("job-x"), "token", px=30_000)
     assert job_state(backend_app, "job-x", "PENDING") == "STARTED"
     assert job_state(backend_app, "job-x", "SUCCESS") == "SUCCESS"
+
+
+def turn() -> None:
+    """A task body; the test calls ``retry`` as a throttled turn's body would."""
+
+
+def test_a_retry_gives_the_lock_back_before_its_copy_is_sent(backend_app):
+    """Celery's own ``retry`` on the gate's task class; the copy is really published."""
+    client = backend_app.backend.client
+    task = backend_app.task(name="joblock-test.turn", base=GatedTask, shared=False)(turn)
+    held_at_publish = []
+
+    def at_publish(**_: Any) -> None:
+        held_at_publish.append(client.exists(job_lock_key("job-retried")))
+
+    before_task_publish.connect(at_publish, weak=False)
+    task.push_request(id="job-retried", called_directly=False, retries=0, args=(), kwargs={})
+    try:
+        with pytest.raises(Retry), guarded(task, expected_turns=0, lock_ttl=30):
+            assert client.exists(job_lock_key("job-retried"))
+            task.retry(countdown=0, max_retries=3)  # as autoretry_for calls it
+    finally:
+        task.pop_request()
+        before_task_publish.disconnect(at_publish)
+
+    assert held_at_publish == [0]
+    assert backend_app.connection_for_write().default_channel.client.llen("celery") == 1

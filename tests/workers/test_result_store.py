@@ -1,0 +1,104 @@
+"""A stored success is final, even against a copy whose read of the state is already stale.
+
+The race, as CI met it: a throttled turn raised Celery's retry; the retry message, sent with no
+countdown, ran at once on another pool thread, called Bedrock and stored SUCCESS, in between the
+first thread's read of the job's state and its write of RETRY. Celery's read-then-write let RETRY
+replace the success, and the job never finished. The interleaving is set up here exactly: the
+stale read is taken, then another backend stores the success, then the write is made. Real Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+
+from workers.backend import BatonRedisBackend, chord_safe
+
+pytestmark = pytest.mark.integration
+
+JOB = "job-raced"
+
+
+def results_app(url: str, *, baton: bool, **settings: object) -> Celery:
+    """A Celery app whose result backend at ``url`` is Baton's, or Celery's own."""
+    app = Celery("result-store-test", broker="memory://", backend=chord_safe(url) if baton else url)
+    app.conf.update(result_serializer="json", **settings)
+    assert isinstance(app.backend, BatonRedisBackend) is baton
+    return app
+
+
+def store_retry_on_a_stale_read(app: Celery, other: Celery) -> None:
+    """Store RETRY for ``JOB`` through ``app``; ``other`` stores SUCCESS right after the read."""
+    backend: Any = app.backend
+    read = backend._get_task_meta_for
+
+    def read_then_the_other_copy_succeeds(task_id: str) -> dict[str, Any]:
+        meta = read(task_id)
+        other.backend.store_result(task_id, {"text": "answered"}, "SUCCESS")
+        return meta
+
+    backend._get_task_meta_for = read_then_the_other_copy_succeeds
+    try:
+        backend.mark_as_retry(JOB, RuntimeError("throttled"))
+    finally:
+        backend._get_task_meta_for = read
+
+
+@pytest.mark.parametrize("baton", [True, False], ids=["baton", "celery-control"])
+def test_a_retry_written_on_a_stale_read_does_not_replace_the_stored_success(redis_urls, baton):
+    """Baton's backend keeps the success; Celery's own, the control, loses it to RETRY."""
+    app = results_app(redis_urls[1], baton=baton)
+    other = results_app(redis_urls[1], baton=True)
+    app.backend.store_result(JOB, None, "STARTED")
+
+    store_retry_on_a_stale_read(app, other)
+
+    meta = other.backend.get_task_meta(JOB)
+    assert (meta["status"] == "SUCCESS") is baton
+    if baton:
+        assert meta["result"] == {"text": "answered"}
+
+
+def test_a_refused_write_is_not_announced_and_a_stored_one_is(redis_urls, redis_server):
+    app = results_app(redis_urls[1], baton=True)
+    key = app.backend.get_key_for_task(JOB)
+    listener = redis.Redis(port=redis_server.port, db=1).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(key)
+    try:
+        app.backend.store_result(JOB, {"text": "answered"}, "SUCCESS")
+        app.backend.mark_as_retry(JOB, RuntimeError("late copy"))  # Celery's read skips it
+        retry = {"status": "RETRY", "result": None, "task_id": JOB}
+        app.backend._set(key, app.backend.encode(retry))  # and so does the script
+        announced = [listener.get_message(timeout=1.0) for _ in range(2)]
+    finally:
+        listener.close()
+
+    statuses = [app.backend.decode(m["data"])["status"] for m in announced if m]
+    assert statuses == ["SUCCESS"]
+    assert app.backend.get_task_meta(JOB)["status"] == "SUCCESS"
+
+
+def test_states_expire_as_configured_and_a_failure_as_failures_do(redis_urls):
+    app = results_app(redis_urls[1], baton=True, result_expires=600, result_failure_expires=60)
+    client = app.backend.client
+
+    app.backend.store_result("job-running", None, "STARTED")
+    app.backend.mark_as_failure("job-failed", RuntimeError("denied"))
+
+    assert 590 <= client.ttl(app.backend.get_key_for_task("job-running")) <= 600
+    assert 50 <= client.ttl(app.backend.get_key_for_task("job-failed")) <= 60
+
+
+def test_a_failure_after_a_failure_and_a_group_result_are_stored_as_before(redis_urls):
+    app = results_app(redis_urls[1], baton=True)
+
+    app.backend.mark_as_failure(JOB, RuntimeError("first"))
+    app.backend.mark_as_failure(JOB, RuntimeError("second"))
+    group = app.GroupResult("group-saved", [app.AsyncResult(JOB)])
+    app.backend.save_group(group.id, group)
+
+    assert "second" in str(app.backend.get_task_meta(JOB)["result"])
+    assert app.backend.restore_group("group-saved").results == [app.AsyncResult(JOB)]
