@@ -1,4 +1,9 @@
-"""Broker fixtures' machinery: a private RabbitMQ vhost per test session, removed afterwards."""
+"""Broker fixtures and their machinery: a private RabbitMQ vhost per test, removed afterwards.
+
+``broker`` is the test Redis unless a test asks for RabbitMQ (indirect parametrization with
+``"rabbitmq"``); ``producer_settings`` puts the parent on it; ``in_flight`` tells, on a Redis
+broker, when none of a run's jobs is queued, unacknowledged or running any more.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,15 @@ import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import redis
+
+from envelope import job_lock_key
+from tests.integration.harness import QUEUE
 
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 
@@ -73,3 +83,43 @@ def broker_url(kind: str, redis_url: str) -> Iterator[str]:
         pytest.skip(reason)
     with RabbitVhost() as url:
         yield url
+
+
+@pytest.fixture()
+def broker(request: Any, redis_urls: tuple[str, str]) -> Iterator[str]:
+    """The broker URL: the test Redis, or a throwaway RabbitMQ vhost (indirect ``rabbitmq``)."""
+    with broker_url(getattr(request, "param", "redis"), redis_urls[0]) as url:
+        yield url
+
+
+@pytest.fixture()
+def producer_settings(broker: str, redis_urls: tuple[str, str], envelope_key: str) -> Any:
+    """The parent's settings on ``broker``; results in the test Redis either way."""
+    from orchestrator import ProducerSettings
+
+    return ProducerSettings(
+        broker_url=broker,
+        result_backend=redis_urls[1],
+        envelope_key=envelope_key,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture()
+def in_flight(redis_server: Any) -> Iterator[Callable[[list[str]], Callable[[], bool]]]:
+    """Factory: a check that none of ``jobs`` is queued or unacknowledged on the Redis broker
+    (db 0), nor running (locks, db 1). Its two clients are closed after the test."""
+    broker_db = redis.Redis(port=redis_server.port, db=0)
+    backend_db = redis.Redis(port=redis_server.port, db=1)
+
+    def nothing_in_flight(jobs: list[str]) -> Callable[[], bool]:
+        locks = [job_lock_key(job) for job in jobs]
+
+        def check() -> bool:
+            queued = broker_db.llen(QUEUE) + broker_db.hlen("unacked")
+            return queued == 0 and backend_db.exists(*locks) == 0
+
+        return check
+
+    yield nothing_in_flight
+    broker_db.close()
+    backend_db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from tests.integration.harness import REGION, figures
@@ -11,6 +12,13 @@ from tests.integration.harness import REGION, figures
 JOBS = 200
 #: Short enough that a crashed worker's jobs come back within seconds.
 FAST_REDELIVERY = {"BATON_VISIBILITY_TIMEOUT": "3", "BATON_JOB_LOCK_TTL": "3"}
+
+#: Redis as a broker can lose a message in one window, which is kombu's: BRPOP has taken it off
+#: the queue and kombu has not yet recorded it as unacknowledged when the connection drops or the
+#: worker dies (kombu issues #305, #593). Such a job never reaches a worker and is found nowhere
+#: on the broker. Dropped connections lost one job in a run in 3 of 16 runs; a SIGKILLed worker,
+#: one in 5 of 52; more than this in one run is not that window.
+MOST_LOST_BY_KOMBU = 2
 
 
 def parent(make_orchestrator: Any, url: str) -> Any:
@@ -21,6 +29,15 @@ def parent(make_orchestrator: Any, url: str) -> Any:
 def spawn(orch: Any, count: int, prompt: str = "job {i}") -> list[str]:
     """Spawn ``count`` jobs; return their IDs."""
     return [orch.spawn(prompt.format(i=i)).id for i in range(count)]
+
+
+def lost_where(outcome: Any, received: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split the run's lost jobs: those a worker received (Baton's), and those none ever did."""
+    given = set(received)
+    return (
+        [job for job in outcome.lost if job in given],
+        [job for job in outcome.lost if job not in given],
+    )
 
 
 def one_result_each(outcome: Any) -> bool:

@@ -17,39 +17,27 @@ from typing import Any
 import pytest
 import redis
 
-from envelope import child_jobs_key, job_lock_key
-from tests.integration.brokers import broker_url, close_all_connections
-from tests.integration.faults import FAST_REDELIVERY, JOBS, one_result_each, parent, report, spawn
-from tests.integration.harness import QUEUE, REGION, Outcome, finished, settle, wait_until
+from envelope import child_jobs_key
+from tests.integration.brokers import close_all_connections
+from tests.integration.faults import (
+    FAST_REDELIVERY,
+    JOBS,
+    MOST_LOST_BY_KOMBU,
+    lost_where,
+    one_result_each,
+    parent,
+    report,
+    spawn,
+)
+from tests.integration.harness import REGION, Outcome, finished, settle, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: kombu's BRPOP window lost one job in a run in 3 of 16 runs; more than this in one run is not it.
-MOST_LOST_BY_KOMBU = 2
 #: Trees of the tree run: each a root, two children, four grandchildren (three chords).
 TREES, TREE = 30, "<<tree depth=2 width=2>>"
 JOBS_PER_TREE = 7
 #: Converse calls per tree: three parents take two turns each, four leaves one.
 CALLS_PER_TREE = 3 * 2 + 4
-
-
-@pytest.fixture()
-def broker(request: Any, redis_urls: tuple[str, str]) -> Iterator[str]:
-    """The broker URL: the test Redis, or a throwaway RabbitMQ vhost (indirect ``rabbitmq``)."""
-    with broker_url(getattr(request, "param", "redis"), redis_urls[0]) as url:
-        yield url
-
-
-@pytest.fixture()
-def producer_settings(broker: str, redis_urls: tuple[str, str], envelope_key: str) -> Any:
-    """The parent's settings on ``broker``; results in the test Redis either way."""
-    from orchestrator import ProducerSettings
-
-    return ProducerSettings(
-        broker_url=broker,
-        result_backend=redis_urls[1],
-        envelope_key=envelope_key,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture()
@@ -78,27 +66,6 @@ def drop_nine_times(drop: Callable[[], int], progress: Callable[[], float]) -> l
             break  # the run stalled: what the test asserts next says where
         killed.append(drop())
     return killed
-
-
-@pytest.fixture()
-def in_flight(redis_server: Any) -> Iterator[Callable[[list[str]], Callable[[], bool]]]:
-    """Factory: a check that none of ``jobs`` is queued or unacknowledged on the Redis broker
-    (db 0), nor running (locks, db 1). Its two clients are closed after the test."""
-    broker_db = redis.Redis(port=redis_server.port, db=0)
-    backend_db = redis.Redis(port=redis_server.port, db=1)
-
-    def nothing_in_flight(jobs: list[str]) -> Callable[[], bool]:
-        locks = [job_lock_key(job) for job in jobs]
-
-        def check() -> bool:
-            queued = broker_db.llen(QUEUE) + broker_db.hlen("unacked")
-            return queued == 0 and backend_db.exists(*locks) == 0
-
-        return check
-
-    yield nothing_in_flight
-    broker_db.close()
-    backend_db.close()
 
 
 def tree_of(app: Any, root: str) -> list[str]:
@@ -160,9 +127,7 @@ def test_dropped_connections_lose_no_job_a_worker_was_given(
         broker, emulator_proc, worker_proc, make_orchestrator, dropper, in_flight
     )
 
-    received = set(running.received())
-    lost_by_baton = [job for job in outcome.lost if job in received]
-    never_received = [job for job in outcome.lost if job not in received]
+    lost_by_baton, never_received = lost_where(outcome, running.received())
     assert running.proc.popen.poll() is None
     assert lost_by_baton == [], told_about(running, lost_by_baton)
     if broker.startswith("amqp://"):
