@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from typing import Any
 
 from drain import Drain, timed_drain
@@ -41,6 +42,9 @@ NOOP_WARM = 50
 def measure_noop(bench: Bench) -> dict[str, Any]:
     """(a) Drain rate of gated no-ops against plain no-ops, one solo worker each, alternating.
 
+    Up to ``plan.noop_rounds`` rounds; after ``plan.noop_min_rounds``, none is started once
+    ``plan.noop_seconds`` have gone by, so a slow machine runs fewer rounds, not a longer bench.
+
     The goal figure's no-ops are published as a Baton parent publishes: inside
     ``Orchestrator.propagating()``, one signed envelope for the block. Three more runs bound and
     split the price: gated no-ops that each carry a token of their own (the worst case: every
@@ -62,9 +66,13 @@ def measure_noop(bench: Bench) -> dict[str, Any]:
             bench, {baton: contenders[BATON][1], plain: bench.publish_plain_noops}, warm=NOOP_WARM
         )
         try:
-            rounds = []
+            rounds: list[dict[str, Drain]] = []
             names = list(contenders)
+            started = time.monotonic()
             for index in range(bench.plan.noop_rounds):
+                spent = time.monotonic() - started
+                if index >= bench.plan.noop_min_rounds and spent > bench.plan.noop_seconds:
+                    break  # bounded in time as well as in count; the figure is a median
                 order = names[index % len(names) :] + names[: index % len(names)]
                 rounds.append({name: _noop_run(bench, fleet, *contenders[name]) for name in order})
         finally:
@@ -115,6 +123,7 @@ def _noop_figures(rounds: list[dict[str, Drain]]) -> dict[str, Any]:
         "a_plain_noop_per_s": statistics.median(run[PLAIN].steady_rate for run in rounds),
         "details": {
             "pool": "solo",
+            "rounds_run": len(rounds),
             "ratios": [round(run[BATON].steady_rate / run[PLAIN].steady_rate, 4) for run in rounds],
             "rounds": [{name: d.summary() for name, d in run.items()} for run in rounds],
             "failures": sum(d.failures for run in rounds for d in run.values()),
