@@ -1,9 +1,13 @@
 """Which model identifiers Bedrock accepts from which region, and the 400s it sends otherwise.
 
 This is the second symptom of a subagent that re-derived its model ID instead of inheriting it:
-a ``us.`` profile called from an EU region, a prefix the model has no profile for, or a bare
-foundation-model ID that needs a profile. The answers come from ``envelope``'s geography table and
-model catalogue, so the emulator and the resolver can never disagree about what exists.
+a ``us.`` profile called from an EU region, a prefix the model has no profile for, a bare
+foundation-model ID that needs a profile, or an application-profile ARN that names another region
+or a profile nobody created. Foundation models are judged against ``envelope``'s catalogue, so
+the emulator and the resolver can never disagree about what exists. Every inference profile, ID
+or ARN, is looked up with :meth:`ProfileRegistry.find`, the very lookup GetInferenceProfile
+answers with, so a profile the control plane refuses can never be invoked, and the other way
+round.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import re
 
 from emulator.errors import ValidationError
+from emulator.profiles import ProfileRegistry
 from envelope.profiles import catalogue
-from envelope.regions import geographies_of, geography_prefix
+from envelope.regions import geography_prefix
 
 INVALID_IDENTIFIER = "The provided model identifier is invalid."
 
@@ -30,42 +35,35 @@ def on_demand_message(model_id: str) -> str:
     )
 
 
-def validate_model_id(model_id: str, *, region: str) -> None:
-    """Raise ValidationError unless ``model_id`` can be invoked from ``region``.
+def validate_model_id(
+    model_id: str, *, region: str, account_id: str, profiles: ProfileRegistry
+) -> None:
+    """Raise ValidationError unless ``model_id`` can be invoked from ``region`` by the account.
+
+    A profile Bedrock cannot resolve (undeclared, of another region or account, of a geography
+    the region is not in) gets the same 400 as any unknown identifier: that is what Bedrock
+    answers, and a 404 here would tell the caller the path, not the model, was wrong.
 
     Args:
         model_id: the identifier from the path, URL-decoded: a profile ID, a foundation-model
             ID or a model ARN.
         region: the region the request was signed for.
+        account_id: the caller's account, which owns every profile ARN it may invoke.
+        profiles: the one registry GetInferenceProfile also looks profiles up in.
     """
     if model_id.startswith("arn:"):
-        _validate_arn(model_id, region=region)
-    elif geography_prefix(model_id) is not None:
-        _validate_profile(model_id, region=region)
-    else:
-        _validate_foundation_model(model_id, region=region)
-
-
-def _validate_arn(arn: str, *, region: str) -> None:
-    match = _ARN.match(arn)
-    if match is None or match["region"] != region:
-        raise ValidationError(INVALID_IDENTIFIER)
-    if match["kind"] == "foundation-model":
-        _validate_foundation_model(match["id"], region=region)
-    elif match["kind"] == "inference-profile":
-        if match["account"] is None or geography_prefix(match["id"]) is None:
+        match = _ARN.match(model_id)
+        if match is None or match["region"] != region:
             raise ValidationError(INVALID_IDENTIFIER)
-        _validate_profile(match["id"], region=region)
-    elif match["account"] is None:
-        # An application inference profile is the caller's own: any ID in the right region
-        # and with an account is accepted, since the emulator holds no list of them.
-        raise ValidationError(INVALID_IDENTIFIER)
-
-
-def _validate_profile(model_id: str, *, region: str) -> None:
-    prefix, _, base = model_id.partition(".")
-    entry = catalogue().models.get(base)
-    if prefix not in geographies_of(region) or entry is None or prefix not in entry.profiles:
+        if match["kind"] == "foundation-model":
+            _validate_foundation_model(match["id"], region=region)
+            return
+    elif geography_prefix(model_id) is None:
+        # An unprefixed ID is read as a foundation model, as Bedrock reads it: an application
+        # profile is invoked by its ARN, never by its bare ID.
+        _validate_foundation_model(model_id, region=region)
+        return
+    if profiles.find(model_id, region=region, account_id=account_id) is None:
         raise ValidationError(INVALID_IDENTIFIER)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from emulator.credentials import Identity
 from emulator.errors import AccessDenied
 from emulator.iam import Decision, PolicyDocument
-from emulator.profiles import InferenceProfile, ProfileRegistry, system_profile
+from emulator.profiles import InferenceProfile, ProfileRegistry
 from envelope.regions import geography_prefix
 
 #: Converse and InvokeModel are both authorised as this action.
@@ -174,10 +174,8 @@ class AccessPolicy:
     def _profile_behind(
         self, model_id: str, *, region: str, account_id: str
     ) -> InferenceProfile | None:
-        if model_id.startswith("arn:"):
+        if model_id.startswith("arn:") or geography_prefix(model_id) is not None:
             return self._profiles.find(model_id, region=region, account_id=account_id)
-        if geography_prefix(model_id) is not None:
-            return system_profile(model_id, region=region, account_id=account_id)
         return None
 
 

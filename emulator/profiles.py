@@ -1,9 +1,10 @@
 """Inference profiles as Bedrock's control plane shows them, and the models behind each one.
 
-Two things read this: ListInferenceProfiles / GetInferenceProfile, and the IAM check of an
-invocation, which needs the foundation model in every destination region of the profile it goes
-through. Both take the destinations from here, so the listing a client discovers is exactly what
-the emulator then authorises, as GetInferenceProfile in the source region is on AWS.
+Three things read this: ListInferenceProfiles / GetInferenceProfile, the model-ID check of an
+invocation, and its IAM check, which needs the foundation model in every destination region of
+the profile it goes through. All of them look a profile up with :meth:`ProfileRegistry.find`, so
+the profile a client discovers is exactly what the emulator then lets it invoke and authorises,
+as GetInferenceProfile in the source region is on AWS.
 
 System profiles come from ``envelope``'s catalogue: one per model and geography that contains the
 caller's region. Application profiles are declared to the emulator (``--app-profile
@@ -177,8 +178,15 @@ class ProfileRegistry:
         return [profile for profile in found if profile is not None]
 
     def find(self, identifier: str, *, region: str, account_id: str) -> InferenceProfile | None:
-        """Return the profile an ID or ARN names, as seen from ``region``; None if none."""
+        """Return the profile an ID or ARN names, as seen from ``region``; None if none.
+
+        This is the one lookup of a profile: GetInferenceProfile answers with it, and the runtime
+        operations invoke only what it finds, so the two can never disagree. An ARN must name the
+        caller's region and account, as on AWS, where a profile ARN is regional and owned.
+        """
         match = _ARN.match(identifier)
+        if match is None and identifier.startswith("arn:"):
+            return None
         if match is None:
             profile = system_profile(identifier, region=region, account_id=account_id)
             return profile or self.application(identifier, region=region, account_id=account_id)

@@ -183,7 +183,9 @@ class BedrockService:
             raise UnknownOperation(_unknown_operation_message(request, target))
         action = ACTIONS[target.operation or ""]
         self._policy.authorize_invocation(identity, action, target.model_id, region=region)
-        validate_model_id(target.model_id, region=region)
+        validate_model_id(
+            target.model_id, region=region, account_id=identity.account_id, profiles=self._profiles
+        )
         return operation, target.model_id
 
     def _run(

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from botocore.exceptions import ClientError
 
+from emulator import TEST_ACCOUNT_ID, ProfileRegistry
 from emulator.errors import ValidationError
 from emulator.identifiers import INVALID_IDENTIFIER, validate_model_id
 
 BASE_MODEL = "anthropic.claude-sonnet-4-20250514-v1:0"
+EU_PROFILE = f"eu.{BASE_MODEL}"
+APP_ARN = f"arn:aws:bedrock:eu-west-1:{TEST_ACCOUNT_ID}:application-inference-profile/{{name}}"
+ANTHROPIC_BODY = json.dumps(
+    {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+)
 ON_DEMAND_MESSAGE = (
     f"Invocation of model ID {BASE_MODEL} with on-demand throughput isn\u2019t supported. Retry "
     "your request with the ID or ARN of an inference profile that contains this model."
 )
+
+
+def _validate(model_id: str, *, region: str, profiles: ProfileRegistry | None = None) -> None:
+    validate_model_id(
+        model_id, region=region, account_id=TEST_ACCOUNT_ID, profiles=profiles or ProfileRegistry()
+    )
 
 
 def _refusal(client, model_id: str) -> dict:
@@ -88,7 +105,7 @@ def test_an_unknown_model_is_invalid(emulator, make_client):
     ],
 )
 def test_profiles_of_the_region_geography_are_valid(model_id, region):
-    validate_model_id(model_id, region=region)
+    _validate(model_id, region=region)
 
 
 @pytest.mark.parametrize(
@@ -109,13 +126,79 @@ def test_profiles_of_the_region_geography_are_valid(model_id, region):
 )
 def test_identifiers_bedrock_would_not_recognise_are_invalid(model_id, region):
     with pytest.raises(ValidationError, match=re.escape(INVALID_IDENTIFIER)):
-        validate_model_id(model_id, region=region)
+        _validate(model_id, region=region)
 
 
 def test_a_foundation_model_arn_is_judged_like_the_bare_id():
     arn = f"arn:aws:bedrock:eu-west-1::foundation-model/{BASE_MODEL}"
 
     with pytest.raises(ValidationError) as caught:
-        validate_model_id(arn, region="eu-west-1")
+        _validate(arn, region="eu-west-1")
 
     assert caught.value.message == ON_DEMAND_MESSAGE
+
+
+def _invoke(client, operation: str, model_id: str) -> None:
+    """Call one runtime operation and read a streamed answer to its end."""
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    if operation == "converse":
+        client.converse(modelId=model_id, messages=messages)
+    elif operation == "converse_stream":
+        list(client.converse_stream(modelId=model_id, messages=messages)["stream"])
+    elif operation == "invoke_model":
+        client.invoke_model(modelId=model_id, body=ANTHROPIC_BODY)
+    else:
+        response = client.invoke_model_with_response_stream(modelId=model_id, body=ANTHROPIC_BODY)
+        list(response["body"])
+
+
+RUNTIME_OPERATIONS = [
+    "converse",
+    "converse_stream",
+    "invoke_model",
+    "invoke_model_with_response_stream",
+]
+
+
+@pytest.mark.parametrize("operation", RUNTIME_OPERATIONS)
+def test_an_application_profile_arn_nobody_declared_is_refused_by_every_runtime_operation(
+    make_emulator, make_client, operation
+):
+    emulator = make_emulator(app_profiles={"team-a": EU_PROFILE})
+    client = make_client(emulator)
+
+    with pytest.raises(ClientError) as caught:
+        _invoke(client, operation, APP_ARN.format(name="doesnotexist"))
+
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Error"]["Message"] == INVALID_IDENTIFIER
+    assert emulator.calls()[-1].error_code == "ValidationException"
+
+
+@pytest.mark.parametrize("operation", RUNTIME_OPERATIONS)
+def test_a_declared_application_profile_whose_model_cannot_run_here_is_refused(
+    make_emulator, make_client, operation
+):
+    emulator = make_emulator(app_profiles={"team-us": f"us.{BASE_MODEL}"})
+    client = make_client(emulator)
+
+    with pytest.raises(ClientError) as caught:
+        _invoke(client, operation, APP_ARN.format(name="team-us"))
+
+    assert caught.value.response["Error"]["Message"] == INVALID_IDENTIFIER
+
+
+def test_only_the_declared_application_profiles_of_the_callers_account_are_valid():
+    profiles = ProfileRegistry({"team-a": EU_PROFILE})
+    declared = APP_ARN.format(name="team-a")
+
+    _validate(declared, region="eu-west-1", profiles=profiles)
+    for refused in (
+        APP_ARN.format(name="team-b"),
+        declared.replace(TEST_ACCOUNT_ID, "999999999999"),
+        declared.replace("eu-west-1", "eu-central-1"),
+    ):
+        with pytest.raises(ValidationError, match=re.escape(INVALID_IDENTIFIER)):
+            _validate(refused, region="eu-west-1", profiles=profiles)

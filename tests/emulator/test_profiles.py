@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from botocore.exceptions import ClientError
 
 from emulator import ConfigurationError, ProfileRegistry
 from emulator.profiles import system_profile, system_profiles
@@ -99,3 +102,44 @@ def test_find_accepts_ids_and_arns_of_the_callers_region_and_account_only():
 def test_application_profiles_that_cannot_exist_are_refused(profiles, complaint):
     with pytest.raises(ConfigurationError, match=complaint):
         ProfileRegistry(profiles)
+
+
+def _verdict(operation: Callable[..., object], **params: object) -> str:
+    """Call ``operation``; return ``accepted``, or the error code it was refused with."""
+    try:
+        operation(**params)
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return "accepted"
+
+
+def test_converse_and_get_inference_profile_give_the_same_verdict_for_each_identifier(
+    make_emulator, make_client
+):
+    emulator = make_emulator(
+        allowed_regions=frozenset({"eu-west-1", "eu-central-1"}),
+        app_profiles={"team-a": f"eu.{SONNET_4}", "team-us": f"us.{SONNET_4}"},
+    )
+    runtime, control = make_client(emulator), make_client(emulator, service="bedrock")
+    app = f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:application-inference-profile/"
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    table = {
+        app + "team-a": True,
+        app + "doesnotexist": False,
+        (app + "team-a").replace("eu-west-1", "eu-central-1"): False,
+        (app + "team-a").replace(ACCOUNT, "999999999999"): False,
+        app + "team-us": False,
+        f"eu.{SONNET_4}": True,
+        f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.{SONNET_4}": True,
+        f"us.{SONNET_4}": False,
+        SONNET_4: False,
+    }
+
+    for identifier, accepted in table.items():
+        conversed = _verdict(runtime.converse, modelId=identifier, messages=messages)
+        got = _verdict(control.get_inference_profile, inferenceProfileIdentifier=identifier)
+
+        assert (conversed == "accepted", got == "accepted") == (accepted, accepted), identifier
+        if not accepted:
+            assert conversed == "ValidationException", identifier
+            assert got == "ResourceNotFoundException", identifier

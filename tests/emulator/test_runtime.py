@@ -52,8 +52,10 @@ def test_converse_echo_is_shortened_for_long_prompts(emulator, make_client):
     assert len(text) < 200
 
 
-def test_converse_with_an_application_profile_arn_of_the_region_succeeds(emulator, make_client):
-    client = make_client(emulator)
+def test_converse_with_a_declared_application_profile_arn_of_the_region_succeeds(
+    make_emulator, make_client
+):
+    client = make_client(make_emulator(app_profiles={"abc123": EU_PROFILE}))
 
     response = client.converse(modelId=APP_PROFILE, messages=_user("hi"))
 
