@@ -119,6 +119,13 @@ def status(root_id: str, as_json: bool) -> None:
 @click.option("--concurrency", type=int, default=None, help="Task slots (default: CPU count).")
 @click.option("--debug", is_flag=True, help="Log the inherited region, model and endpoint.")
 @click.option("--loglevel", default="info", show_default=True, help="Celery log level.")
+@click.option(
+    "--include",
+    "includes",
+    multiple=True,
+    metavar="MODULE",
+    help="Import MODULE (your tasks on workers.app) before starting (repeat; BATON_INCLUDE too).",
+)
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics here.")
 @click.option(
     "--metrics-host",
@@ -132,6 +139,7 @@ def worker(
     concurrency: int | None,
     debug: bool,
     loglevel: str,
+    includes: tuple[str, ...],
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -145,6 +153,7 @@ def worker(
       BATON_ENVELOPE_KEY=... baton worker --region eu-west-1 --region eu-central-1
       baton worker --region ap-southeast-2 --pool threads --concurrency 50 --debug
       baton worker --region us-east-1 --metrics-port 9100
+      baton worker --region eu-west-1 --include myapp.tasks --include myapp.agents
     """
     from baton.worker import start_worker
 
@@ -155,6 +164,7 @@ def worker(
             concurrency=concurrency,
             debug=debug,
             loglevel=loglevel,
+            includes=includes,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
         )

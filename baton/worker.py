@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import tempfile
+from collections.abc import Iterable
 
+from baton.errors import CliExit
 from envelope import queue_for
+
+
+def import_tasks(modules: Iterable[str]) -> None:
+    """Import the user's task modules, from the working directory as ``celery -I`` would.
+
+    Raises:
+        CliExit: one line naming the module and why it did not import (exit 2).
+    """
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        # Any error in the user's module, not only ImportError: one line, never a traceback.
+        except Exception as exc:
+            raise CliExit(
+                f"cannot import task module {module!r} (--include, BATON_INCLUDE): "
+                f"{type(exc).__name__}: {exc}; check the module path and run baton worker from "
+                "your project's directory"
+            ) from exc
 
 
 def start_worker(
@@ -15,6 +39,7 @@ def start_worker(
     concurrency: int | None,
     debug: bool,
     loglevel: str,
+    includes: tuple[str, ...] = (),
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
 ) -> None:
@@ -31,6 +56,7 @@ def start_worker(
     settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
     settings.keyring()  # fail now, with the key error's message, not inside Celery
     configure(app, settings)
+    import_tasks(dict.fromkeys((*settings.include, *includes)))
     argv = [
         "worker",
         "--queues",

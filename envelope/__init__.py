@@ -56,7 +56,6 @@ from envelope.regions import destinations, geographies_of, geography_prefix, is_
 from envelope.routing import EnvelopeRouter
 from envelope.transport import (
     DEFAULT_BROKER_URL,
-    UNROUTED_QUEUE,
     FleetConnection,
     celery_settings,
     default_result_backend,
@@ -69,7 +68,6 @@ __all__ = [
     "MAX_TOKEN_BYTES",
     "QUEUE_PREFIX",
     "TASK_NAME",
-    "UNROUTED_QUEUE",
     "AmbientAuth",
     "ArnRegionMismatch",
     "AssumeRoleAuth",

@@ -1,24 +1,42 @@
-"""The one Celery router: a job goes to the queue of its envelope's region.
+"""The one Celery router: a job goes to the queue of its envelope's region, or is not sent.
 
 It is a plain callable with Celery's router signature, so this package needs no Celery import.
+Celery routes a message before ``before_task_publish`` runs, so the header a publish hook adds
+is not there yet: the router also asks where the envelope will come from, the running job (on a
+worker) or the parent's open ``propagating()`` block, which lives here so that every Baton app
+routes by it, the parent's own and ``workers.app`` alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from envelope.codec import peek
 from envelope.constants import HEADER_KEY, queue_for
-from envelope.errors import EnvelopeMalformed
+from envelope.errors import EnvelopeMalformed, EnvelopeMissing
 from envelope.model import BedrockEnvelope
+
+#: The envelope and its signed token while a parent's ``propagating()`` block is open in this
+#: context (set by ``orchestrator.propagating``).
+PROPAGATING: ContextVar[tuple[BedrockEnvelope, str] | None] = ContextVar(
+    "baton_propagating", default=None
+)
+
+
+def propagating_envelope() -> BedrockEnvelope | None:
+    """Return the envelope of the open ``propagating()`` block of this context, if any."""
+    active = PROPAGATING.get()
+    return active[0] if active is not None else None
 
 
 class EnvelopeRouter:
     """Route by the envelope in the message options, else by the caller's current envelope.
 
     The header is read without verification: routing is not a trust decision, the worker that
-    receives the job verifies it.
+    receives the job verifies it. A message with neither, and no queue named outright, is
+    refused at publish with ``EnvelopeMissing``: on no queue would a worker run it.
     """
 
     def __init__(self, *, current: Callable[[], BedrockEnvelope | None]) -> None:
@@ -37,7 +55,15 @@ class EnvelopeRouter:
         if region is None:
             current = self._current()
             region = current.region if current is not None else None
-        return {"queue": queue_for(region)} if region else None
+        if region:
+            return {"queue": queue_for(region)}
+        if options.get("queue"):
+            return None  # sent where its caller said; the worker there refuses it, dead-lettered
+        raise EnvelopeMissing(
+            f"task {name} was published with no Bedrock envelope, so no worker may run it; "
+            "publish it inside `with orchestrator.propagating():` (or with Orchestrator.spawn), "
+            f"from inside a Baton task, or with headers={{{HEADER_KEY!r}: token}}"
+        )
 
     @staticmethod
     def _region_from_options(options: Mapping[str, Any]) -> str | None:

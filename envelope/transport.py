@@ -22,9 +22,6 @@ DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 #: Results live beside the broker, in the next database, so a purge of one spares the other.
 DEFAULT_RESULT_DB = 1
 
-#: Where a job with no envelope and no current job lands: consumed by nobody, visible to ops.
-UNROUTED_QUEUE = "baton.unrouted"
-
 
 def default_result_backend(broker_url: str) -> str:
     """Return the result backend to use when ``BATON_RESULT_BACKEND`` is unset.
@@ -92,7 +89,8 @@ PUBLISH_OPTIONS: dict[str, Any] = {"confirm_publish": True}
 
 
 def celery_settings(*, current: Callable[[], BedrockEnvelope | None]) -> dict[str, Any]:
-    """Return the Celery settings both sides use: JSON only, routing by envelope region, and
+    """Return the Celery settings both sides use: JSON only, routing by envelope region (a
+    message with no envelope is refused at publish, so no default queue collects it), and
     backend calls that survive a dropped connection."""
     return {
         **BACKEND_RETRY_SETTINGS,
@@ -100,7 +98,6 @@ def celery_settings(*, current: Callable[[], BedrockEnvelope | None]) -> dict[st
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_accept_content": ["json"],
-        "task_default_queue": UNROUTED_QUEUE,
         "task_routes": (EnvelopeRouter(current=current),),
         "broker_connection_retry_on_startup": True,
     }

@@ -76,7 +76,7 @@ def fetch(*, region: str, endpoint_url: str | None) -> Discovered:
     return Discovered(region=region, profiles=profiles, fetched_at=time.time())
 
 
-def _destinations(summary: dict[str, Any]) -> tuple[str, ...]:
+def _destinations(summary: Mapping[str, Any]) -> tuple[str, ...]:
     arns = (model.get("modelArn", "") for model in summary.get("models", []))
     return tuple(dict.fromkeys(arn.split(":")[3] for arn in arns if arn.count(":") >= 5))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
+from envelope.routing import propagating_envelope
 from envelope.transport import PUBLISH_OPTIONS, celery_settings
-from orchestrator.propagation import active_envelope
 from orchestrator.settings import ProducerSettings
 
 
@@ -19,7 +19,7 @@ def producer_app(settings: ProducerSettings) -> Celery:
     )
     app.conf.update(
         {
-            **celery_settings(current=active_envelope),
+            **celery_settings(current=propagating_envelope),
             "broker_transport_options": dict(PUBLISH_OPTIONS),
         }
     )

@@ -11,28 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from celery.signals import before_task_publish
 
 from envelope import HEADER_KEY, BedrockEnvelope
+from envelope.routing import PROPAGATING
 from envelope.stamping import stamp_body
-
-#: The envelope and its signed token while a ``propagating()`` block is open in this context.
-_ACTIVE: ContextVar[tuple[BedrockEnvelope, str] | None] = ContextVar(
-    "baton_propagating", default=None
-)
-
-
-def active_envelope() -> BedrockEnvelope | None:
-    """Return the envelope of the open ``propagating()`` block, if any (for routing)."""
-    active = _ACTIVE.get()
-    return active[0] if active is not None else None
 
 
 def _attach(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
-    active = _ACTIVE.get()
+    active = PROPAGATING.get()
     if headers is None or active is None:
         return
     token = headers.get(HEADER_KEY)
@@ -55,8 +44,8 @@ def disconnect() -> None:
 def propagating(envelope: BedrockEnvelope, token: str) -> Iterator[BedrockEnvelope]:
     """Attach ``token`` to every Celery publish in this context that has no envelope yet."""
     connect()
-    reset = _ACTIVE.set((envelope, token))
+    reset = PROPAGATING.set((envelope, token))
     try:
         yield envelope
     finally:
-        _ACTIVE.reset(reset)
+        PROPAGATING.reset(reset)

@@ -11,7 +11,13 @@ Usage::
 """
 
 from workers.agents import Agent, AgentRegistry
-from workers.celery_app import BatonCelery, app, bedrock_client, configure, create_app
+from workers.bedrock import (
+    bedrock_client,
+    bedrock_control_client,
+    bedrock_credentials,
+    bedrock_session,
+)
+from workers.celery_app import BatonCelery, app, configure, create_app
 from workers.clients import ClientCache
 from workers.context import current_envelope, current_job
 from workers.errors import (
@@ -29,6 +35,7 @@ from workers.errors import (
     WorkerMisconfigured,
 )
 from workers.hooks import inherit
+from workers.integrations import anthropic_client, async_anthropic_client, claude_code_env
 from workers.policy import FleetPolicy
 from workers.results import SubagentResult, Usage
 from workers.settings import WorkerSettings
@@ -54,8 +61,14 @@ __all__ = [
     "WorkerError",
     "WorkerMisconfigured",
     "WorkerSettings",
+    "anthropic_client",
     "app",
+    "async_anthropic_client",
     "bedrock_client",
+    "bedrock_control_client",
+    "bedrock_credentials",
+    "bedrock_session",
+    "claude_code_env",
     "configure",
     "create_app",
     "current_envelope",

@@ -11,23 +11,21 @@ and builds its Bedrock client from that envelope alone.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery, bootsteps
 
 from envelope import BedrockEnvelope
+from envelope.routing import propagating_envelope
 from envelope.transport import celery_settings
 from workers import hooks
 from workers.backend import chord_safe
-from workers.context import current_envelope, current_job
+from workers.context import current_job
 from workers.delivery import delivery_settings
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings
 from workers.tasks import register
-
-if TYPE_CHECKING:
-    from types_boto3_bedrock_runtime import BedrockRuntimeClient
 
 logger = logging.getLogger("baton.worker")
 
@@ -54,8 +52,12 @@ class AdmissionStep(bootsteps.Step):
 
 
 def _current_envelope() -> BedrockEnvelope | None:
-    job = current_job()
-    return job.envelope if job is not None else None
+    """Where a publish on this app takes its envelope from: the running job (a child), else a
+    parent's open ``propagating()`` block, when a parent publishes the user's tasks itself."""
+    job = current_job() or hooks.job_of_current_task()
+    if job is not None:
+        return job.envelope
+    return propagating_envelope()
 
 
 def create_app(settings: WorkerSettings) -> BatonCelery:
@@ -91,8 +93,3 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
 
 
 app = create_app(WorkerSettings())
-
-
-def bedrock_client() -> BedrockRuntimeClient:
-    """Return the cached bedrock-runtime client for the running task's inherited envelope."""
-    return app.baton_runtime.clients.get(current_envelope())

@@ -18,20 +18,34 @@ import functools
 import os
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from botocore.config import Config
 
 from envelope import BedrockEnvelope
 from workers import metrics
+from workers.errors import IdentityUnavailable
 from workers.identity import Identities
+from workers.sessions import control_endpoint, pinned_session
 
 if TYPE_CHECKING:
+    import boto3
+    from botocore.credentials import Credentials
+    from types_boto3_bedrock import BedrockClient
     from types_boto3_bedrock_runtime import BedrockRuntimeClient
 
 _HITS = metrics.CLIENT_CACHE.labels(event="hit")
 _MISSES = metrics.CLIENT_CACHE.labels(event="miss")
 _EVICTIONS = metrics.CLIENT_CACHE.labels(event="eviction")
+
+
+class FrozenCredentials(NamedTuple):
+    """An identity's keys at one moment: botocore's ``ReadOnlyCredentials``, checked complete."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
 
 #: Appended to the User-Agent so Bedrock-side logs can tell Baton's calls apart.
 USER_AGENT_EXTRA = "baton/0.1"
@@ -63,6 +77,8 @@ class ClientCache:
         self._clients: OrderedDict[tuple[object, ...], BedrockRuntimeClient] = OrderedDict()
         self.identities = Identities(seal_key=seal_key)
         self._lock = threading.Lock()
+        self._controls: dict[tuple[object, ...], BedrockClient] = {}
+        self._per_thread = threading.local()
         self.builds = 0
         self.evictions = 0
         os.register_at_fork(after_in_child=self.clear)
@@ -73,6 +89,8 @@ class ClientCache:
     def clear(self) -> None:
         """Forget every client and session: sockets and sessions must not cross a fork."""
         self._clients = OrderedDict()
+        self._controls = {}
+        self._per_thread = threading.local()
         self.identities.clear()
         self._lock = threading.Lock()
 
@@ -98,6 +116,65 @@ class ClientCache:
                 self._evict()
                 metrics.CLIENT_CACHE_SIZE.set(len(self._clients))
             return client
+
+    def credentials(self, envelope: BedrockEnvelope) -> Credentials:
+        """Return the credentials of the envelope's identity (refreshable where they expire)."""
+        with self._lock:
+            credentials = self.identities.session(envelope).get_credentials()
+        if credentials is None:
+            raise IdentityUnavailable(
+                f"the envelope's identity ({envelope.auth.mode}) found no AWS credentials on "
+                "this worker; give the worker credentials or have the parent use another mode"
+            )
+        return credentials
+
+    def frozen_credentials(self, envelope: BedrockEnvelope) -> FrozenCredentials:
+        """Return the identity's credentials as they are now, checked complete."""
+        frozen = self.credentials(envelope).get_frozen_credentials()
+        if not frozen.access_key or not frozen.secret_key:
+            raise IdentityUnavailable(
+                f"the envelope's identity ({envelope.auth.mode}) has incomplete credentials on "
+                "this worker (no access key or secret key)"
+            )
+        return FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    def session(self, envelope: BedrockEnvelope) -> boto3.Session:
+        """Return this thread's pinned session for the envelope's identity and region.
+
+        One per thread, because boto3 sessions are not thread-safe; the credentials behind it
+        are the process's, so a whole tree shares one assumed role.
+        """
+        key = (envelope.region, envelope.client_fingerprint[2])
+        sessions: dict[object, boto3.Session] | None = getattr(self._per_thread, "sessions", None)
+        if sessions is None:
+            sessions = self._per_thread.sessions = {}
+        session = sessions.get(key)
+        if session is None:
+            session = pinned_session(self.credentials(envelope), region=envelope.region)
+            sessions[key] = session
+        return session
+
+    def control(self, envelope: BedrockEnvelope) -> BedrockClient:
+        """Return the ``bedrock`` control-plane client pinned like the runtime client."""
+        key = envelope.client_fingerprint
+        client = self._controls.get(key)
+        if client is None:
+            with self._lock:
+                client = self._controls.get(key)
+                if client is None:
+                    session = self.identities.session(envelope)
+                    client = session.client(
+                        "bedrock",
+                        region_name=envelope.region,
+                        endpoint_url=control_endpoint(envelope.endpoint_url),
+                        config=client_config(
+                            envelope, max_pool_connections=self._max_pool_connections
+                        ),
+                    )
+                    self._controls[key] = client
+                    while len(self._controls) > self._max_size:
+                        self._controls.pop(next(iter(self._controls))).close()
+        return client
 
     def _evict(self) -> None:
         while len(self._clients) > self._max_size:

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from envelope import BedrockEnvelope
 from workers.errors import NoCurrentEnvelope
 
+if TYPE_CHECKING:
+    from workers.runtime import WorkerRuntime
+
 
 @dataclass(frozen=True)
 class Job:
-    """An admitted job: its verified envelope and its own task id (the parent of its children)."""
+    """An admitted job: its verified envelope, its own task id (the parent of its children) and
+    the runtime of the app that admitted it (whose keys, seal key and client cache serve it)."""
 
     envelope: BedrockEnvelope
     task_id: str
+    runtime: WorkerRuntime
 
 
 #: The request attribute where the gate leaves the admitted job, for publishes Celery makes after
@@ -33,6 +39,23 @@ def current_job() -> Job | None:
     return _CURRENT.get()
 
 
+def require_job() -> Job:
+    """Return the admitted job of this context.
+
+    Raises:
+        NoCurrentEnvelope: outside a Baton task (an ``EnvelopeMissing``): there is nothing to
+            inherit, and Baton never substitutes local defaults.
+    """
+    job = _CURRENT.get()
+    if job is None:
+        raise NoCurrentEnvelope(
+            "there is no inherited Bedrock configuration here: this is not inside a task "
+            "registered on workers.app (or a thread or coroutine it started with its context); "
+            "call it from such a task, enqueued by an Orchestrator or by another Baton task"
+        )
+    return job
+
+
 def current_envelope() -> BedrockEnvelope:
     """Return the inherited envelope of the running task.
 
@@ -40,13 +63,7 @@ def current_envelope() -> BedrockEnvelope:
         NoCurrentEnvelope: outside a Baton task, where there is nothing to inherit; Baton never
             substitutes local defaults.
     """
-    job = _CURRENT.get()
-    if job is None:
-        raise NoCurrentEnvelope(
-            "current_envelope() was called outside a Baton task, so there is no inherited "
-            "Bedrock configuration; call it from a task registered on workers.app"
-        )
-    return job.envelope
+    return require_job().envelope
 
 
 def bind(job: Job) -> Token[Job | None]:

@@ -9,7 +9,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         │   ├── RegionNotAllowed
         │   ├── EndpointNotAllowed
         │   └── DepthExceeded
-        ├── NoCurrentEnvelope
+        ├── NoCurrentEnvelope (also an EnvelopeMissing)
         ├── IdentityUnavailable
         ├── UnknownAgent
         ├── AgentDefinitionInvalid
@@ -20,7 +20,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
 
 from __future__ import annotations
 
-from envelope import BatonError
+from envelope import BatonError, EnvelopeMissing
 
 
 class WorkerError(BatonError):
@@ -53,8 +53,9 @@ class DepthExceeded(PolicyViolation):
     code = "depth_exceeded"
 
 
-class NoCurrentEnvelope(WorkerError):
-    """Raised when ``current_envelope()`` is called outside an admitted Baton task."""
+class NoCurrentEnvelope(WorkerError, EnvelopeMissing):
+    """Raised when a worker-side API (``current_envelope()``, ``bedrock_client()``...) is called
+    outside an admitted Baton task; it is an ``EnvelopeMissing`` too."""
 
     code = "no_current_envelope"
 

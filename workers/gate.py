@@ -50,7 +50,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
             return super().__call__(*args, **kwargs)  # a plain call inside a job: same config
         runtime: WorkerRuntime = self.app.baton_runtime  # type: ignore[attr-defined]
         envelope = self._admit(runtime, request)
-        job = Job(envelope=envelope, task_id=str(request.id))
+        job = Job(envelope=envelope, task_id=str(request.id), runtime=runtime)
         setattr(request, JOB_ATTRIBUTE, job)
         started = time.perf_counter()
         outcome = "failure"

@@ -43,7 +43,8 @@ _runtime: WorkerRuntime | None = None
 _original_submit = ThreadPoolExecutor.submit
 
 
-def _job_of_current_task() -> Job | None:
+def job_of_current_task() -> Job | None:
+    """The job of Celery's current task: set while Celery publishes after the body returned."""
     task = current_task
     if not task:
         return None
@@ -56,7 +57,7 @@ def _carry_envelope(body: Any = None, headers: dict[str, Any] | None = None, **_
         return
     token = headers.get(HEADER_KEY)
     if not token:
-        job = current_job() or _job_of_current_task()
+        job = current_job() or job_of_current_task()
         if job is None:
             return
         token = _runtime.sign(job.envelope.child(parent_id=job.task_id))

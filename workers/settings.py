@@ -30,6 +30,7 @@ class WorkerSettings(FleetConnection, BaseSettings):
 
     allowed_regions: Annotated[tuple[str, ...], NoDecode] = ()
     allowed_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
+    include: Annotated[tuple[str, ...], NoDecode] = ()
     concurrency: int = Field(default=1, ge=1)
     client_cache_size: int = Field(default=DEFAULT_CLIENT_CACHE_SIZE, ge=1)
     debug: bool = False
@@ -39,7 +40,7 @@ class WorkerSettings(FleetConnection, BaseSettings):
     visibility_timeout: float = Field(default=VISIBILITY_TIMEOUT, gt=0)
     job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
 
-    @field_validator("allowed_regions", "allowed_endpoints", mode="before")
+    @field_validator("allowed_regions", "allowed_endpoints", "include", mode="before")
     @classmethod
     def _split_regions(cls, value: object) -> object:
         if isinstance(value, str):

@@ -64,6 +64,26 @@ def test_worker_without_an_envelope_key_refuses_to_start():
 
 
 @pytest.mark.parametrize(
+    ("flags", "env", "named", "why"),
+    [
+        (["--include", "no_such_module_here"], {}, "no_such_module_here", "ModuleNotFoundError"),
+        ([], {"BATON_INCLUDE": "tests.baton.broken_tasks"}, "broken_tasks", "RuntimeError"),
+    ],
+    ids=["flag-missing-module", "env-module-that-raises"],
+)
+def test_worker_include_of_a_module_that_does_not_import_is_one_line_and_exit_2(
+    flags, env, named, why
+):
+    result = baton(
+        "worker", "--region", "eu-west-1", *flags, env=clean_env(BATON_ENVELOPE_KEY="k" * 32, **env)
+    )
+    assert result.returncode == 2
+    assert named in result.stderr and why in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     ("env", "queues", "message"),
     [
         ({}, "baton.eu-west-1", "BATON_ENVELOPE_KEY is not set"),
