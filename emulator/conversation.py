@@ -146,8 +146,12 @@ def _tool_result(block: object, where: str) -> ToolResult:
         detail = f"#/messages/{where}: expected type: JSONObject"
         raise ValidationError(MALFORMED.format(detail=detail))
     tool_use_id = _tool_use_id(block, where)
+    content = block.get("content") or []
+    if not isinstance(content, list):
+        detail = f"#/messages/{where}/content: expected type: JSONArray"
+        raise ValidationError(MALFORMED.format(detail=detail))
     parts: list[str] = []
-    for item in block.get("content") or []:
+    for item in content:
         if isinstance(item, dict) and isinstance(item.get("text"), str):
             parts.append(item["text"])
         elif isinstance(item, dict) and "json" in item:

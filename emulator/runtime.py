@@ -11,11 +11,11 @@ tool results answers with a digest of them, so a test can check which results re
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.bodies import load_object
 from emulator.conversation import Conversation, ToolResult, read_conversation
 from emulator.errors import MALFORMED, ValidationError
 from emulator.responses import json_response
@@ -90,7 +90,7 @@ def answer_converse(invocation: Invocation) -> ConverseAnswer:
     Raises:
         ValidationError: the body or the conversation is one Bedrock refuses with a 400.
     """
-    body = _load_object(invocation.body)
+    body = load_object(invocation.body)
     config = body.get("toolConfig")
     messages = _require_list(body, "messages")
     chat = read_conversation(messages, tools_configured=isinstance(config, dict))
@@ -125,9 +125,10 @@ def answer_messages(invocation: Invocation) -> dict[str, Any]:
     """Validate an Anthropic Messages body and return the message the model answers with.
 
     Raises:
-        ValidationError: a required key is missing or the body is not a JSON object.
+        ValidationError: a required key is missing, or the body is not a JSON object of valid
+            Unicode (:func:`emulator.bodies.load_object`).
     """
-    body = _load_object(invocation.body)
+    body = load_object(invocation.body)
     for key in ("anthropic_version", "max_tokens"):
         if key not in body:
             raise ValidationError(MALFORMED.format(detail=f"#: required key [{key}] not found"))
@@ -169,16 +170,6 @@ OPERATIONS: dict[str, Callable[[Invocation], Response]] = {
     "Converse": converse,
     "InvokeModel": invoke_model,
 }
-
-
-def _load_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(MALFORMED.format(detail="body is not valid JSON")) from None
-    if not isinstance(body, dict):
-        raise ValidationError(MALFORMED.format(detail="#: expected type: JSONObject"))
-    return body
 
 
 def _require_list(body: dict[str, Any], key: str) -> list[Any]:

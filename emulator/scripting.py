@@ -41,12 +41,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.bodies import find_lone_surrogate
 from emulator.errors import ValidationError
 
 #: The one tool Baton's worker offers: starting a subagent.
 TASK_TOOL = "Task"
 #: More children per turn than any real model asks for; it keeps one scripted answer small.
 MAX_TREE_WIDTH = 100
+#: Digits a ``depth=`` or ``width=`` may have: Python's int() refuses over 4,300 with a
+#: ValueError, and no tree a test drives is deeper than a billion levels.
+MAX_COUNT_DIGITS = 9
 #: The prompt of every ``<<loop>>`` call: the child loops too, so only a limit stops the tree.
 LOOP_PROMPT = "loop <<loop>>"
 
@@ -207,6 +211,8 @@ def _count(args: dict[str, str], key: str, *, start: int) -> int:
     value = args.get(key, "")
     if not (value.isascii() and value.isdigit()):
         raise _malformed("tree", start, f"{key}= must be a whole number, 0 or more")
+    if len(value) > MAX_COUNT_DIGITS:
+        raise _malformed("tree", start, f"{key}= has more than {MAX_COUNT_DIGITS} digits")
     return int(value)
 
 
@@ -216,10 +222,13 @@ def _decode_object(
     begin = _SPACE.match(text, position)
     try:
         data, end = _DECODER.raw_decode(text, begin.end() if begin else position)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _malformed(kind, start, f"its JSON does not decode ({exc})") from exc
     if not isinstance(data, dict):
         raise _malformed(kind, start, "its JSON must be an object")
+    surrogate = find_lone_surrogate(data)
+    if surrogate is not None:
+        raise _malformed(kind, start, f"its JSON is not valid Unicode: {surrogate}")
     return data, end
 
 
