@@ -35,9 +35,23 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from workers.errors import AgentDefinitionInvalid, UnknownAgent
+from workers.frontmatter import (
+    MAX_AGENT_FILE_BYTES,
+    MAX_FRONT_MATTER_BYTES,
+    FrontMatterInvalid,
+    parse_front_matter,
+    read_text,
+    split_front_matter,
+)
+
+__all__ = [
+    "MAX_AGENT_FILE_BYTES",
+    "MAX_FRONT_MATTER_BYTES",
+    "Agent",
+    "AgentRegistry",
+    "load_agent_file",
+]
 
 #: The agent a job runs as when it names none.
 DEFAULT_AGENT = "general-purpose"
@@ -214,11 +228,10 @@ def load_agent_file(path: Path) -> Agent:
             message names the file and says what to change.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _invalid(path, f"cannot be read as UTF-8 text ({exc})") from exc
-    front, body = _split_front_matter(text, path)
-    fields = _parse_front_matter(front, path)
+        front, body = split_front_matter(read_text(path))
+        fields = parse_front_matter(front)
+    except FrontMatterInvalid as exc:
+        raise _invalid(path, str(exc)) from exc
     name = _required_text(fields, "name", path)
     if not _NAME_PATTERN.fullmatch(name):
         raise _invalid(
@@ -236,32 +249,6 @@ def load_agent_file(path: Path) -> Agent:
         model=_optional_model(fields, path),
         source=str(path),
     )
-
-
-def _split_front_matter(text: str, path: Path) -> tuple[str, str]:
-    """Return the YAML between the opening and closing fence lines, and the body after them."""
-    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise _invalid(
-            path,
-            "has no front matter; open the file with a '---' line, then "
-            "name: and description:, then a closing '---' line",
-        )
-    for index, line in enumerate(lines[1:], start=1):
-        if line.strip() == "---":
-            return "".join(lines[1:index]), "".join(lines[index + 1 :])
-    raise _invalid(path, "front matter is never closed; add a '---' line after its last key")
-
-
-def _parse_front_matter(front: str, path: Path) -> dict[str, Any]:
-    """Load the front matter with ``yaml.safe_load``: definitions are data, never code."""
-    try:
-        fields = yaml.safe_load(front)
-    except yaml.YAMLError as exc:
-        raise _invalid(path, f"front matter is not valid YAML ({exc}); fix the syntax") from exc
-    if not isinstance(fields, dict):
-        raise _invalid(path, "front matter must be 'key: value' lines; add name: and description:")
-    return fields
 
 
 def _required_text(fields: Mapping[str, Any], key: str, path: Path) -> str:

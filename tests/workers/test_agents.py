@@ -11,6 +11,8 @@ import pytest
 from workers.agents import (
     BUILTIN_AGENTS,
     DEFAULT_AGENT,
+    MAX_AGENT_FILE_BYTES,
+    MAX_FRONT_MATTER_BYTES,
     Agent,
     AgentRegistry,
     get_agent,
@@ -213,6 +215,25 @@ INVALID = {
     "model a list": ("---\nname: a\ndescription: A.\nmodel: [haiku]\n---\nP.\n", "'model'"),
     "model empty": ("---\nname: a\ndescription: A.\nmodel: ''\n---\nP.\n", "'model'"),
     "empty body": ("---\nname: a\ndescription: A.\n---\n\n  \n", "no body"),
+    "a yaml anchor": ("---\nname: &n a\ndescription: A.\n---\nP.\n", "anchor &n (line 2"),
+    "a yaml alias": ("---\nname: a\ndescription: *d\n---\nP.\n", "alias *d (line 3"),
+    "a duplicate key": ("---\nname: a\ndescription: A.\nname: b\n---\nP.\n", "'name' twice"),
+    "a duplicate key in a nested mapping": (
+        "---\nname: a\ndescription: A.\nextra: {k: 1, k: 2}\n---\nP.\n",
+        "'k' twice",
+    ),
+    "front matter nested too deep": (
+        "---\nname: a\ndescription: A.\ntools: " + "[" * 50 + "]" * 50 + "\n---\nP.\n",
+        "nests deeper than 8 levels",
+    ),
+    "front matter too large": (
+        "---\nname: a\ndescription: " + "A" * MAX_FRONT_MATTER_BYTES + "\n---\nP.\n",
+        "front matter is larger than 16 KiB",
+    ),
+    "file too large": (
+        "---\nname: a\ndescription: A.\n---\n" + "P" * MAX_AGENT_FILE_BYTES,
+        "is larger than 64 KiB",
+    ),
 }
 
 
@@ -238,6 +259,51 @@ def test_yaml_tags_that_would_build_python_objects_are_refused(write_agent):
     path = write_agent("a.md", "---\nname: !!python/object/apply:os.getcwd []\n---\nP.\n")
     with pytest.raises(AgentDefinitionInvalid, match="not valid YAML"):
         load_agent_file(path)
+
+
+#: The classic "billion laughs": nine anchors, each a list of nine aliases of the one before, so
+#: expanding ``i`` means 9**9 (387 million) strings. Nothing reads ``i``, so a loader that builds
+#: it lazily (as PyYAML's shared references do) loads the agent; one that refuses anchors never
+#: gets past ``a``.
+BILLION_LAUGHS = """\
+---
+name: laughs
+description: An alias bomb.
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+---
+Laugh.
+"""
+
+
+def test_a_billion_laughs_alias_bomb_is_refused_before_anything_is_expanded(write_agent):
+    path = write_agent("laughs.md", BILLION_LAUGHS)
+
+    with pytest.raises(AgentDefinitionInvalid) as caught:
+        load_agent_file(path)
+
+    assert str(path) in str(caught.value)
+    assert "anchor &a (line 4, column 4)" in str(caught.value)
+
+
+def test_a_file_just_under_the_size_limit_loads(write_agent):
+    head = "---\nname: a\ndescription: A.\n---\n"
+    path = write_agent("a.md", head + "P" * (MAX_AGENT_FILE_BYTES - len(head)))
+
+    assert len(load_agent_file(path).system_prompt) == MAX_AGENT_FILE_BYTES - len(head)
+
+
+def test_a_list_of_tools_is_still_allowed(write_agent):
+    path = write_agent("a.md", "---\nname: a\ndescription: A.\ntools: [Read, Grep]\n---\nP.\n")
+
+    assert load_agent_file(path).name == "a"
 
 
 def test_a_file_that_is_not_utf8_raises_agent_definition_invalid(write_agent, tmp_path):
