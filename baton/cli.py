@@ -63,12 +63,15 @@ def run(
 
     Exit codes: 0 all succeeded, 1 a subagent failed, 2 bad configuration, 3 timed out.
     """
+    from baton.reachability import require_backend, require_broker
     from baton.run import run_prompts
     from orchestrator import Orchestrator
 
     err = Console(stderr=True)
     with explained():
         orch = Orchestrator.from_env(region=region, model=model)
+    require_broker(orch.app)  # one line within seconds, rather than a traceback after retries
+    require_backend(orch.app)
     if debug:
         for line in orch.config.explain():
             err.print(f"[dim]{line}[/]")
@@ -91,10 +94,13 @@ def status(root_id: str, as_json: bool) -> None:
     """
     import json
 
+    from baton.reachability import require_backend
     from baton.status import collect, render
     from orchestrator import ProducerSettings, close_producer, producer_app
 
-    app = producer_app(ProducerSettings())
+    with explained():
+        app = producer_app(ProducerSettings())
+    require_backend(app)
     try:
         roots, nodes = collect(app, root_id)
     finally:
@@ -116,7 +122,12 @@ def status(root_id: str, as_json: bool) -> None:
     show_default=True,
     help="Celery execution pool.",
 )
-@click.option("--concurrency", type=int, default=None, help="Task slots (default: CPU count).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Task slots (default: CPU count).",
+)
 @click.option("--debug", is_flag=True, help="Log the inherited region, model and endpoint.")
 @click.option("--loglevel", default="info", show_default=True, help="Celery log level.")
 @click.option(
@@ -125,6 +136,12 @@ def status(root_id: str, as_json: bool) -> None:
     multiple=True,
     metavar="MODULE",
     help="Import MODULE (your tasks on workers.app) before starting (repeat; BATON_INCLUDE too).",
+)
+@click.option(
+    "--remote-control",
+    is_flag=True,
+    help="Answer Celery remote control (ping, inspect, shutdown) from anyone on the broker; "
+    "off by default (BATON_REMOTE_CONTROL).",
 )
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics here.")
 @click.option(
@@ -140,6 +157,7 @@ def worker(
     debug: bool,
     loglevel: str,
     includes: tuple[str, ...],
+    remote_control: bool,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -155,9 +173,9 @@ def worker(
       baton worker --region us-east-1 --metrics-port 9100
       baton worker --region eu-west-1 --include myapp.tasks --include myapp.agents
     """
-    from baton.worker import start_worker
-
     with explained():
+        from baton.worker import start_worker
+
         start_worker(
             regions=regions,
             pool=pool,
@@ -165,6 +183,7 @@ def worker(
             debug=debug,
             loglevel=loglevel,
             includes=includes,
+            remote_control=remote_control,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
         )
@@ -187,9 +206,9 @@ def doctor(region: str | None, model: str | None, endpoint: str | None) -> None:
       AWS_REGION=eu-west-1 baton doctor
       baton doctor --region ap-southeast-2 --model haiku --endpoint http://127.0.0.1:8750
     """
-    from baton.doctor import run_doctor
-
     with explained():
+        from baton.doctor import run_doctor
+
         sys.exit(run_doctor(region=region, model=model, endpoint=endpoint, console=Console()))
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from baton.errors import CliExit
+from baton.errors import CliExit, explained
+from baton.reachability import require_broker
 
 
 @click.group("dead-letters")
@@ -27,9 +28,13 @@ def dead_letters() -> None:
 
 
 def _dead_letter_store() -> Any:
-    from workers import app
-    from workers.deadletters import DeadLetters
-
+    """The dead letters on the workers' broker, once its settings are known good and it answers."""
+    with explained():
+        from workers import app
+        from workers.deadletters import DeadLetters
+    if app.baton_settings_problem is not None:  # a bad BATON_* variable, as a worker says it
+        raise CliExit(app.baton_settings_problem)
+    require_broker(app)
     return DeadLetters(app)
 
 

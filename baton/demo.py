@@ -101,6 +101,8 @@ def with_baton(*, config: CapturedConfig, key: str, console: Console) -> list[di
             result_backend=MEMORY_BACKEND,
             envelope_key=key,
             allowed_regions=(config.region.value,),
+            # The emulator is plain http on loopback, which a worker serves only when told to.
+            allowed_endpoints=tuple(filter(None, [config.endpoint_url.value])),
         ),
     )
     producer = ProducerSettings(

@@ -40,6 +40,7 @@ def start_worker(
     debug: bool,
     loglevel: str,
     includes: tuple[str, ...] = (),
+    remote_control: bool = False,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
 ) -> None:
@@ -51,6 +52,8 @@ def start_worker(
     from workers.metrics import serve as serve_metrics
 
     overrides: dict[str, object] = {"debug": debug}
+    if remote_control:
+        overrides["remote_control"] = True
     if concurrency is not None:
         overrides["concurrency"] = concurrency
     settings = WorkerSettings(**overrides)  # type: ignore[arg-type]

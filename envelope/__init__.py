@@ -25,6 +25,7 @@ from envelope.constants import (
 from envelope.errors import (
     ArnRegionMismatch,
     BatonError,
+    EnvelopeBindingInvalid,
     EnvelopeError,
     EnvelopeExpired,
     EnvelopeKeyError,
@@ -48,8 +49,6 @@ from envelope.model import (
     Lineage,
     ProfileAuth,
     SealedAuth,
-    check_endpoint_url,
-    is_loopback_host,
 )
 from envelope.profiles import catalogue, requires_profile, resolve
 from envelope.regions import destinations, geographies_of, geography_prefix, is_region
@@ -60,6 +59,7 @@ from envelope.transport import (
     celery_settings,
     default_result_backend,
 )
+from envelope.urls import Endpoint, check_endpoint_url, is_loopback_host, parse_endpoint
 
 __all__ = [
     "DEFAULT_BROKER_URL",
@@ -75,6 +75,8 @@ __all__ = [
     "BatonError",
     "BedrockEnvelope",
     "ClientSettings",
+    "Endpoint",
+    "EnvelopeBindingInvalid",
     "EnvelopeError",
     "EnvelopeExpired",
     "EnvelopeKeyError",
@@ -107,6 +109,7 @@ __all__ = [
     "is_loopback_host",
     "is_region",
     "job_lock_key",
+    "parse_endpoint",
     "peek",
     "queue_for",
     "requires_profile",

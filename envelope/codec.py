@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ MIN_KEY_LENGTH = 16
 #: The key id given to a lone ``BATON_ENVELOPE_KEY``.
 DEFAULT_KID = "default"
 
+#: What a key id may be: the envelope's ``kid`` field accepts exactly these (envelope/model.py).
+_KID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
 _PREFIX = "v1"
 _PREFIX_DOT = b"v1."
 
@@ -63,6 +67,11 @@ class Keyring:
         if self.active not in self.keys:
             raise EnvelopeKeyError(f"active key id {self.active!r} is not in the keyring")
         for kid, key in self.keys.items():
+            if not _KID_PATTERN.fullmatch(kid):
+                raise EnvelopeKeyError(
+                    f"envelope key id {kid!r} may hold only letters, digits, '_', '.' and '-' "
+                    "(1 to 64 of them); rename it in BATON_ENVELOPE_KEYS on every parent and worker"
+                )
             if len(key) < MIN_KEY_LENGTH:
                 raise EnvelopeKeyError(
                     f"envelope key {kid!r} is {len(key)} bytes; use at least {MIN_KEY_LENGTH} "
@@ -84,7 +93,8 @@ class Keyring:
     def from_env_values(cls, *, key: str | None, keys: str | None) -> Keyring:
         """Build the keyring from ``BATON_ENVELOPE_KEYS`` (``kid:key,...``) or ``..._KEY``.
 
-        ``BATON_ENVELOPE_KEYS`` wins when both are set; its first entry signs.
+        ``BATON_ENVELOPE_KEYS`` wins when both are set; its first entry signs, and a key id
+        may appear in it only once.
         """
         if keys:
             return cls._parse_list(keys)
@@ -98,12 +108,18 @@ class Keyring:
     @classmethod
     def _parse_list(cls, text: str) -> Keyring:
         parsed: dict[str, bytes] = {}
-        for item in (part.strip() for part in text.split(",")):
+        for entry, item in enumerate((part.strip() for part in text.split(",")), start=1):
             kid, sep, secret = item.partition(":")
             if not sep or not kid or not secret:
                 raise EnvelopeKeyError(
                     "BATON_ENVELOPE_KEYS must look like kid1:key1,kid2:key2; "
-                    f"found an entry without 'kid:' (entry {len(parsed) + 1})"
+                    f"found an entry without 'kid:' (entry {entry})"
+                )
+            if kid in parsed:
+                first = list(parsed).index(kid) + 1
+                raise EnvelopeKeyError(
+                    f"BATON_ENVELOPE_KEYS names key id {kid!r} twice (entries {first} and "
+                    f"{entry}); give each key its own id (the first entry signs)"
                 )
             parsed[kid] = secret.encode()
         return cls(keys=parsed, active=next(iter(parsed)))
@@ -223,6 +239,12 @@ def _validated(payload: bytes, insecure_endpoints: frozenset[str]) -> BedrockEnv
             for err in exc.errors(include_input=False, include_url=False)
         )
         raise EnvelopeMalformed(f"envelope payload is signed but invalid: {problems}") from exc
+
+
+def key_id(token: str) -> str:
+    """Return the key id ``token`` names, WITHOUT verifying it (to pick the key to bind with)."""
+    _, payload, _ = _split(token)
+    return _key_id(payload)
 
 
 def peek(token: str) -> dict[str, object]:

@@ -50,3 +50,32 @@ JOB_LOCK_KEY_PREFIX = "baton:lock:"
 def job_lock_key(job_id: str) -> str:
     """Return the result-backend key a worker holds while it runs ``job_id``."""
     return f"{JOB_LOCK_KEY_PREFIX}{job_id}"
+
+
+#: The most a parent may set ``BATON_MAX_DEPTH`` to. Eight levels of subagents starting
+#: subagents is a runaway recursion rather than a plan (the default is 3), and every level below
+#: a waiting parent holds one more chord in the result backend.
+MAX_DEPTH = 8
+
+#: The most a parent may set ``BATON_MAX_CHILDREN`` to: children one job starts, each a chord
+#: member and a concurrent Bedrock conversation. A model asks for a handful of Task calls a turn;
+#: a fan-out wider than 32 belongs in several turns or several roots.
+MAX_CHILDREN = 32
+
+#: The most a parent may set ``BATON_MAX_TURNS`` to. Each turn may run up to the hard time limit
+#: (900 s), so 64 turns is already a job of hours; a longer conversation outgrows its context.
+MAX_TURNS = 64
+
+#: The most a parent may set ``BATON_MAX_JOBS`` to: jobs under one root, counted in Redis.
+#: 10,000 Bedrock conversations from one command is a bill an operator should decide on twice.
+MAX_JOBS = 10_000
+
+#: The shortest ``BATON_ENVELOPE_TTL``: a job must be able to wait in a queue at all. The
+#: clock-skew allowance comes on top.
+MIN_ENVELOPE_TTL_SECONDS = 10
+
+#: The longest ``BATON_ENVELOPE_TTL``. An envelope is a bearer pass for its tree: whoever copies
+#: one off the broker can present it until it expires. A day covers a deep tree's chord callbacks
+#: (a resume's envelope is minted at hand-off and must outlive the subtree), and a leaked token
+#: is dead the same day.
+MAX_ENVELOPE_TTL_SECONDS = 24 * 3600

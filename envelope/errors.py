@@ -9,6 +9,7 @@ single message argument so that Celery can rebuild them from a result backend.
     ├── EnvelopeSignatureInvalid
     ├── EnvelopeUnknownKey
     ├── EnvelopeExpired
+    ├── EnvelopeBindingInvalid
     └── EnvelopeKeyError
     ResolutionError
     ├── UnknownModel
@@ -50,6 +51,12 @@ class EnvelopeSignatureInvalid(EnvelopeError):
     """Raised when the HMAC does not match: the token was edited or signed with another key."""
 
     code = "envelope_signature_invalid"
+
+
+class EnvelopeBindingInvalid(EnvelopeError):
+    """Raised when a valid envelope arrives on a message it was not bound to (a replay)."""
+
+    code = "envelope_binding_invalid"
 
 
 class EnvelopeUnknownKey(EnvelopeError):

@@ -6,12 +6,9 @@ form (sorted keys, no spaces) because that exact byte string is what gets signed
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import json
 import time
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,6 +21,7 @@ from pydantic import (
 
 from envelope.constants import ENVELOPE_VERSION
 from envelope.regions import REGION_PATTERN
+from envelope.urls import check_endpoint_url
 
 #: How long a root envelope stays valid. Long enough for a deep agent tree; short enough that a
 #: message found in a queue next week is refused, not run.
@@ -40,8 +38,6 @@ DEFAULT_MAX_TURNS = 8
 
 #: Subagent jobs one root may start in all, whatever the shape of the tree.
 DEFAULT_MAX_JOBS = 256
-
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 class _Frozen(BaseModel):
@@ -120,61 +116,8 @@ class Limits(_Frozen):
     max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=10_000)
 
 
-@functools.lru_cache(maxsize=1024)
-def is_loopback_host(host: str) -> bool:
-    """Tell whether ``host`` can only mean this machine."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 #: Validation-context key: ``host:port`` pairs where plain http is accepted besides loopback.
 INSECURE_ENDPOINTS_CONTEXT = "insecure_endpoints"
-
-
-#: The variable that lists ``host:port`` pairs allowed over plain http, on parents and workers.
-INSECURE_ENDPOINTS_VARIABLE = "BATON_ALLOW_INSECURE_ENDPOINTS"
-
-
-def parse_insecure_endpoints(text: str | None) -> frozenset[str]:
-    """Parse ``BATON_ALLOW_INSECURE_ENDPOINTS`` (``host:port,host:port``)."""
-    return frozenset(part.strip() for part in (text or "").split(",") if part.strip())
-
-
-def endpoint_host_port(url: str) -> str:
-    """Return ``host:port`` of an http(s) URL, with the scheme's default port filled in."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.hostname}:{port}"
-
-
-def check_endpoint_url(url: str, *, insecure_endpoints: frozenset[str] = frozenset()) -> str:
-    """Return ``url`` if it is https, or http on loopback or an opted-in ``host:port``.
-
-    Raises:
-        ValueError: anything else; plain http elsewhere would let a network peer read and
-            rewrite every Bedrock call.
-    """
-    return _checked_endpoint_url(url, insecure_endpoints)
-
-
-@functools.lru_cache(maxsize=1024)  # positional: a keyword argument makes every lookup dearer
-def _checked_endpoint_url(url: str, insecure_endpoints: frozenset[str]) -> str:
-    parts = urlsplit(url)
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        raise ValueError(f"endpoint {url!r} is not an http(s) URL with a host")
-    if parts.scheme == "http" and not (
-        is_loopback_host(parts.hostname) or endpoint_host_port(url) in insecure_endpoints
-    ):
-        raise ValueError(
-            f"endpoint {url!r} is plain http on a non-loopback host; use https "
-            "(plain http is accepted only for 127.0.0.1, ::1, localhost, or a host:port listed "
-            "in BATON_ALLOW_INSECURE_ENDPOINTS on parents and workers, for local fleets)"
-        )
-    return url
 
 
 class BedrockEnvelope(_Frozen):
@@ -197,11 +140,15 @@ class BedrockEnvelope(_Frozen):
 
     @field_validator("endpoint_url")
     @classmethod
-    def _endpoint_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
+    def _endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A producer may only write an endpoint that parses strictly (envelope.urls) and is https
+        # or opted-in http. A payload read off the wire ("json" mode, on a worker) is judged by
+        # the worker's policy instead, with the same parser: a bad endpoint there is a refusal
+        # (EndpointNotAllowed, dead-lettered and counted as such), not a malformed envelope.
+        if value is None or info.mode == "json":
+            return value
         insecure = (info.context or {}).get(INSECURE_ENDPOINTS_CONTEXT, frozenset())
-        return _checked_endpoint_url(value, frozenset(insecure))
+        return check_endpoint_url(value, insecure_endpoints=frozenset(insecure))
 
     @model_validator(mode="after")
     def _window(self) -> BedrockEnvelope:

@@ -25,6 +25,31 @@ PROPAGATING: ContextVar[tuple[BedrockEnvelope, str] | None] = ContextVar(
 )
 
 
+#: True while a Baton app (the parent's or the workers') is publishing in this context: the
+#: publish hooks touch only those messages, never another Celery app's in the same process.
+_BATON_PUBLISHING: ContextVar[bool] = ContextVar("baton_publishing", default=False)
+
+
+def baton_publishing() -> bool:
+    """Tell whether the publish under way in this context is a Baton app's."""
+    return _BATON_PUBLISHING.get()
+
+
+class PublishingApp:
+    """Mixin for a Celery app class: marks its publishes as Baton's for the publish hooks.
+
+    Every publish of an app goes through ``send_task`` (``apply_async``, canvases, retries,
+    chord callbacks and errbacks included), so that is where the mark is set.
+    """
+
+    def send_task(self, *args: Any, **kwargs: Any) -> Any:
+        reset = _BATON_PUBLISHING.set(True)
+        try:
+            return super().send_task(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            _BATON_PUBLISHING.reset(reset)
+
+
 def propagating_envelope() -> BedrockEnvelope | None:
     """Return the envelope of the open ``propagating()`` block of this context, if any."""
     active = PROPAGATING.get()

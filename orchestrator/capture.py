@@ -26,8 +26,8 @@ from typing import Generic, TypeVar
 
 from envelope import catalogue, check_endpoint_url, geography_prefix, is_region, requires_profile
 from envelope import resolve as resolve_model
-from envelope.model import INSECURE_ENDPOINTS_VARIABLE, parse_insecure_endpoints
 from envelope.profiles import Catalogue
+from envelope.urls import INSECURE_ENDPOINTS_VARIABLE, parse_insecure_endpoints
 from orchestrator.errors import InvalidSetting, RegionNotConfigured
 
 T = TypeVar("T")
@@ -275,7 +275,8 @@ def _capture_cross_region(
 
 
 def _capture_endpoint(environ: Mapping[str, str], *, flag: str | None) -> Setting[str | None]:
-    """Take the endpoint override, refusing plain http anywhere but this machine.
+    """Take the endpoint override, refusing anything but a plain origin (``envelope.urls``), and
+    plain http anywhere but this machine or an opted-in ``host:port``.
 
     Credentials and prompts travel on this connection; only loopback (an emulator or a local
     proxy) may skip TLS.
@@ -284,10 +285,11 @@ def _capture_endpoint(environ: Mapping[str, str], *, flag: str | None) -> Settin
     if found is None:
         return Setting(None, "regional default")
     try:
-        check_endpoint_url(
-            found.value,
-            insecure_endpoints=parse_insecure_endpoints(environ.get(INSECURE_ENDPOINTS_VARIABLE)),
-        )
+        insecure = parse_insecure_endpoints(environ.get(INSECURE_ENDPOINTS_VARIABLE))
+    except ValueError as exc:
+        raise InvalidSetting(f"{INSECURE_ENDPOINTS_VARIABLE}: {exc}") from exc
+    try:
+        check_endpoint_url(found.value, insecure_endpoints=insecure)
     except ValueError as exc:
         raise InvalidSetting(
             f"{found.source}: {exc}; correct {found.source} or unset it to use the regional "

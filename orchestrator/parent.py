@@ -84,6 +84,7 @@ class Orchestrator:
         self.app = app if app is not None else producer_app(settings)
         self.root_id = root_id or uuid.uuid4().hex
         self._keyring = settings.keyring()
+        propagation.connect(self._keyring)  # binds every message this process publishes
         fields = {
             "region": config.region.value,
             "cross_region": config.cross_region.value,

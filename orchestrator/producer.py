@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import Celery
 
-from envelope.routing import propagating_envelope
+from envelope import EnvelopeKeyError
+from envelope.routing import PublishingApp, propagating_envelope
 from envelope.transport import PUBLISH_OPTIONS, celery_settings
+from orchestrator import propagation
 from orchestrator.settings import ProducerSettings
+
+
+class ProducerCelery(PublishingApp, Celery):
+    """The parent's app: its publishes are Baton's, so the publish hooks attach and bind."""
 
 
 def producer_app(settings: ProducerSettings) -> Celery:
     """Return a publish-only Celery app for ``settings`` that routes by envelope region."""
-    app = Celery(
+    app = ProducerCelery(
         "baton-orchestrator",
         broker=settings.broker_url,
         backend=settings.result_backend,
@@ -23,6 +31,10 @@ def producer_app(settings: ProducerSettings) -> Celery:
             "broker_transport_options": dict(PUBLISH_OPTIONS),
         }
     )
+    # Every message it publishes gets bound; a reader (status, dead-letters list) needs no key,
+    # and what a keyless process publishes is refused unbound.
+    with contextlib.suppress(EnvelopeKeyError):
+        propagation.connect(settings.keyring())
     return app
 
 

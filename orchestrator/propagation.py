@@ -3,6 +3,10 @@
 Signatures embedded in the message (link, link_error, later chain steps, a chord body) are
 stamped with the same token, so the workers that publish them later send the same configuration.
 
+Every message a parent's Baton app publishes with an envelope is bound to itself
+(``envelope.binding``) with the keyring its Orchestrator registered, ``spawn`` included; other
+Celery apps' publishes are left alone (``envelope.routing.baton_publishing``).
+
 The signal handler and its pair live here, on the producer side; the worker side has its own in
 ``workers.hooks``. Neither side imports the other.
 """
@@ -15,35 +19,47 @@ from typing import Any
 
 from celery.signals import before_task_publish
 
-from envelope import HEADER_KEY, BedrockEnvelope
-from envelope.routing import PROPAGATING
+from envelope import HEADER_KEY, BedrockEnvelope, Keyring
+from envelope.binding import bind_message
+from envelope.codec import key_id
+from envelope.routing import PROPAGATING, baton_publishing
 from envelope.stamping import stamp_body
+
+#: The keyrings of this process's Orchestrators, by each key id they hold: a message is bound
+#: with the key its token names.
+_KEYRINGS: dict[str, Keyring] = {}
 
 
 def _attach(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
-    active = PROPAGATING.get()
-    if headers is None or active is None:
+    if headers is None or not baton_publishing():
         return
     token = headers.get(HEADER_KEY)
     if not token:
+        active = PROPAGATING.get()
+        if active is None:
+            return
         token = headers[HEADER_KEY] = active[1]
     stamp_body(body, token)
+    keyring = _KEYRINGS.get(key_id(token))
+    if keyring is not None:
+        bind_message(keyring, headers, body, token)
 
 
-def connect() -> None:
-    """Install the producer's publish hook (idempotent)."""
+def connect(keyring: Keyring) -> None:
+    """Install the producer's publish hook (idempotent), binding with ``keyring``'s keys."""
+    _KEYRINGS.update(dict.fromkeys(keyring.keys, keyring))
     before_task_publish.connect(_attach, weak=False, dispatch_uid="baton.orchestrator.attach")
 
 
 def disconnect() -> None:
-    """Remove the producer's publish hook."""
+    """Remove the producer's publish hook and forget the keyrings."""
     before_task_publish.disconnect(_attach, dispatch_uid="baton.orchestrator.attach")
+    _KEYRINGS.clear()
 
 
 @contextmanager
 def propagating(envelope: BedrockEnvelope, token: str) -> Iterator[BedrockEnvelope]:
-    """Attach ``token`` to every Celery publish in this context that has no envelope yet."""
-    connect()
+    """Attach ``token`` to every Baton publish in this context that has no envelope yet."""
     reset = PROPAGATING.set((envelope, token))
     try:
         yield envelope

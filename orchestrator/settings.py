@@ -8,6 +8,14 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from envelope.constants import (
+    MAX_CHILDREN,
+    MAX_DEPTH,
+    MAX_ENVELOPE_TTL_SECONDS,
+    MAX_JOBS,
+    MAX_TURNS,
+    MIN_ENVELOPE_TTL_SECONDS,
+)
 from envelope.model import (
     DEFAULT_MAX_CHILDREN,
     DEFAULT_MAX_DEPTH,
@@ -26,11 +34,13 @@ class ProducerSettings(FleetConnection, BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore", frozen=True)
 
-    envelope_ttl: int = Field(default=DEFAULT_TTL_SECONDS, ge=10, le=7 * 24 * 3600)
-    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0, le=16)
-    max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0, le=64)
-    max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1, le=64)
-    max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=10_000)
+    envelope_ttl: int = Field(
+        default=DEFAULT_TTL_SECONDS, ge=MIN_ENVELOPE_TTL_SECONDS, le=MAX_ENVELOPE_TTL_SECONDS
+    )
+    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0, le=MAX_DEPTH)
+    max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0, le=MAX_CHILDREN)
+    max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1, le=MAX_TURNS)
+    max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=0, le=MAX_JOBS)
     discovery: bool = True
     discovery_ttl: float = Field(default=DEFAULT_DISCOVERY_TTL_SECONDS, ge=0)
     cache_dir: Path | None = None

@@ -166,6 +166,7 @@ def start_worker(
             BATON_BROKER_URL=broker,
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=envelope_key,
+            BATON_ALLOWED_ENDPOINTS="loopback",  # the emulators, on any free port
             AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
             AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
         )

@@ -28,3 +28,35 @@ def make_envelope(**overrides: Any) -> BedrockEnvelope:
     }
     fields.update(overrides)
     return BedrockEnvelope(**fields)
+
+
+def bound_request(
+    token: str,
+    *,
+    job_id: str = "job-1",
+    task: str = "baton.subagent",
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    embed: dict[str, Any] | None = None,
+    ring: Keyring | None = None,
+) -> Any:
+    """A task request as a worker sees it: the envelope header and its binding to the message,
+    computed as a Baton publisher computes it."""
+    from types import SimpleNamespace
+
+    from envelope import HEADER_KEY
+    from envelope.binding import BINDING_KEY, bind_message
+
+    kwargs = {"prompt": "hello"} if kwargs is None else kwargs
+    embed = embed or {}
+    headers: dict[str, Any] = {"id": job_id, "task": task}
+    bind_message(ring or keyring(), headers, (args, kwargs, embed), token)
+    return SimpleNamespace(
+        id=job_id,
+        task=task,
+        args=list(args),
+        kwargs=kwargs,
+        headers={HEADER_KEY: token, BINDING_KEY: headers.get(BINDING_KEY)},
+        **{name: embed.get(name) for name in ("callbacks", "errbacks", "chain", "chord")},
+        **{HEADER_KEY: token, BINDING_KEY: headers.get(BINDING_KEY)},
+    )

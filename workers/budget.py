@@ -2,8 +2,9 @@
 
 Depth and width limits bound a tree's shape; the per-root counter bounds its size, across every
 worker, without any process holding state. The children lists let ``baton status`` draw a tree
-while it is still running. Backends without a Redis client fall back to the shape limits alone
-and report finished results only.
+while it is still running. The budget fails closed: a backend without a Redis client cannot
+count, so it reserves nothing and no job of a tree starts; an in-memory backend (one process,
+as in ``baton demo``) counts in that process.
 
 The workers' backend client sends a command again over a dropped connection
 (:class:`workers.backend.BatonRedisBackend`). A reservation is one script, answered once per job
@@ -13,11 +14,15 @@ child twice, and ``baton status`` shows each child once.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from envelope import child_jobs_key
 from workers.backend import backend_redis, run_script
+
+logger = logging.getLogger("baton.worker")
 
 #: Prefix of the per-root counters; each expires with the envelope that created it.
 KEY_PREFIX = "baton:jobs:"
@@ -44,6 +49,29 @@ return answer
 """
 
 
+class _InProcessBudget:
+    """The same answers as ``_RESERVE``, for an in-memory result backend: one process only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, int] = {}
+        self._answers: dict[str, bool] = {}
+
+    def reserve(self, root_id: str, reservation: str, *, count: int, limit: int) -> bool:
+        with self._lock:
+            answer = self._answers.get(reservation)
+            if answer is None:
+                total = self._totals.get(root_id, 0) + count
+                answer = total <= limit
+                if answer:
+                    self._totals[root_id] = total
+                self._answers[reservation] = answer
+            return answer
+
+
+_IN_PROCESS = _InProcessBudget()
+
+
 def reserve(
     backend: Any, *, root_id: str, reservation: str, count: int, limit: int, ttl: int
 ) -> bool:
@@ -52,9 +80,14 @@ def reserve(
     ``reservation`` names this request (a job's turn): asking again under the same name returns
     the first answer and reserves nothing more.
     """
-    client = backend_redis(backend)
-    if count <= 0 or client is None:
+    if count <= 0:
         return True
+    client = backend_redis(backend)
+    if client is None:
+        if getattr(backend, "backend", None) == "memory":
+            return _IN_PROCESS.reserve(root_id, reservation, count=count, limit=limit)
+        logger.error("job budget refused: the result backend has no Redis client to count with")
+        return False
     keys = [f"{KEY_PREFIX}{root_id}", f"{RESERVATION_PREFIX}{reservation}"]
     return bool(run_script(client, _RESERVE, keys, [count, limit, max(ttl, 1)]))
 

@@ -11,29 +11,52 @@ and builds its Bedrock client from that envelope alone.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Celery, bootsteps
+from celery.apps.worker import Worker as CeleryWorker
 
-from envelope import BedrockEnvelope
-from envelope.routing import propagating_envelope
+from envelope import BatonError, BedrockEnvelope
+from envelope.routing import PublishingApp, propagating_envelope
 from envelope.transport import celery_settings
 from workers import hooks
 from workers.backend import chord_safe
 from workers.context import current_job
 from workers.delivery import delivery_settings
+from workers.errors import WorkerMisconfigured
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime
-from workers.settings import WorkerSettings
+from workers.settings import WorkerSettings, settings_from_env
 from workers.tasks import register
 
 logger = logging.getLogger("baton.worker")
 
+#: The exit code of a worker that will not start: bad configuration, as for every command.
+EXIT_CONFIG = 2
 
-class BatonCelery(Celery):
-    """A Celery app that carries the process's WorkerRuntime."""
+
+class BatonCelery(PublishingApp, Celery):
+    """A Celery app that carries the process's WorkerRuntime; its publishes are Baton's."""
 
     baton_runtime: WorkerRuntime
+    #: What is wrong with the environment the app was built from; a worker will not start.
+    baton_settings_problem: str | None = None
+
+    @property
+    def Worker(self) -> type[CeleryWorker]:
+        """``celery worker`` and ``baton worker`` start this: Celery's, checking settings first."""
+        worker: type[CeleryWorker] = self.subclass_with_self(BatonWorker)
+        return worker
+
+
+class BatonWorker(CeleryWorker):
+    """Celery's worker, refusing a bad environment before Celery parses the broker URL."""
+
+    def on_before_init(self, quiet: bool = False, **kwargs: Any) -> None:
+        problem = self.app.baton_settings_problem
+        if problem is not None:
+            refuse(f"{WorkerMisconfigured.__name__}: {problem}")
+        super().on_before_init(quiet=quiet, **kwargs)
 
 
 class AdmissionStep(bootsteps.Step):
@@ -43,12 +66,28 @@ class AdmissionStep(bootsteps.Step):
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
-        runtime: WorkerRuntime = worker.app.baton_runtime
+        try:
+            regions = self.admit(worker.app)
+        except BatonError as exc:
+            refuse(f"{type(exc).__name__}: {exc}")
+        logger.info("Baton worker serving regions: %s", ", ".join(sorted(regions)))
+
+    @staticmethod
+    def admit(app: BatonCelery) -> frozenset[str]:
+        """Check settings, keys and policy; return the regions served."""
+        if app.baton_settings_problem is not None:
+            raise WorkerMisconfigured(app.baton_settings_problem)
+        runtime = app.baton_runtime
         runtime.keyring  # noqa: B018 - raises EnvelopeKeyError now rather than at the first job
-        queues = worker.app.amqp.queues
+        queues = app.amqp.queues
         consumed = queues.consume_from if queues.consume_from is not None else queues
-        policy = runtime.configure_policy(list(consumed))
-        logger.info("Baton worker serving regions: %s", ", ".join(sorted(policy.allowed_regions)))
+        return runtime.configure_policy(list(consumed)).allowed_regions
+
+
+def refuse(line: str) -> NoReturn:
+    """Log why the worker will not start, in one line, and exit 2 (bad configuration)."""
+    logger.critical("Baton worker not started: %s", line)
+    raise SystemExit(EXIT_CONFIG)
 
 
 def _current_envelope() -> BedrockEnvelope | None:
@@ -81,6 +120,9 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
         {
             "broker_url": settings.broker_url,
             "result_backend": chord_safe(settings.result_backend),
+            # Anyone who can write the broker could otherwise stop the fleet with a keyless
+            # `celery control shutdown`; health checks and Flower opt in (BATON_REMOTE_CONTROL).
+            "worker_enable_remote_control": settings.remote_control,
             **delivery_settings(
                 soft_shutdown_timeout=settings.soft_shutdown_timeout,
                 visibility_timeout=settings.visibility_timeout,
@@ -88,8 +130,18 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
         }
     )
     app.baton_runtime = WorkerRuntime(settings)
+    app.baton_settings_problem = None
     hooks.disconnect()
     hooks.connect(app.baton_runtime)
 
 
-app = create_app(WorkerSettings())
+def _app_from_env() -> BatonCelery:
+    """The module-level app: importing ``workers`` never fails on a bad variable; a worker of
+    this app refuses to start with the problem instead (see ``settings_from_env``)."""
+    settings, problem = settings_from_env()
+    built = create_app(settings)
+    built.baton_settings_problem = problem
+    return built
+
+
+app = _app_from_env()

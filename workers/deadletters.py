@@ -21,7 +21,8 @@ from kombu import Exchange, Queue
 from kombu.simple import SimpleQueue
 
 from envelope import HEADER_KEY, BatonError, EnvelopeMalformed, peek
-from workers.runtime import envelope_token
+from envelope.binding import BINDING_KEY
+from workers.runtime import envelope_token, request_header
 
 logger = logging.getLogger("baton.worker")
 
@@ -70,6 +71,7 @@ def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str,
         "args": list(getattr(request, "args", None) or []),
         "kwargs": dict(getattr(request, "kwargs", None) or {}),
         "token": token,
+        "binding": request_header(request, BINDING_KEY),
     }
 
 
@@ -125,6 +127,8 @@ class DeadLetters:
 
     def _publish(self, record: dict[str, Any]) -> None:
         headers = {HEADER_KEY: record["token"]} if record.get("token") else {}
+        if record.get("binding"):
+            headers[BINDING_KEY] = record["binding"]  # as it was: the hooks leave it be
         self.app.send_task(
             record["task"],
             args=record["args"],

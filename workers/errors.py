@@ -8,6 +8,9 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         ├── PolicyViolation
         │   ├── RegionNotAllowed
         │   ├── EndpointNotAllowed
+        │   ├── GeographyNotAllowed
+        │   ├── LifetimeNotAllowed
+        │   ├── TreeBudgetExhausted
         │   └── DepthExceeded
         ├── NoCurrentEnvelope (also an EnvelopeMissing)
         ├── IdentityUnavailable
@@ -45,6 +48,24 @@ class EndpointNotAllowed(PolicyViolation):
     """Raised when the envelope names an endpoint outside the fleet's allowlist."""
 
     code = "endpoint_not_allowed"
+
+
+class GeographyNotAllowed(PolicyViolation):
+    """Raised when a child asks for a model outside its parent's geography (``global.``)."""
+
+    code = "geography_not_allowed"
+
+
+class LifetimeNotAllowed(PolicyViolation):
+    """Raised when an envelope's validity window is longer than this worker allows."""
+
+    code = "lifetime_not_allowed"
+
+
+class TreeBudgetExhausted(PolicyViolation):
+    """Raised when a job would take its tree past ``max_jobs`` (or its count cannot be kept)."""
+
+    code = "tree_budget_exhausted"
 
 
 class DepthExceeded(PolicyViolation):

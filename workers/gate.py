@@ -81,7 +81,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
     def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
         """Return the request's verified envelope; dead-letter, count and re-raise a refusal."""
         try:
-            return runtime.admit(request)
+            return runtime.admit(request, task_name=self.name)
         except BatonError as exc:
             DeadLetters(self.app).record(make_record(request, task_name=self.name, error=exc))
             metrics.REFUSALS.labels(reason=exc.code).inc()

@@ -1,6 +1,8 @@
 """Every Celery signal handler and patch of the worker side, connected and removed as a pair.
 
-``before_task_publish`` carries the running job's envelope onward. A message published with no
+``before_task_publish`` carries the running job's envelope onward, on a Baton app's publishes
+only (``envelope.routing.baton_publishing``), and binds each message it carries (see
+``envelope.binding``). A message published with no
 envelope of its own gets a child envelope of the current job (depth + 1, this job as parent,
 freshly signed); a message that has one, such as a retry Celery copied, keeps it. Either way the
 signatures its body embeds (link, link_error, the rest of a chain, a chord body) are stamped with
@@ -27,8 +29,10 @@ from typing import Any, ParamSpec, TypeVar
 from celery import current_task
 from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
 
-from envelope import HEADER_KEY
+from envelope import HEADER_KEY, EnvelopeKeyError
+from envelope.binding import bind_message
 from envelope.logsafety import cap_secret_bearing_loggers
+from envelope.routing import baton_publishing
 from envelope.stamping import stamp_body
 from workers import tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job
@@ -53,7 +57,7 @@ def job_of_current_task() -> Job | None:
 
 
 def _carry_envelope(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is None or _runtime is None:
+    if headers is None or _runtime is None or not baton_publishing():
         return
     token = headers.get(HEADER_KEY)
     if not token:
@@ -64,6 +68,11 @@ def _carry_envelope(body: Any = None, headers: dict[str, Any] | None = None, **_
         headers[HEADER_KEY] = token
     tracing.inject(headers)
     stamp_body(body, token)
+    try:
+        keyring = _runtime.keyring
+    except EnvelopeKeyError:
+        return  # a parent process without worker keys: its own hook binds what it publishes
+    bind_message(keyring, headers, body, token)
 
 
 def inherit(fn: Callable[P, R]) -> Callable[P, R]:

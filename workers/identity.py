@@ -17,7 +17,6 @@ import json
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -33,7 +32,7 @@ from envelope import (
     BedrockEnvelope,
     ProfileAuth,
     SealedAuth,
-    is_loopback_host,
+    parse_endpoint,
 )
 from workers.errors import IdentityUnavailable
 
@@ -120,14 +119,21 @@ def _profile_session(name: str) -> boto3.Session:
 
 
 def _sts_endpoint(envelope: BedrockEnvelope) -> str | None:
-    """STS goes to the regional STS endpoint, except beside a loopback Bedrock (the emulator).
+    """STS goes to the regional STS endpoint over https, except beside a loopback Bedrock (the
+    emulator), which serves STS too.
 
-    A real Bedrock endpoint override (a VPC endpoint) does not serve STS.
+    AssumeRole carries the worker's own signed request and returns a role's credentials, so the
+    loopback decision uses the strict parser: an endpoint it refuses (``http://remote\\@localhost``
+    reads as localhost to ``urlsplit`` and as ``remote`` to urllib3) is never loopback. A real
+    Bedrock endpoint override (a VPC endpoint) does not serve STS.
     """
     url = envelope.endpoint_url
-    if url is not None and is_loopback_host(urlsplit(url).hostname or ""):
-        return url
-    return None
+    if url is None:
+        return None
+    try:
+        return url if parse_endpoint(url).is_loopback else None
+    except ValueError:
+        return None
 
 
 def _assumed_role_session(auth: AssumeRoleAuth, *, envelope: BedrockEnvelope) -> boto3.Session:

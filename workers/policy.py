@@ -1,17 +1,32 @@
 """The fleet policy: which verified envelopes this worker may act on.
 
 A signature proves who wrote an envelope, not that this worker should serve it. The policy is the
-second gate: region and depth, checked before any task body runs.
+second gate: region, endpoint and depth, checked before any task body runs.
+
+An envelope's endpoint is where its jobs send prompts, SigV4 signatures and session tokens, so it
+is parsed with ``envelope.urls`` (the host checked is the host urllib3 connects to) and compared
+with ``BATON_ALLOWED_ENDPOINTS``: a comma-separated list of origins (``https://host[:port]``,
+``http://host:port``) and two keywords:
+
+- ``bedrock``, the default when the list is empty: the envelope region's Bedrock runtime over
+  https on port 443, ``bedrock-runtime[-fips].<region>.amazonaws.com``, and its VPC-endpoint names
+  ``vpce-<id>.bedrock-runtime[-fips].<region>.vpce.amazonaws.com``. No other AWS host: S3 buckets
+  and API Gateway stages are ``*.amazonaws.com`` too, and anyone can own one;
+- ``loopback``: any port of 127.0.0.0/8, ::1 or localhost, for an emulator or a local proxy. Only
+  an operator who lists it gets it.
+
+Plain http to any other host needs its ``host:port`` in ``BATON_ALLOW_INSECURE_ENDPOINTS`` as well,
+as on the parent.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
-from envelope import QUEUE_PREFIX, BedrockEnvelope, is_loopback_host, is_region, queue_for
+from envelope import QUEUE_PREFIX, BedrockEnvelope, Endpoint, is_region, parse_endpoint, queue_for
 from workers.errors import (
     DepthExceeded,
     EndpointNotAllowed,
@@ -19,16 +34,92 @@ from workers.errors import (
     WorkerMisconfigured,
 )
 
-#: With no BATON_ALLOWED_ENDPOINTS, an endpoint must be AWS's own or this machine's.
-AWS_ENDPOINT_SUFFIX = ".amazonaws.com"
+#: The allowlist keyword for the envelope region's own Bedrock runtime endpoints (the default).
+BEDROCK_KEYWORD = "bedrock"
+
+#: The allowlist keyword for every loopback port: emulators and local proxies, opted into.
+LOOPBACK_KEYWORD = "loopback"
+
+#: The first label of AWS's Bedrock runtime hosts.
+_RUNTIME_SERVICES = frozenset({"bedrock-runtime", "bedrock-runtime-fips"})
+
+#: The first label of a VPC interface endpoint's DNS names (regional and zonal).
+_VPCE_LABEL = re.compile(r"vpce-[a-z0-9-]+", re.ASCII)
 
 
-@functools.lru_cache(maxsize=1024)
-def endpoint_origin(url: str) -> str:
-    """Return ``scheme://host:port`` of ``url``, the form allowlist entries are compared in."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+@dataclass(frozen=True)
+class EndpointAllowlist:
+    """Where jobs may send Bedrock calls (and credentials): ``BATON_ALLOWED_ENDPOINTS``, parsed."""
+
+    origins: frozenset[Endpoint] = frozenset()
+    bedrock: bool = True
+    loopback: bool = False
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> EndpointAllowlist:
+        """Parse allowlist entries; no entry at all means ``bedrock``.
+
+        Raises:
+            ValueError: naming the first entry that is neither a keyword nor a strict origin.
+        """
+        words = [entry.strip() for entry in entries if entry.strip()]
+        if not words:
+            return cls()
+        keywords = {word.lower() for word in words} & {BEDROCK_KEYWORD, LOOPBACK_KEYWORD}
+        origins = frozenset(_entry_endpoint(word) for word in words if word.lower() not in keywords)
+        return cls(
+            origins=origins,
+            bedrock=BEDROCK_KEYWORD in keywords,
+            loopback=LOOPBACK_KEYWORD in keywords,
+        )
+
+    def admits(self, endpoint: Endpoint, *, region: str) -> bool:
+        """Tell whether jobs of ``region`` may call ``endpoint``."""
+        if endpoint in self.origins or (self.loopback and endpoint.is_loopback):
+            return True
+        return self.bedrock and is_bedrock_runtime(endpoint, region=region)
+
+    def describe(self) -> str:
+        """The list as an operator would write it, for error messages."""
+        words = [BEDROCK_KEYWORD] if self.bedrock else []
+        words += [LOOPBACK_KEYWORD] if self.loopback else []
+        return ",".join(words + sorted(origin.origin for origin in self.origins)) or "nothing"
+
+
+def is_bedrock_runtime(endpoint: Endpoint, *, region: str) -> bool:
+    """Tell whether ``endpoint`` is AWS's Bedrock runtime in ``region``, or a VPC endpoint of it."""
+    if endpoint.scheme != "https" or endpoint.port != 443:
+        return False
+    first, _, rest = endpoint.host.partition(".")
+    if first in _RUNTIME_SERVICES:
+        return rest == f"{region}.amazonaws.com"
+    service, _, vpce_rest = rest.partition(".")
+    return (
+        _VPCE_LABEL.fullmatch(first) is not None
+        and service in _RUNTIME_SERVICES
+        and vpce_rest == f"{region}.vpce.amazonaws.com"
+    )
+
+
+def endpoint_origin(entry: str) -> str:
+    """Return one ``BATON_ALLOWED_ENDPOINTS`` entry as it is compared: a keyword, or the origin
+    ``scheme://host:port``.
+
+    Raises:
+        ValueError: an entry that is neither.
+    """
+    if entry.strip().lower() in (BEDROCK_KEYWORD, LOOPBACK_KEYWORD):
+        return entry.strip().lower()
+    return _entry_endpoint(entry.strip()).origin
+
+
+def _entry_endpoint(entry: str) -> Endpoint:
+    try:
+        return parse_endpoint(entry)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; or use the keyword {BEDROCK_KEYWORD} or {LOOPBACK_KEYWORD}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -36,7 +127,7 @@ class FleetPolicy:
     """Regions and endpoints this worker serves; everything else is refused, never defaulted."""
 
     allowed_regions: frozenset[str]
-    allowed_endpoints: frozenset[str] = frozenset()
+    allowed_endpoints: EndpointAllowlist = field(default_factory=EndpointAllowlist)
 
     @classmethod
     def for_worker(
@@ -45,9 +136,13 @@ class FleetPolicy:
         allowed_regions: Iterable[str],
         consumed_queues: Iterable[str],
         allowed_endpoints: Iterable[str] = (),
+        insecure_endpoints: frozenset[str] = frozenset(),
     ) -> FleetPolicy:
-        """Build the policy: explicit regions win, else the regions of the queues consumed."""
-        endpoints = frozenset(endpoint_origin(url) for url in allowed_endpoints)
+        """Build the policy: explicit regions win, else the regions of the queues consumed.
+
+        ``insecure_endpoints`` are the ``host:port`` pairs of ``BATON_ALLOW_INSECURE_ENDPOINTS``:
+        an allowlisted plain-http origin off this machine must be one of them.
+        """
         regions = frozenset(allowed_regions) or regions_of_queues(consumed_queues)
         if not regions:
             raise WorkerMisconfigured(
@@ -55,13 +150,12 @@ class FleetPolicy:
                 "start it with `baton worker --region eu-west-1` or "
                 "`celery -A workers worker -Q baton.eu-west-1`"
             )
+        try:
+            endpoints = EndpointAllowlist.parse(allowed_endpoints)
+        except ValueError as exc:
+            raise WorkerMisconfigured(f"BATON_ALLOWED_ENDPOINTS: {exc}") from exc
+        _check_transport(endpoints, insecure_endpoints)
         return cls(allowed_regions=regions, allowed_endpoints=endpoints)
-
-    def endpoint_allowed(self, url: str) -> bool:
-        """Tell whether jobs may send Bedrock calls (and credentials) to ``url``."""
-        if self.allowed_endpoints:
-            return endpoint_origin(url) in self.allowed_endpoints
-        return _default_allowed(url)
 
     def check(self, envelope: BedrockEnvelope) -> None:
         """Raise a PolicyViolation when ``envelope`` may not run here."""
@@ -72,12 +166,12 @@ class FleetPolicy:
                 f"route the job to queue {queue_for(envelope.region)} or widen "
                 "BATON_ALLOWED_REGIONS"
             )
-        if envelope.endpoint_url is not None and not self.endpoint_allowed(envelope.endpoint_url):
-            raise EndpointNotAllowed(
-                f"endpoint {envelope.endpoint_url} is not allowed on this worker; a producer may "
-                "only point workers at endpoints the fleet trusts: add it to "
-                "BATON_ALLOWED_ENDPOINTS (default: *.amazonaws.com over https, and loopback)"
+        if envelope.endpoint_url is not None:
+            refusal = _endpoint_refusal(
+                self.allowed_endpoints, envelope.endpoint_url, envelope.region
             )
+            if refusal is not None:
+                raise EndpointNotAllowed(refusal)
         if envelope.lineage.depth > envelope.limits.max_depth:
             raise DepthExceeded(
                 f"job is at depth {envelope.lineage.depth}, past the tree's max_depth "
@@ -85,13 +179,41 @@ class FleetPolicy:
             )
 
 
-@functools.lru_cache(maxsize=1024)
-def _default_allowed(url: str) -> bool:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if is_loopback_host(host):
-        return True
-    return parts.scheme == "https" and host.endswith(AWS_ENDPOINT_SUFFIX)
+@functools.lru_cache(maxsize=1024)  # positional: a keyword argument makes every lookup dearer
+def _endpoint_refusal(allowlist: EndpointAllowlist, url: str, region: str) -> str | None:
+    """Say why jobs of ``region`` may not call ``url``, or None when they may."""
+    try:
+        endpoint = parse_endpoint(url)
+    except ValueError as exc:
+        return (
+            f"{exc}. This worker refuses it: a job's endpoint must be an origin listed in "
+            f"BATON_ALLOWED_ENDPOINTS (here: {allowlist.describe()})"
+        )
+    if allowlist.admits(endpoint, region=region):
+        return None
+    return (
+        f"endpoint {endpoint.origin} is not allowed on this worker for region {region} (allowed: "
+        f"{allowlist.describe()}); a producer may only point workers at endpoints the fleet "
+        "trusts: add its origin to BATON_ALLOWED_ENDPOINTS (default: bedrock, the region's "
+        "bedrock-runtime host over https and its VPC endpoints)"
+    )
+
+
+def _check_transport(endpoints: EndpointAllowlist, insecure_endpoints: frozenset[str]) -> None:
+    """Refuse to start with a plain-http origin off this machine that is not opted into."""
+    bare = sorted(
+        origin.origin
+        for origin in endpoints.origins
+        if origin.scheme == "http"
+        and not origin.is_loopback
+        and origin.netloc not in insecure_endpoints
+    )
+    if bare:
+        raise WorkerMisconfigured(
+            f"BATON_ALLOWED_ENDPOINTS lists {', '.join(bare)}: plain http to a host off this "
+            "machine; use https, or also list its host:port in BATON_ALLOW_INSECURE_ENDPOINTS "
+            "(for a private network such as compose's)"
+        )
 
 
 def regions_of_queues(queues: Iterable[str]) -> frozenset[str]:

@@ -19,13 +19,16 @@ from envelope import (
     BedrockEnvelope,
     EnvelopeMissing,
     Keyring,
+    SealedAuth,
     decode,
     encode,
 )
+from envelope.binding import BINDING_KEY, EMBEDDED, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS
 from workers.agents import AgentRegistry
+from workers.ceilings import Ceilings
 from workers.clients import ClientCache
-from workers.errors import WorkerMisconfigured
+from workers.errors import IdentityUnavailable, WorkerMisconfigured
 from workers.policy import FleetPolicy
 from workers.settings import WorkerSettings
 
@@ -35,18 +38,23 @@ logger = logging.getLogger("baton.worker")
 VERIFIED_TOKENS_CACHED = 4096
 
 
-def envelope_token(request: Any) -> str | None:
-    """Read the envelope header of a task request: the attribute first, then ``headers``.
+def request_header(request: Any, key: str) -> str | None:
+    """Read a Baton header of a task request: the attribute first, then ``headers``.
 
     A worker delivery sets the attribute; eager runs and some integrations fill only
     ``request.headers``.
     """
-    token = getattr(request, HEADER_KEY, None)
-    if token:
-        return str(token)
+    value = getattr(request, key, None)
+    if value:
+        return str(value)
     headers = getattr(request, "headers", None) or {}
-    token = headers.get(HEADER_KEY) or (headers.get("headers") or {}).get(HEADER_KEY)
-    return str(token) if token else None
+    value = headers.get(key) or (headers.get("headers") or {}).get(key)
+    return str(value) if value else None
+
+
+def envelope_token(request: Any) -> str | None:
+    """Read the envelope header of a task request."""
+    return request_header(request, HEADER_KEY)
 
 
 def _seal_key(settings: WorkerSettings) -> bytes | None:
@@ -71,6 +79,13 @@ class WorkerRuntime:
             seal_key=_seal_key(settings),
         )
         self.policy: FleetPolicy | None = None
+        self.ceilings = Ceilings(
+            max_depth=settings.worker_max_depth,
+            max_children=settings.worker_max_children,
+            max_turns=settings.worker_max_turns,
+            max_jobs=settings.worker_max_jobs,
+            max_envelope_lifetime=settings.max_envelope_lifetime,
+        )
         self.agents = AgentRegistry.load(directory=settings.agents_dir)
         # Ordered so the oldest goes in O(1): popping a plain dict's first key scans the
         # slots its earlier deletions left, about 2.5 µs per job once the memo is full.
@@ -92,11 +107,13 @@ class WorkerRuntime:
             allowed_regions=self.settings.allowed_regions,
             consumed_queues=consumed_queues,
             allowed_endpoints=self.settings.allowed_endpoints,
+            insecure_endpoints=self.insecure_endpoints,
         )
         return self.policy
 
-    def admit(self, request: Any) -> BedrockEnvelope:
-        """Verify the request's envelope and apply the policy; raise a typed error otherwise."""
+    def admit(self, request: Any, *, task_name: str) -> BedrockEnvelope:
+        """Verify the request's envelope, its binding to this very message, and the policy;
+        raise a typed error otherwise."""
         token = envelope_token(request)
         if token is None:
             raise EnvelopeMissing(
@@ -105,6 +122,23 @@ class WorkerRuntime:
                 "inside a Baton task"
             )
         envelope = self._verified(token)
+        check_binding(
+            self.keyring,
+            kid=envelope.kid,
+            token=token,
+            binding=request_header(request, BINDING_KEY),
+            task_id=str(request.id),
+            task_name=task_name,
+            args=request.args,
+            kwargs=request.kwargs,
+            embedded=[getattr(request, name, None) for name in EMBEDDED],
+        )
+        auth = envelope.auth
+        if type(auth) is SealedAuth and auth.exp < time.time():
+            raise IdentityUnavailable(
+                f"the sealed credentials expired at {auth.exp}; no job runs on them after that, "
+                "even where this worker still has a client built with them; re-run the parent"
+            )
         policy = self.policy or self.configure_policy(())
         policy.check(envelope)
         if self.settings.debug:
@@ -125,8 +159,8 @@ class WorkerRuntime:
         """
         envelope = self._verified_tokens.get(token)
         if envelope is None:
-            envelope = decode(
-                token, keyring=self.keyring, insecure_endpoints=self.insecure_endpoints
+            envelope = self.ceilings.apply(
+                decode(token, keyring=self.keyring, insecure_endpoints=self.insecure_endpoints)
             )
             if len(self._verified_tokens) >= VERIFIED_TOKENS_CACHED:
                 try:  # noqa: SIM105 - suppress() would cost a context manager per job

@@ -18,11 +18,12 @@ session's instance variables and components):
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.session
 from botocore.credentials import Credentials
+
+from envelope import parse_endpoint
 
 #: Runtime hosts of AWS and the control-plane host beside each (FIPS included).
 _CONTROL_HOSTS = {"bedrock-runtime": "bedrock", "bedrock-runtime-fips": "bedrock-fips"}
@@ -68,17 +69,18 @@ def control_endpoint(runtime_endpoint: str | None) -> str | None:
 
     None stays None (the regional default). AWS's own runtime host maps to its control-plane
     host; a VPC endpoint of bedrock-runtime serves nothing else, so its region's default is
-    used. Any other endpoint (the emulator, a gateway) is taken to serve both planes.
+    used. Any other endpoint (the emulator, a gateway) is taken to serve both planes. The
+    endpoint has passed the policy, so it is a strict origin (``envelope.urls``): its host is
+    the one written after ``://``, and only that is replaced.
     """
     if runtime_endpoint is None:
         return None
-    parts = urlsplit(runtime_endpoint)
-    host = parts.hostname or ""
+    host = parse_endpoint(runtime_endpoint).host
     if not host.endswith(".amazonaws.com"):
         return runtime_endpoint
     first, _, rest = host.partition(".")
     control = _CONTROL_HOSTS.get(first)
     if control is None:
         return None
-    netloc = f"{control}.{rest}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    scheme, _, authority = runtime_endpoint.partition("://")
+    return f"{scheme}://{control}.{rest}{authority[len(host) :]}"

@@ -6,15 +6,24 @@ to pick a region, an endpoint or a model: those come from each job's envelope.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from envelope import is_region
-from envelope.transport import FleetConnection
+from envelope.transport import ENV_PREFIX, FleetConnection, settings_problem
+from workers.ceilings import (
+    DEFAULT_MAX_CHILDREN,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_ENVELOPE_LIFETIME,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_MAX_TURNS,
+)
 from workers.delivery import DEFAULT_LOCK_TTL_SECONDS, VISIBILITY_TIMEOUT
+from workers.policy import EndpointAllowlist
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.
 DEFAULT_MIN_POOL_CONNECTIONS = 10
@@ -22,11 +31,18 @@ DEFAULT_MIN_POOL_CONNECTIONS = 10
 #: How many distinct client configurations one process keeps before evicting the oldest.
 DEFAULT_CLIENT_CACHE_SIZE = 64
 
+#: ``BATON_SEAL_KEY`` is an AES-256-GCM key.
+SEAL_KEY_BYTES = 32
+
+#: URL settings a fallback keeps as written when they are bad, so that a parent's publish on
+#: ``workers.app`` fails loudly instead of going to the default broker.
+_KEPT_AS_WRITTEN = ("broker_url", "result_backend")
+
 
 class WorkerSettings(FleetConnection, BaseSettings):
     """Everything a worker process needs to know before it takes its first job."""
 
-    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     allowed_regions: Annotated[tuple[str, ...], NoDecode] = ()
     allowed_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
@@ -39,6 +55,12 @@ class WorkerSettings(FleetConnection, BaseSettings):
     seal_key: SecretStr | None = None
     visibility_timeout: float = Field(default=VISIBILITY_TIMEOUT, gt=0)
     job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
+    remote_control: bool = False
+    worker_max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0)
+    worker_max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0)
+    worker_max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
+    worker_max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=1)
+    max_envelope_lifetime: int = Field(default=DEFAULT_MAX_ENVELOPE_LIFETIME, ge=10)
 
     @field_validator("allowed_regions", "allowed_endpoints", "include", mode="before")
     @classmethod
@@ -52,10 +74,67 @@ class WorkerSettings(FleetConnection, BaseSettings):
     def _check_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         bad = [region for region in value if not is_region(region)]
         if bad:
-            raise ValueError(f"BATON_ALLOWED_REGIONS has non-region entries: {', '.join(bad)}")
+            raise ValueError(
+                f"not AWS region names: {', '.join(map(repr, bad))}; list regions such as "
+                "eu-west-1,eu-central-1"
+            )
+        return value
+
+    @field_validator("allowed_endpoints")
+    @classmethod
+    def _check_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        EndpointAllowlist.parse(value)  # its ValueError names the entry and the fix
+        return value
+
+    @field_validator("seal_key")
+    @classmethod
+    def _check_seal_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        try:
+            size = len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except ValueError:
+            size = -1
+        if size != SEAL_KEY_BYTES:
+            raise ValueError(
+                f"must be {SEAL_KEY_BYTES} random bytes, base64url-encoded; make one with: "
+                "python -c 'import base64,os; "
+                "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+            )
         return value
 
     @property
     def max_pool_connections(self) -> int:
         """Connections per client: at least one per concurrent task slot."""
         return max(self.concurrency, DEFAULT_MIN_POOL_CONNECTIONS)
+
+
+def settings_from_env() -> tuple[WorkerSettings, str | None]:
+    """Read the worker's settings from the environment, never raising for a bad variable.
+
+    ``workers`` builds its app when imported, and a parent imports it too (to publish tasks
+    defined on ``workers.app``): a worker-only mistake in the parent's environment, such as
+    ``BATON_CONCURRENCY=0``, must not stop it. So a bad field falls back to its default (a bad
+    URL is kept as written, so that using it fails rather than reaching the default broker),
+    and the one-line problem is returned beside the settings; a worker of the app refuses to
+    start with it, before Celery reads the broker URL (``workers.celery_app.BatonWorker``).
+
+    Returns:
+        The settings and None, or the fallback settings and what is wrong with the environment.
+    """
+    try:
+        return WorkerSettings(), None
+    except ValidationError as exc:
+        problem = settings_problem(exc)
+        bad = {str(error["loc"][0]): error.get("input") for error in exc.errors() if error["loc"]}
+    fields = WorkerSettings.model_fields
+    defaults = {
+        name: fields[name].get_default(call_default_factory=True) for name in bad if name in fields
+    }
+    try:
+        fallback = WorkerSettings(**defaults)
+    except ValidationError:  # a model-level problem: no field to put back
+        fallback = WorkerSettings.model_validate({})
+    kept = {name: bad[name] for name in _KEPT_AS_WRITTEN if isinstance(bad.get(name), str)}
+    return fallback.model_copy(update=kept), problem

@@ -12,12 +12,19 @@ from typing import Any
 from celery import Celery, Task, chord
 from celery.exceptions import Ignore
 
-from envelope import HEADER_KEY, TASK_NAME, BatonError, BedrockEnvelope, resolve
+from envelope import (
+    HEADER_KEY,
+    TASK_NAME,
+    BatonError,
+    BedrockEnvelope,
+    geography_prefix,
+    resolve,
+)
 from workers import budget, delivery, tracing
 from workers.agents import Agent
 from workers.context import current_envelope
 from workers.conversation import TASK_TOOL_SPEC, converse
-from workers.errors import BedrockCallRetryable
+from workers.errors import BedrockCallRetryable, GeographyNotAllowed, TreeBudgetExhausted
 from workers.loop import (
     STOP_MAX_JOBS,
     ChildCall,
@@ -42,11 +49,23 @@ def job_model_id(envelope: BedrockEnvelope, agent: Agent, model: str | None) -> 
     """The model a job calls: its own request, else its agent's, else the inherited one.
 
     A name is resolved with the envelope's region and geography, never re-derived elsewhere.
+    A ``global.`` profile, which routes worldwide, is allowed only where the parent itself
+    chose one: a child cannot take a tree out of the parent's geography.
+
+    Raises:
+        GeographyNotAllowed: the name resolves to ``global.`` under a geographic parent.
     """
     name = model or agent.model
     if name is None:
         return envelope.model_id
-    return resolve(name, region=envelope.region, cross_region=envelope.cross_region)
+    resolved = resolve(name, region=envelope.region, cross_region=envelope.cross_region)
+    if geography_prefix(resolved) == "global" and geography_prefix(envelope.model_id) != "global":
+        raise GeographyNotAllowed(
+            f"model {name!r} is the global profile {resolved}, which routes worldwide, but this "
+            f"tree's parent chose {envelope.model_id}; a child stays in its parent's geography "
+            "(name a model of that geography, or have the parent opt in with a global. model)"
+        )
+    return resolved
 
 
 def run_subagent(
@@ -70,6 +89,8 @@ def run_subagent(
             prompt=prompt,
             as_tool=as_tool,
         )
+        if envelope.lineage.depth == 0:
+            _reserve_root(task, state, envelope)
         return advance(task, state)
     except BatonError as exc:
         return _failed(task, exc, as_tool=as_tool)
@@ -148,6 +169,31 @@ def _reserve(
         limit=envelope.limits.max_jobs,
         ttl=envelope.exp - envelope.iat,
     )
+
+
+def _reserve_root(
+    task: Task,  # type: ignore[type-arg]
+    state: ConversationState,
+    envelope: BedrockEnvelope,
+) -> None:
+    """Count a tree's root jobs against ``max_jobs`` too: a parent's spawns share one root.
+
+    Raises:
+        TreeBudgetExhausted: the tree already holds ``max_jobs`` jobs.
+    """
+    if not budget.reserve(
+        task.app.backend,
+        root_id=envelope.lineage.root_id,
+        reservation=f"{state.job_id}:root",
+        count=1,
+        limit=envelope.limits.max_jobs,
+        ttl=envelope.exp - envelope.iat,
+    ):
+        raise TreeBudgetExhausted(
+            f"tree {envelope.lineage.root_id} already holds its max_jobs "
+            f"({envelope.limits.max_jobs}) jobs, so job {state.job_id} does not start; start a "
+            "new parent (a new tree) or raise BATON_MAX_JOBS within the workers' ceiling"
+        )
 
 
 def _spawn(

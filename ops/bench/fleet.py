@@ -63,6 +63,8 @@ def worker_env(spec: WorkerSpec, *, shared: Mapping[str, str]) -> dict[str, str]
     return clean_env(
         **shared,
         BATON_CONCURRENCY=str(spec.concurrency),
+        # The harness pauses and resumes consumers by broadcast (cancel_consumer/add_consumer).
+        BATON_REMOTE_CONTROL="true",
         PYTHONPATH=os.pathsep.join((str(BENCH_DIR), str(ROOT))),
         **TEST_CREDENTIALS,
     )

@@ -84,6 +84,7 @@ class Bench:
             "BATON_BROKER_URL": self.redis.url(0),
             "BATON_RESULT_BACKEND": self.redis.url(1),
             "BATON_ENVELOPE_KEY": self.key,
+            "BATON_ALLOWED_ENDPOINTS": "loopback",  # the emulator, on whatever port it took
             PLAIN_SETTINGS_VARIABLE: json.dumps(self.plain_settings),
         }
 
@@ -191,6 +192,7 @@ class Bench:
         env = clean_env(
             BATON_ENVELOPE_KEY=self.key,
             BATON_ALLOWED_REGIONS=REGION,
+            BATON_ALLOWED_ENDPOINTS="loopback",  # inproc's http://127.0.0.1:8750, and the emulator
             BATON_BROKER_URL=self.redis.url(0),
             BATON_RESULT_BACKEND=self.redis.url(1),
             **TEST_CREDENTIALS,  # the emulator's test identity, for scripts that call it

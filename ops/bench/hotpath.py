@@ -2,7 +2,8 @@
 
 Usage::
 
-    BATON_ENVELOPE_KEY=... BATON_ALLOWED_REGIONS=eu-west-1 python ops/bench/hotpath.py 20000 30
+    BATON_ENVELOPE_KEY=... BATON_ALLOWED_REGIONS=eu-west-1 BATON_ALLOWED_ENDPOINTS=loopback \\
+        python ops/bench/hotpath.py 20000 30
 
 A hit is what the gate and the task do for every job once the process has its client:
 ``WorkerRuntime.admit(request)`` (decode, verify, policy) then ``runtime.clients.get(envelope)``.
@@ -16,13 +17,20 @@ client with the same configuration. Run by ``run.py`` in a fresh process; prints
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
-from inproc import emit, make_envelope, make_requests, make_runtime, per_call_ns, summary_us
+from inproc import (
+    bound_request,
+    emit,
+    make_envelope,
+    make_requests,
+    make_runtime,
+    per_call_ns,
+    summary_us,
+)
 
-from envelope import HEADER_KEY
+from envelope import HEADER_KEY, TASK_NAME
 from workers.clients import client_config
 from workers.runtime import WorkerRuntime
 from workers.settings import DEFAULT_MIN_POOL_CONNECTIONS
@@ -31,26 +39,27 @@ from workers.settings import DEFAULT_MIN_POOL_CONNECTIONS
 def cache_hits(runtime: WorkerRuntime, *, endpoint_url: str | None, count: int) -> list[int]:
     """Time ``count`` admissions and cache hits, each with a distinct token."""
     requests = make_requests(runtime, make_envelope(endpoint_url=endpoint_url), count + 1)
-    runtime.clients.get(runtime.admit(requests[0]))  # the one miss, which builds the client
+    runtime.clients.get(
+        runtime.admit(requests[0], task_name=TASK_NAME)
+    )  # the one miss, which builds the client
 
     def hit(request: Any) -> object:
-        return runtime.clients.get(runtime.admit(request))
+        return runtime.clients.get(runtime.admit(request, task_name=TASK_NAME))
 
     return per_call_ns(hit, requests[1:])
 
 
 def repeated_token_hits(runtime: WorkerRuntime, count: int) -> list[int]:
     """Time ``count`` admissions of one token (as siblings of one turn share), each a new str."""
-    token = make_requests(runtime, make_envelope(), 1)[0]
-    text = getattr(token, HEADER_KEY)
+    text = getattr(make_requests(runtime, make_envelope(), 1)[0], HEADER_KEY)
     requests = [
-        SimpleNamespace(id=f"sibling-{index}", **{HEADER_KEY: (text + " ")[:-1]})
+        bound_request(runtime, f"sibling-{index}", (text + " ")[:-1], {"prompt": "hello"})
         for index in range(count + 1)
     ]
-    runtime.clients.get(runtime.admit(requests[0]))
+    runtime.clients.get(runtime.admit(requests[0], task_name=TASK_NAME))
 
     def hit(request: Any) -> object:
-        return runtime.clients.get(runtime.admit(request))
+        return runtime.clients.get(runtime.admit(request, task_name=TASK_NAME))
 
     return per_call_ns(hit, requests[1:])
 

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from names import REGION
 
-from envelope import HEADER_KEY, BedrockEnvelope, Lineage, encode
+from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Lineage, encode
+from envelope.binding import BINDING_KEY, bind_message
 from workers import WorkerSettings
 from workers.runtime import WorkerRuntime
 
@@ -56,14 +57,22 @@ def make_runtime() -> WorkerRuntime:
     return runtime
 
 
+def bound_request(runtime: WorkerRuntime, job: str, token: str, kwargs: dict[str, Any]) -> Any:
+    """A task request as a worker sees one: its envelope and its binding to this message."""
+    headers: dict[str, Any] = {"id": job, "task": TASK_NAME}
+    bind_message(runtime.keyring, headers, ((), kwargs, {}), token)
+    return SimpleNamespace(
+        id=job, args=[], kwargs=kwargs, **{HEADER_KEY: token, BINDING_KEY: headers[BINDING_KEY]}
+    )
+
+
 def make_requests(runtime: WorkerRuntime, root: BedrockEnvelope, count: int) -> list[Any]:
     """Return ``count`` task requests, each carrying its own signed child envelope."""
     requests = []
     for _ in range(count):
         job = f"job-{next(_SERIAL)}"
-        requests.append(
-            SimpleNamespace(id=job, **{HEADER_KEY: runtime.sign(root.child(parent_id=job))})
-        )
+        token = runtime.sign(root.child(parent_id=job))
+        requests.append(bound_request(runtime, job, token, {"prompt": "hello"}))
     return requests
 
 

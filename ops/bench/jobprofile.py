@@ -23,11 +23,12 @@ from typing import Any
 
 import bench_plain
 from celery.app.trace import build_tracer, setup_worker_optimizations
-from inproc import MODEL_ID, emit, make_envelope, tokens
+from inproc import MODEL_ID, bound_request, emit, make_envelope, tokens
 from names import PLAIN_CONVERSE_TASK, REGION
 from profiling import interleaved_cpu_ns, profile_text, top_costs
 
 from envelope import HEADER_KEY, TASK_NAME
+from envelope.binding import BINDING_KEY
 from workers import app as baton_app
 
 _HOST = "bench@jobprofile"
@@ -52,8 +53,16 @@ def tracers(endpoint_url: str, count: int) -> dict[str, Callable[[], object]]:
 
     def run_subagent() -> object:
         job = f"job-{next(counter)}"
-        request = {"id": job, "task": subagent.name, HEADER_KEY: next(signed), "delivery_info": {}}
-        return trace_subagent(job, (), {"prompt": f"job {job}"}, request)
+        kwargs = {"prompt": f"job {job}"}
+        bound = bound_request(runtime, job, next(signed), kwargs)
+        request = {
+            "id": job,
+            "task": subagent.name,
+            HEADER_KEY: getattr(bound, HEADER_KEY),
+            BINDING_KEY: getattr(bound, BINDING_KEY),
+            "delivery_info": {},
+        }
+        return trace_subagent(job, (), kwargs, request)
 
     def run_plain() -> object:
         job = f"plain-{next(counter)}"

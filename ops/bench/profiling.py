@@ -41,7 +41,7 @@ from inproc import (
 from names import BATON_NOOP_TASK, PLAIN_NOOP_TASK
 from services import BENCH_DIR, ROOT
 
-from envelope import HEADER_KEY, BedrockEnvelope, decode
+from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, decode
 from workers import app as baton_app
 from workers.runtime import WorkerRuntime, envelope_token
 
@@ -122,11 +122,11 @@ def steps(runtime: WorkerRuntime, count: int) -> dict[str, float]:
 def profile_hotpath(runtime: WorkerRuntime, count: int, out_dir: Path) -> dict[str, Any]:
     """cProfile ``count`` admissions and hits, and time each step alone."""
     requests = make_requests(runtime, make_envelope(), count + 1)
-    runtime.clients.get(runtime.admit(requests[0]))
+    runtime.clients.get(runtime.admit(requests[0], task_name=TASK_NAME))
     profile = cProfile.Profile()
     profile.enable()
     for request in requests[1:]:
-        runtime.clients.get(runtime.admit(request))
+        runtime.clients.get(runtime.admit(request, task_name=TASK_NAME))
     profile.disable()
     medians = steps(runtime, count)
     text = profile_text(profile, f"admit(request) + clients.get(envelope), {count} distinct tokens")

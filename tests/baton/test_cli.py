@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -103,6 +104,122 @@ def test_plain_celery_worker_refuses_to_start_when_misconfigured(env, queues, me
     )
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+#: A fleet environment that is fine but for the variable under test: a key, a region, no AWS
+#: discovery call, and a broker port nothing listens on (a command that got as far as the
+#: broker would say so, not name the variable).
+GOOD = {
+    "BATON_ENVELOPE_KEY": "k" * 32,
+    "AWS_REGION": "eu-west-1",
+    "BATON_DISCOVERY": "false",
+    "BATON_BROKER_URL": "redis://127.0.0.1:1/0",
+}
+
+#: Variables every parent command reads (ProducerSettings), each set wrong.
+PARENT_VARIABLES = [
+    ("BATON_MAX_CHILDREN", "100000"),
+    ("BATON_MAX_DEPTH", "-1"),
+    ("BATON_ENVELOPE_TTL", "abc"),
+    ("BATON_IDENTITY", "bogus"),
+    ("BATON_BROKER_URL", "notaurl"),
+    ("BATON_BROKER_URL", "redis://:99999"),
+]
+
+#: Variables only a worker reads (WorkerSettings), each set wrong, and the fleet's broker URL.
+WORKER_VARIABLES = [
+    ("BATON_ALLOWED_REGIONS", "bogus"),
+    ("BATON_CONCURRENCY", "0"),
+    ("BATON_CLIENT_CACHE_SIZE", "abc"),
+    ("BATON_ALLOWED_ENDPOINTS", "https://h:99999"),
+    ("BATON_SEAL_KEY", "abc"),
+    ("BATON_BROKER_URL", "redis://:99999"),
+]
+
+#: Key lists no parent may sign with nor worker verify with.
+BAD_KEY_LISTS = [
+    ("BATON_ENVELOPE_KEYS", f"a b:{'k' * 32}"),
+    ("BATON_ENVELOPE_KEYS", f"k1:{'k' * 32},k1:{'j' * 32}"),
+]
+
+PARENT_COMMANDS = {
+    "run": ["run", "--prompt", "hi"],
+    "status": ["status", "0" * 32],
+    "doctor": ["doctor"],
+}
+WORKER_COMMANDS = {
+    "worker": ["worker", "--region", "eu-west-1", "--pool", "solo"],
+    "dead-letters": ["dead-letters", "list"],
+}
+
+
+def _ids(cases):
+    return [f"{name}={value[:20]}" for name, value in cases]
+
+
+def assert_one_line_naming(result, variable):
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+
+
+@pytest.mark.parametrize("command", PARENT_COMMANDS)
+@pytest.mark.parametrize(("variable", "value"), PARENT_VARIABLES, ids=_ids(PARENT_VARIABLES))
+def test_a_bad_parent_variable_is_one_line_and_exit_2_for_every_parent_command(
+    command, variable, value
+):
+    result = baton(*PARENT_COMMANDS[command], env=clean_env(**{**GOOD, variable: value}))
+    assert_one_line_naming(result, variable)
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+@pytest.mark.parametrize(("variable", "value"), BAD_KEY_LISTS, ids=["space-in-kid", "kid-twice"])
+def test_a_bad_key_list_is_one_line_and_exit_2_where_keys_are_used(command, variable, value):
+    args = {**PARENT_COMMANDS, **WORKER_COMMANDS}[command]
+    result = baton(*args, env=clean_env(**{**GOOD, variable: value}))
+    assert_one_line_naming(result, variable)
+    assert "EnvelopeKeyError" in result.stderr
+
+
+@pytest.mark.parametrize("command", WORKER_COMMANDS)
+@pytest.mark.parametrize(("variable", "value"), WORKER_VARIABLES, ids=_ids(WORKER_VARIABLES))
+def test_a_bad_worker_variable_is_one_line_and_exit_2_for_worker_commands(command, variable, value):
+    result = baton(*WORKER_COMMANDS[command], env=clean_env(**{**GOOD, variable: value}))
+    assert_one_line_naming(result, variable)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [*WORKER_VARIABLES, ("BATON_BROKER_URL", "notaurl"), *BAD_KEY_LISTS[:1]],
+    ids=[*_ids(WORKER_VARIABLES), "BATON_BROKER_URL=notaurl", "space-in-kid"],
+)
+def test_a_plain_celery_worker_with_a_bad_variable_logs_one_line_and_exits_2(variable, value):
+    # Celery's own warning to a worker run as root (as in some CI containers) is not Baton's.
+    quiet_root = {"PYTHONWARNINGS": "ignore:You're running the worker with superuser"}
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "baton.eu-west-1"],
+        env=clean_env(**{**GOOD, **quiet_root, variable: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert_one_line_naming(result, variable)
+    assert "Baton worker not started" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_a_broker_that_does_not_answer_is_one_line_and_exit_2_within_seconds(command):
+    secret = "pw-not-shown"
+    env = clean_env(**{**GOOD, "BATON_BROKER_URL": f"redis://:{secret}@127.0.0.1:1/0"})
+    started = time.monotonic()
+    result = baton(*PARENT_COMMANDS[command], env=env, timeout=30)
+    assert time.monotonic() - started < 20
+    assert_one_line_naming(result, "BATON_")
+    assert "cannot reach the" in result.stderr
+    assert "redis://:***@127.0.0.1:1/" in result.stderr and secret not in result.stderr
 
 
 @pytest.mark.parametrize(

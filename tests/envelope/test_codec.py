@@ -322,6 +322,30 @@ def test_an_active_kid_outside_the_ring_is_rejected():
         Keyring(keys={"k1": KEY_A.encode()}, active="k2")
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [f"k1:{KEY_A},k1:{KEY_B}", f"k1:{KEY_A},k2:{KEY_B},k1:{KEY_B}", f"k1:{KEY_A}, k1:{KEY_A}"],
+    ids=["last-would-sign", "after-another-kid", "same-key-twice"],
+)
+def test_a_kid_named_twice_in_baton_envelope_keys_is_a_key_error_not_the_last_one_signing(spec):
+    with pytest.raises(EnvelopeKeyError, match="names key id 'k1' twice") as refused:
+        make_keyring(spec)
+    assert "entries 1 and" in str(refused.value)
+    assert KEY_A not in str(refused.value) and KEY_B not in str(refused.value)
+
+
+@pytest.mark.parametrize("kid", ["a b", "k1/", "kid\u00e9", "x" * 65])
+def test_a_kid_the_envelope_could_not_carry_is_a_key_error_when_the_keyring_is_built(kid):
+    with pytest.raises(EnvelopeKeyError, match="may hold only letters, digits"):
+        make_keyring(f"{kid}:{KEY_A}")
+
+
+def test_every_kid_a_keyring_accepts_signs_an_envelope_that_verifies():
+    kid = "Rot_2025.10-a"
+    ring = make_keyring(f"{kid}:{KEY_A}")
+    assert decode(encode(make_envelope(), keyring=ring), keyring=ring, now=NOW).kid == kid
+
+
 def test_repr_and_str_of_a_keyring_never_show_a_key():
     ring = make_keyring(f"k1:{KEY_A},k2:{KEY_B}")
     for text in (repr(ring), str(ring), f"{ring}"):

@@ -114,6 +114,7 @@ def worker_proc(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Call
             BATON_BROKER_URL=broker,
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=envelope_key,
+            BATON_ALLOWED_ENDPOINTS="loopback",  # the emulators, on any free port
             **AMBIENT,
         )
         full_env.update(env or {})

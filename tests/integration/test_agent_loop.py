@@ -45,6 +45,7 @@ def tree_fleet(broker: str, redis_server: RedisServer, start_emulator) -> Iterat
             BATON_BROKER_URL=broker,
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=key,
+            BATON_ALLOWED_ENDPOINTS=bedrock.url,
             AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
             AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
             AWS_DEFAULT_REGION="us-east-1",
@@ -144,7 +145,9 @@ def test_a_model_that_keeps_asking_for_task_stops_at_the_limits(tree_fleet):
 
 
 def test_the_jobs_under_one_root_are_bounded(tree_fleet):
-    orch, _ = tree_fleet("eu-west-1", max_jobs=4)
+    # The root counts too: 1 + its 2 children + one child's 2 children = 5; the other child's
+    # 2 would make 7.
+    orch, _ = tree_fleet("eu-west-1", max_jobs=5)
 
     result = orch.gather([orch.spawn("<<tree depth=2 width=2>>")], timeout=TIMEOUT)[0]
 

@@ -33,6 +33,7 @@ def fleet(request, redis_server: RedisServer, start_emulator):
             BATON_BROKER_URL=broker,
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=key,
+            BATON_ALLOWED_ENDPOINTS=bedrock.url,
             AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
             AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
         )

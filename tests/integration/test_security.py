@@ -1,12 +1,15 @@
 """The envelope as a security boundary, against real workers: key rotation while jobs wait,
-expiry with its clock-skew allowance, the endpoint allowlist, the size limit, and 200 mutated
-tokens that must run nothing and crash nothing. Every refusal is dead-lettered.
+expiry with its clock-skew allowance, the endpoint allowlist and its strict URL parsing, the size
+limit, and 200 mutated tokens that must run nothing and crash nothing. Every refusal is
+dead-lettered.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
+import socket
+import threading
 import time
 from collections import Counter
 
@@ -21,6 +24,8 @@ from envelope import (
     Keyring,
     SealedAuth,
     decode,
+    encode,
+    parse_endpoint,
 )
 from tests.envelope.mutations import mutate
 from tests.integration.harness import crafted, figures, publish, settle
@@ -135,6 +140,70 @@ def test_a_signed_envelope_naming_an_endpoint_outside_the_allowlist_is_refused(
     figures("endpoint allowlist", refused=2, decoy_requests=len(decoy.calls()))
     assert decoy.calls() == []  # not a Converse, not even an STS AssumeRole
     assert [r["reason"] for r in dead_letters(app)] == ["endpoint_not_allowed"] * 2
+
+
+class Listener:
+    """A TCP port on loopback that counts the connections made to it and answers none."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
+        self.port = self._socket.getsockname()[1]
+        self.connections = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self._socket.close()
+
+
+def forged(endpoint: str, *, keyring: Keyring, **overrides: object) -> str:
+    """An envelope a key holder signed for ``endpoint``, past the producer's own URL check."""
+    envelope = decode(crafted(None, keyring=keyring, **overrides), keyring=keyring)
+    return encode(envelope.model_copy(update={"endpoint_url": endpoint}), keyring=keyring)
+
+
+def test_an_endpoint_urllib3_reads_differently_is_refused_and_its_real_port_never_connected(
+    emulator_proc, worker_proc, producer
+):
+    emulator = emulator_proc("eu-west-1")
+    allowed = parse_endpoint(emulator.url)
+    decoy = Listener()
+    try:
+        worker_proc(env={"BATON_ALLOWED_ENDPOINTS": emulator.url})
+        app, ring = producer()
+        # urlsplit reads port A, the allowed emulator; urllib3 connects to port B, the decoy.
+        tricky = f"http://127.0.0.1:{decoy.port}\\@127.0.0.1:{allowed.port}"
+        assume = AssumeRoleAuth(role_arn=ROLE, session_name="baton-backslash")
+        jobs = [
+            publish(app, forged(tricky, keyring=ring)),
+            publish(app, forged(tricky, keyring=ring, auth=assume)),
+            publish(app, forged(f"http://127.0.0.1:{decoy.port}\\@localhost", keyring=ring)),
+        ]
+        for job in jobs:
+            with pytest.raises(EndpointNotAllowed, match="backslash"):
+                job.get(timeout=30)
+        honest = publish(app, crafted(emulator.url, keyring=ring)).get(timeout=30)
+    finally:
+        decoy.close()
+
+    figures("backslash endpoint", refused=len(jobs), decoy_connections=decoy.connections)
+    assert decoy.connections == 0  # no Converse, no STS AssumeRole, not even a TCP handshake
+    assert [r["reason"] for r in dead_letters(app)] == ["endpoint_not_allowed"] * len(jobs)
+    assert honest["endpoint"] == emulator.url
+    assert [c["operation"] for c in emulator.calls()] == ["Converse"]
 
 
 def test_a_token_over_4_kib_is_refused_before_parsing_even_when_correctly_signed(

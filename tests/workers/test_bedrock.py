@@ -16,13 +16,12 @@ from botocore.config import Config
 import workers
 from envelope import EnvelopeMissing
 from tests.factories import make_envelope
+from tests.workers.conftest import AMBIENT_KEY
 from tests.workers.test_clients import Sent, signed_request
 from workers import NoCurrentEnvelope, WorkerSettings
 from workers.context import Job, bind, unbind
 from workers.runtime import WorkerRuntime
 from workers.sessions import control_endpoint
-
-AMBIENT_KEY = "AKIDBATONEXAMPLE01"
 
 API: dict[str, Callable[[], Any]] = {
     "bedrock_client": workers.bedrock_client,
@@ -33,20 +32,6 @@ API: dict[str, Callable[[], Any]] = {
     "async_anthropic_client": workers.async_anthropic_client,
     "claude_code_env": workers.claude_code_env,
 }
-
-
-@pytest.fixture()
-def wrong_worker_env(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
-    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "stray-token")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AMBIENT_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "baton-test-secret-access-key-0001")
-    monkeypatch.setenv("BATON_ENVELOPE_KEY", "a-secret-that-must-not-reach-a-subprocess")
 
 
 def in_job(**overrides: Any) -> Iterator[Any]:

@@ -28,17 +28,6 @@ def signed_request(client: Any) -> Any:
     return caught.value.args[0]
 
 
-@pytest.fixture()
-def wrong_worker_env(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "ambient-token")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDBATONEXAMPLE01")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "baton-test-secret-access-key-0001")
-
-
 def test_n_tasks_with_k_configs_build_exactly_k_clients(wrong_worker_env):
     cache = ClientCache(max_pool_connections=10, max_size=16)
     configs = [

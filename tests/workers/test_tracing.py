@@ -48,6 +48,7 @@ def test_a_tree_of_jobs_is_one_trace_with_a_span_per_subagent(exporter, monkeypa
                 result_backend=BACKEND,
                 envelope_key=key,
                 allowed_regions=("eu-west-1",),
+                allowed_endpoints=(bedrock.url,),
             ),
         )
         settings = ProducerSettings(broker_url=BROKER, result_backend=BACKEND, envelope_key=key)

@@ -1,0 +1,96 @@
+"""One envelope, one message: the binding admits the message it was made for and no copy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from typing import Any
+
+import pytest
+from kombu.serialization import dumps, loads
+
+from envelope import HEADER_KEY, EnvelopeBindingInvalid, encode
+from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
+from tests.factories import keyring, make_envelope
+
+TOKEN = encode(make_envelope(), keyring=keyring())
+LINK = {"task": "user.notify", "args": [], "kwargs": {}, "options": {}, "subtask_type": None}
+
+
+def published(
+    *, job_id: str = "job-1", task: str = "user.summarize", args: Any = ("a",), **embed: Any
+) -> tuple[dict[str, Any], tuple[Any, Any, Any]]:
+    headers: dict[str, Any] = {"id": job_id, "task": task, HEADER_KEY: TOKEN}
+    body = (args, {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
+    body[2].update(embed)
+    bind_message(keyring(), headers, body, TOKEN)
+    return headers, body
+
+
+def check(headers: dict[str, Any], body: Any, *, job_id: str = "job-1", task: str = "") -> None:
+    args, kwargs, embed = body
+    check_binding(
+        keyring(),
+        kid="default",
+        token=headers[HEADER_KEY],
+        binding=headers.get(BINDING_KEY),
+        task_id=job_id,
+        task_name=task or headers["task"],
+        args=args,
+        kwargs=kwargs,
+        embedded=[embed.get(name) for name in EMBEDDED],
+    )
+
+
+def over_the_wire(body: Any) -> Any:
+    """The body as a worker decodes it after kombu's JSON serializer carried it."""
+    content_type, encoding, data = dumps(body, serializer="json")
+    return loads(data, content_type, encoding)
+
+
+def test_the_message_it_was_made_for_is_admitted_after_the_broker_carried_it():
+    args = (
+        "a",
+        dt.datetime(2026, 12, 3, 7, 0, tzinfo=dt.UTC),
+        uuid.uuid4(),
+        decimal.Decimal("1.5"),
+    )
+    headers, body = published(args=args, callbacks=[LINK])
+    check(headers, over_the_wire(body))
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["new_job_id", "same_id_new_arguments", "another_task", "another_callback", "no_binding"],
+)
+def test_the_same_header_on_any_other_message_is_refused(forgery: str):
+    headers, body = published()
+    args, kwargs, embed = over_the_wire(body)
+    job_id, task = "job-1", headers["task"]
+    if forgery == "new_job_id":
+        job_id = "job-2"
+    elif forgery == "same_id_new_arguments":
+        args = ["rm -rf"]
+    elif forgery == "another_task":
+        task = "baton.subagent"
+    elif forgery == "another_callback":
+        embed["callbacks"] = [LINK]
+    else:
+        headers.pop(BINDING_KEY)
+    with pytest.raises(EnvelopeBindingInvalid, match="made for another message"):
+        check(headers, (args, kwargs, embed), job_id=job_id, task=task)
+
+
+def test_a_token_of_a_key_this_process_lacks_is_left_as_it_is():
+    other = encode(make_envelope(kid="other"), keyring=keyring("other"))
+    headers = {"id": "j", "task": "t", BINDING_KEY: "kept"}
+    bind_message(keyring(), headers, ((), {}, {}), other)
+    assert headers[BINDING_KEY] == "kept"
+
+
+def test_a_binding_is_bound_to_the_token_too():
+    headers, body = published()
+    headers[HEADER_KEY] = encode(make_envelope(region="eu-central-1"), keyring=keyring())
+    with pytest.raises(EnvelopeBindingInvalid):
+        check(headers, over_the_wire(body))

@@ -1,0 +1,37 @@
+"""Celery remote control is off unless a worker opts in: a keyless broadcast stops nothing.
+
+Before, anyone who could write the broker stopped a worker with ``celery control shutdown``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def attacker(redis_urls):
+    """A plain Celery app on the fleet's broker: no Baton, no key."""
+    app = Celery("attacker", broker=redis_urls[0], set_as_current=False)
+    yield app
+    app.close()
+
+
+def test_a_worker_ignores_a_keyless_shutdown_broadcast_by_default(worker_proc, attacker):
+    worker = worker_proc(pool="solo", concurrency=1)
+    assert attacker.control.ping(timeout=2) == []  # it answers no remote control at all
+    attacker.control.shutdown()
+    # The broadcast was sent; a worker that obeyed would log its warm shutdown and exit. The
+    # ping above already waited 2 s for any control reply, and a second one proves the worker
+    # still consumes its own broker connection without answering control messages.
+    assert attacker.control.ping(timeout=2) == []
+    assert worker.proc.popen.poll() is None, worker.proc.output()[-2000:]
+    assert "shutdown" not in worker.proc.output().lower()
+
+
+def test_a_worker_that_opts_in_answers_remote_control(worker_proc, attacker):
+    worker_proc(pool="solo", concurrency=1, flags=["--remote-control"])
+    replies = attacker.control.ping(timeout=5)
+    assert len(replies) == 1 and next(iter(replies[0].values())) == {"ok": "pong"}
