@@ -61,10 +61,17 @@ class Ceilings:
                 "the workers' BATON_MAX_ENVELOPE_LIFETIME"
             )
         limits = envelope.limits
+        if (
+            limits.max_depth <= self.max_depth
+            and limits.max_children <= self.max_children
+            and limits.max_turns <= self.max_turns
+            and limits.max_jobs <= self.max_jobs
+        ):
+            return envelope  # the usual case: no new model to build (a few µs a token)
         capped = Limits(
             max_depth=min(limits.max_depth, self.max_depth),
             max_children=min(limits.max_children, self.max_children),
             max_turns=min(limits.max_turns, self.max_turns),
             max_jobs=min(limits.max_jobs, self.max_jobs),
         )
-        return envelope if capped == limits else envelope.model_copy(update={"limits": capped})
+        return envelope.model_copy(update={"limits": capped})

@@ -1,13 +1,12 @@
 """Every Celery signal handler and patch of the worker side, connected and removed as a pair.
 
 ``before_task_publish`` carries the running job's envelope onward, on a Baton app's publishes
-only (``envelope.routing.baton_publishing``), and binds each message it carries (see
-``envelope.binding``). A message published with no
-envelope of its own gets a child envelope of the current job (depth + 1, this job as parent,
-freshly signed); a message that has one, such as a retry Celery copied, keeps it. Either way the
-signatures its body embeds (link, link_error, the rest of a chain, a chord body) are stamped with
-the message's token, so they carry it even when the worker's main process publishes them after a
-hard time limit, with no task running.
+only (``envelope.routing.baton_publishing``). A message published with no envelope of its own
+gets a child envelope of the current job (depth + 1, this job as parent, freshly signed); a
+message that has one, such as a retry Celery copied, keeps it. Either way the signatures its
+body embeds (link, link_error, the rest of a chain, a chord body) are stamped with the message's
+token, so they carry it even when the worker's main process publishes them after a hard time
+limit, with no task running; then the message is bound to its token (``envelope.binding``).
 
 "The current job" is the gate's context variable inside a task body (it follows ``asyncio.run``),
 else the job of Celery's current task (chain steps and callbacks are published after the body

@@ -112,7 +112,8 @@ class Bench:
         With ``per_token=1`` every token of a run is distinct, as if each no-op had its own
         parent: the worker pays the full verification for each, whatever it may remember of
         tokens it has seen. A larger ``per_token`` is how a turn's children arrive: siblings
-        share their parent's child envelope.
+        share their parent's child envelope. They go out through the parent's app, a Baton
+        publisher, which binds each message to its token as any Baton publisher does.
         """
         root = parent.envelope
         ids = []
@@ -121,7 +122,7 @@ class Bench:
             if index % per_token == 0:
                 serial = next(self._noop_serial)
                 token = encode(root.child(parent_id=f"bench-{serial}"), keyring=self.keyring)
-            sent = self.producer.send_task(
+            sent = parent.app.send_task(
                 BATON_NOOP_TASK, headers={HEADER_KEY: token}, queue=queue_for(REGION)
             )
             ids.append(str(sent.id))
