@@ -99,6 +99,8 @@ def test_smoke_benchmark_writes_every_measurement(tmp_path: Path) -> None:
 
 
 @pytest.mark.bench
+# Integration too, so `-m "not integration"` (which replaces the default `not bench`) skips it.
+@pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_full_benchmark_meets_goals(tmp_path: Path) -> None:
     document = _run_bench(tmp_path, "--plot", str(tmp_path / "throughput.png"), timeout=590)
