@@ -25,10 +25,15 @@ def import_tasks(modules: Iterable[str]) -> None:
             importlib.import_module(module)
         # Any error in the user's module, not only ImportError: one line, never a traceback.
         except Exception as exc:
+            missing = isinstance(exc, ModuleNotFoundError) and module.startswith(exc.name or "?")
+            fix = (
+                "check the module path and run baton worker from your project's directory"
+                if missing
+                else "the module was found but failed while importing; fix it and start again"
+            )
             raise CliExit(
                 f"cannot import task module {module!r} (--include, BATON_INCLUDE): "
-                f"{type(exc).__name__}: {exc}; check the module path and run baton worker from "
-                "your project's directory"
+                f"{type(exc).__name__}: {exc}; {fix}"
             ) from exc
 
 
