@@ -19,7 +19,7 @@ from typing import Any
 
 from celery.signals import before_task_publish
 
-from envelope import HEADER_KEY, BedrockEnvelope, Keyring
+from envelope import HEADER_KEY, BedrockEnvelope, EnvelopeMalformed, Keyring
 from envelope.binding import bind_message
 from envelope.codec import key_id
 from envelope.routing import PROPAGATING, baton_publishing
@@ -40,7 +40,12 @@ def _attach(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -
             return
         token = headers[HEADER_KEY] = active[1]
     stamp_body(body, token)
-    keyring = _KEYRINGS.get(key_id(token))
+    if not _KEYRINGS:
+        return  # a keyless process (status, dead-letters): nothing to bind with
+    try:
+        keyring = _KEYRINGS.get(key_id(token))
+    except EnvelopeMalformed:
+        return  # not a token at all: the worker refuses it, bound or not
     if keyring is not None:
         bind_message(keyring, headers, body, token)
 
