@@ -20,9 +20,9 @@ from envelope import BatonError, BedrockEnvelope
 from envelope.routing import PublishingApp, propagating_envelope
 from envelope.transport import celery_settings
 from workers import hooks
-from workers.backend import chord_safe
 from workers.context import current_job
-from workers.delivery import delivery_settings
+from workers.delivery.backend import chord_safe
+from workers.delivery.guard import delivery_settings
 from workers.errors import WorkerMisconfigured
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime

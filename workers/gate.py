@@ -14,9 +14,10 @@ from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 
 from envelope import BatonError, BedrockEnvelope
-from workers import delivery, metrics, tracing
+from workers import metrics, tracing
 from workers.context import JOB_ATTRIBUTE, Job, bind, current_job, unbind
 from workers.deadletters import DeadLetters, make_record
+from workers.delivery import guard
 from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger("baton.worker")
@@ -75,7 +76,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
         countdown may run at once on another thread: holding the lock until then made it wait
         half a lock TTL for nothing.
         """
-        delivery.give_back(self.request)
+        guard.give_back(self.request)
         return super().retry(*args, **kwargs)
 
     def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
@@ -100,5 +101,5 @@ class GatedTask(Task):  # type: ignore[type-arg]
             return self.run(*args, **kwargs)
         turns = int((kwargs.get("state") or {}).get("turns", 0))
         lock_ttl = runtime.settings.job_lock_ttl
-        with delivery.guarded(self, expected_turns=turns, lock_ttl=lock_ttl) as stored:
+        with guard.guarded(self, expected_turns=turns, lock_ttl=lock_ttl) as stored:
             return stored if stored is not None else self.run(*args, **kwargs)

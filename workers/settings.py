@@ -22,7 +22,7 @@ from workers.ceilings import (
     DEFAULT_MAX_JOBS,
     DEFAULT_MAX_TURNS,
 )
-from workers.delivery import DEFAULT_LOCK_TTL_SECONDS, VISIBILITY_TIMEOUT
+from workers.delivery.guard import DEFAULT_LOCK_TTL_SECONDS, VISIBILITY_TIMEOUT
 from workers.policy import EndpointAllowlist
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.

@@ -20,10 +20,11 @@ from envelope import (
     geography_prefix,
     resolve,
 )
-from workers import budget, delivery, tracing
+from workers import tracing
 from workers.agents import Agent
 from workers.context import current_envelope
 from workers.conversation import TASK_TOOL_SPEC, converse
+from workers.delivery import budget, guard
 from workers.errors import BedrockCallRetryable, GeographyNotAllowed, TreeBudgetExhausted
 from workers.loop import (
     STOP_MAX_JOBS,
@@ -240,7 +241,7 @@ def _spawn(
     try:
         replaced: Exception = task.replace(chord(children, resume))
     except Ignore:  # published: from now on a redelivered copy of this turn must not run
-        delivery.mark_handed_on(
+        guard.mark_handed_on(
             task.app.backend,
             job_id=state.job_id,
             turns=state.turns,
@@ -279,7 +280,7 @@ def finish(
 
 def register(app: Celery) -> Task:  # type: ignore[type-arg]
     """Register ``baton.subagent`` and its resume callback on ``app``; return the first."""
-    options: dict[str, Any] = {**delivery.SUBAGENT_TASK_OPTIONS, "baton_guarded": True}
+    options: dict[str, Any] = {**guard.SUBAGENT_TASK_OPTIONS, "baton_guarded": True}
     decorate: Any = app.task  # celery-types cannot type custom task options
     decorate(name=RESUME_TASK_NAME, bind=True, **options)(resume_subagent)
     task: Task = decorate(name=TASK_NAME, bind=True, **options)(run_subagent)  # type: ignore[type-arg]

@@ -24,10 +24,10 @@ from redis.retry import Retry
 from envelope import job_lock_key
 from envelope.transport import BACKEND_RETRY_SETTINGS
 from tests.support.dropproxy import DropProxy
-from workers import backend, budget
-from workers.backend import BatonRedisBackend, chord_safe
-from workers.delivery import guarded
-from workers.joblock import JobLock
+from workers.delivery import backend, budget
+from workers.delivery.backend import BatonRedisBackend, chord_safe
+from workers.delivery.guard import guarded
+from workers.delivery.lock import JobLock
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import fakeredis
 import pytest
 
-from workers import budget
+from workers.delivery import budget
 
 
 @pytest.fixture()

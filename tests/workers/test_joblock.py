@@ -19,9 +19,9 @@ from celery.signals import before_task_publish
 
 from baton.status import job_state
 from envelope import job_lock_key
-from workers.delivery import guarded, mark_handed_on
+from workers.delivery.guard import guarded, mark_handed_on
+from workers.delivery.lock import JobLock
 from workers.gate import GatedTask
-from workers.joblock import JobLock
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 from celery import Celery
 
-from workers.backend import BatonRedisBackend, chord_safe
+from workers.delivery.backend import BatonRedisBackend, chord_safe
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,8 @@ count, so it reserves nothing and no job of a tree starts; an in-memory backend 
 as in ``baton demo``) counts in that process.
 
 The workers' backend client sends a command again over a dropped connection
-(:class:`workers.backend.BatonRedisBackend`). A reservation is one script, answered once per job
+(:class:`workers.delivery.backend.BatonRedisBackend`). A reservation is one script, answered
+once per job
 turn, so a repeat neither counts twice nor undoes a refusal twice; a repeated RPUSH may list a
 child twice, and ``baton status`` shows each child once.
 """
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from envelope import child_jobs_key
-from workers.backend import backend_redis, run_script
+from workers.delivery.backend import backend_redis, run_script
 
 logger = logging.getLogger("baton.worker")
 

@@ -4,7 +4,8 @@ A lock is ``SET NX`` of a random token with a TTL. Only the holder's token refre
 it (one Lua script each), so a copy that took over after an expiry cannot be unlocked by the
 first. Taking it reads the guard's two keys in the same script: one round trip per job.
 While a lock exists, ``baton status`` shows its job as running. The workers' backend client
-sends a script again over a dropped connection (:class:`workers.backend.BatonRedisBackend`), and
+sends a script again over a dropped connection
+(:class:`workers.delivery.backend.BatonRedisBackend`), and
 each of these is safe to send twice.
 """
 
@@ -19,7 +20,7 @@ import time
 import redis
 
 from envelope import job_lock_key
-from workers.backend import run_script
+from workers.delivery.backend import run_script
 
 logger = logging.getLogger("baton.worker")
 

@@ -27,9 +27,9 @@ import redis
 from celery.exceptions import Ignore, Reject
 
 from envelope.transport import PUBLISH_OPTIONS
-from workers.backend import backend_redis
+from workers.delivery.backend import backend_redis
+from workers.delivery.lock import JobLock, keeper
 from workers.errors import BedrockCallRetryable
-from workers.joblock import JobLock, keeper
 
 logger = logging.getLogger("baton.worker")
 
