@@ -17,8 +17,8 @@ import click
 from rich.console import Console
 
 from baton.dead_letters import dead_letters
+from baton.emulator import emulator
 from baton.errors import CliExit, explained
-from baton.local_bedrock import emulator
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -240,7 +240,7 @@ def iam_policy(
       baton iam-policy --region eu-west-1 --model sonnet --deny-outside-geography
       baton iam-policy --region ap-southeast-2 --model haiku --account 111122223333
     """
-    from baton.policy import render_policy
+    from baton.iam_policy import render_policy
 
     with explained():
         click.echo(

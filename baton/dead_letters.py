@@ -30,8 +30,7 @@ def dead_letters() -> None:
 def _dead_letter_store() -> Any:
     """The dead letters on the workers' broker, once its settings are known good and it answers."""
     with explained():
-        from workers import app
-        from workers.deadletters import DeadLetters
+        from workers import DeadLetters, app
     if app.baton_settings_problem is not None:  # a bad BATON_* variable, as a worker says it
         raise CliExit(app.baton_settings_problem)
     require_broker(app)

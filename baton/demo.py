@@ -19,11 +19,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from emulator import Call, Emulator
-from emulator.credentials import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Call, Emulator
 from envelope import catalogue, queue_for, resolve
-from orchestrator import CapturedConfig, Orchestrator, ProducerSettings, capture, producer_app
-from orchestrator.diagnosis import access_denied
+from orchestrator import (
+    CapturedConfig,
+    Orchestrator,
+    ProducerSettings,
+    access_denied,
+    capture,
+    producer_app,
+)
 
 #: The wrong default a worker machine commonly has: the bug this demo reproduces. When the parent
 #: itself runs there, the worker's wrong default is the other US region instead.

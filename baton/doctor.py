@@ -17,18 +17,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from envelope import BedrockEnvelope, Lineage, ResolutionError
-from orchestrator import ProducerSettings, capture
-from orchestrator.capture import capture_location
-from orchestrator.diagnosis import (
+from orchestrator import (
     Diagnosis,
-    access_denied,
+    ProducerSettings,
+    bedrock_error,
+    capture,
+    capture_location,
     connection_error,
-    invalid_model,
-    on_demand,
-    other_error,
+    discovered_catalogue,
 )
-from orchestrator.parent import discovered_catalogue
-from workers.clients import client_config
+from workers import client_config
 
 #: The smallest useful call: one word in, one token out.
 PING = {
@@ -83,14 +81,7 @@ def _client_error(exc: ClientError, envelope: BedrockEnvelope) -> Diagnosis:
     error = exc.response.get("Error", {})
     code, message = error.get("Code", "Unknown"), error.get("Message", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-    where = {"region": envelope.region, "model_id": envelope.model_id}
-    if code == "AccessDeniedException":
-        return access_denied(message, **where)
-    if code == "ValidationException" and "on-demand throughput" in message:
-        return on_demand(**where)
-    if code == "ValidationException" and "model identifier is invalid" in message:
-        return invalid_model(**where)
-    return other_error(code, status, message)
+    return bedrock_error(code, status, message, region=envelope.region, model_id=envelope.model_id)
 
 
 def run_doctor(

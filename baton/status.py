@@ -8,7 +8,7 @@ from celery import Celery
 from rich.markup import escape
 from rich.tree import Tree
 
-from envelope import child_jobs_key, job_lock_key, root_jobs_key
+from envelope import child_jobs_key, job_lock_key, recovered_key, root_jobs_key
 
 #: A tree is drawn to at most this many jobs, so a runaway root cannot flood the terminal.
 MAX_NODES = 500
@@ -35,11 +35,25 @@ def job_state(app: Celery, job_id: str, state: str) -> str:
     return state
 
 
+def recovery_of(app: Celery, job_id: str) -> str | None:
+    """Why ``job_id``'s message was put back on its queue (``worker_lost``, ``lost_in_transit``),
+    or None when it never was (marks last a day)."""
+    client = getattr(app.backend, "client", None)
+    if client is None or not hasattr(client, "get"):
+        return None
+    reason = client.get(recovered_key(job_id))
+    return reason.decode() if isinstance(reason, bytes) else reason
+
+
 def job_node(app: Celery, job_id: str) -> dict[str, Any]:
     """Return one job as a plain dict: its state, its result fields, and its children's IDs."""
     result = app.AsyncResult(job_id)
     stored = result.state  # one read: a pending job's state is fetched again on every access
-    node: dict[str, Any] = {"job_id": job_id, "state": job_state(app, job_id, stored)}
+    node: dict[str, Any] = {
+        "job_id": job_id,
+        "state": job_state(app, job_id, stored),
+        "recovered": recovery_of(app, job_id),
+    }
     value = result.result if stored == "SUCCESS" else None
     if isinstance(value, dict):
         node.update(
@@ -86,6 +100,8 @@ def label(node: dict[str, Any]) -> str:
     ]
     if node.get("tokens") is not None:
         parts.append(f"{node['tokens']} tokens")
+    if node.get("recovered"):
+        parts.append(f"[magenta]recovered ({escape(str(node['recovered']).replace('_', ' '))})[/]")
     if node.get("error"):
         parts.append(f"[red]{escape(node['error'].get('type', ''))}[/]")
     return " ".join(parts)

@@ -53,8 +53,7 @@ def start_worker(
     if metrics_port is not None:
         # Must precede the first prometheus_client import, so pool children share the files.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="baton-metrics-"))
-    from workers import WorkerSettings, app, configure
-    from workers.metrics import serve as serve_metrics
+    from workers import WorkerSettings, app, configure, serve_metrics
 
     overrides: dict[str, object] = {"debug": debug}
     if remote_control:

@@ -29,107 +29,41 @@ dropped connections) are injected by rate, at start or at runtime. Directives in
 prompt (``<<tree depth=2 width=3>>``, see :mod:`emulator.scripting`) make Converse call the
 ``Task`` tool, so a test can drive a whole agent tree. ``python -m emulator`` runs it as a
 process.
+
+The package exports what its users touch: the ``Emulator`` and ``serve``, the journal's
+``Call``, the test identities, the directive writers, and the errors a caller can receive. The
+service's pieces (policy, profiles, faults, HTTP errors) are imported from their modules.
 """
 
-from emulator.admin import CALLS_PATH, FAULTS_PATH, SESSIONS_PATH
 from emulator.credentials import (
     OTHER_ACCESS_KEY_ID,
     OTHER_SECRET_ACCESS_KEY,
     TEST_ACCESS_KEY_ID,
     TEST_ACCOUNT_ID,
     TEST_SECRET_ACCESS_KEY,
-    Identity,
 )
-from emulator.errors import (
-    AccessDenied,
-    AuthenticationError,
-    ConfigurationError,
-    EmulatorError,
-    ExpiredToken,
-    IncompleteSignature,
-    InjectedFault,
-    InvalidAction,
-    InvalidSignature,
-    MissingAuthenticationToken,
-    ModelError,
-    ModelNotReady,
-    ResourceNotFound,
-    RoleNotAssumable,
-    ServiceError,
-    ServiceUnavailable,
-    StartupError,
-    StsValidationError,
-    Throttling,
-    UnknownOperation,
-    UnrecognizedClient,
-    ValidationError,
-)
-from emulator.faults import FaultSettings
-from emulator.iam import Decision, PolicyDocument
-from emulator.journal import Call, Journal
-from emulator.policy import AccessPolicy, RegionPolicy, resource_arn
-from emulator.profiles import InferenceProfile, ProfileRegistry
+from emulator.errors import ConfigurationError, EmulatorError, StartupError
+from emulator.journal import Call
 from emulator.runner import Emulator, serve
-from emulator.scripting import TASK_TOOL, task_directive, tree_directive
-from emulator.server import Request, Response
-from emulator.service import BedrockService
-from emulator.settings import EmulatorOptions, EmulatorSettings
+from emulator.scripting import task_directive, tree_directive
 from emulator.sts import ISSUED_SECRET_MARKER
 
 #: The line ``python -m emulator`` prints once listening, followed by a space and the URL.
 READY_PREFIX = "BATON_EMULATOR_READY"
 
 __all__ = [
-    "CALLS_PATH",
-    "FAULTS_PATH",
     "ISSUED_SECRET_MARKER",
     "OTHER_ACCESS_KEY_ID",
     "OTHER_SECRET_ACCESS_KEY",
     "READY_PREFIX",
-    "SESSIONS_PATH",
-    "TASK_TOOL",
     "TEST_ACCESS_KEY_ID",
     "TEST_ACCOUNT_ID",
     "TEST_SECRET_ACCESS_KEY",
-    "AccessDenied",
-    "AccessPolicy",
-    "AuthenticationError",
-    "BedrockService",
     "Call",
     "ConfigurationError",
-    "Decision",
     "Emulator",
     "EmulatorError",
-    "EmulatorOptions",
-    "EmulatorSettings",
-    "ExpiredToken",
-    "FaultSettings",
-    "Identity",
-    "IncompleteSignature",
-    "InferenceProfile",
-    "InjectedFault",
-    "InvalidAction",
-    "InvalidSignature",
-    "Journal",
-    "MissingAuthenticationToken",
-    "ModelError",
-    "ModelNotReady",
-    "PolicyDocument",
-    "ProfileRegistry",
-    "RegionPolicy",
-    "Request",
-    "ResourceNotFound",
-    "Response",
-    "RoleNotAssumable",
-    "ServiceError",
-    "ServiceUnavailable",
     "StartupError",
-    "StsValidationError",
-    "Throttling",
-    "UnknownOperation",
-    "UnrecognizedClient",
-    "ValidationError",
-    "resource_arn",
     "serve",
     "task_directive",
     "tree_directive",

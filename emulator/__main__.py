@@ -25,7 +25,7 @@ from emulator import READY_PREFIX
 from emulator.errors import ConfigurationError, StartupError
 from emulator.runner import DEFAULT_LATENCY, serve
 from emulator.server import DEFAULT_HOST, DEFAULT_PORT
-from envelope.regions import is_region
+from envelope import is_region
 
 #: The fault options, each a float, with the help text saying what it injects.
 _FAULT_OPTIONS = (

@@ -36,6 +36,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from emulator import READY_PREFIX
 from emulator.admin import FAULTS_PATH
 from emulator.credentials import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from emulator.loadgen import burst, hammer_in_processes
@@ -76,7 +77,7 @@ def _start_emulator() -> tuple[subprocess.Popen[str], str]:
         selector.register(process.stdout, selectors.EVENT_READ)
         ready = selector.select(READY_TIMEOUT_SECONDS)
     line = process.stdout.readline() if ready else ""
-    if not line.startswith("BATON_EMULATOR_READY "):
+    if not line.startswith(f"{READY_PREFIX} "):
         _stop(process)
         raise SystemExit(f"the emulator did not start within {READY_TIMEOUT_SECONDS} s")
     return process, line.split()[1]

@@ -16,7 +16,7 @@ from emulator.errors import ResourceNotFound, ValidationError
 from emulator.profiles import PROFILE_TYPES, SYSTEM_DEFINED, ProfileRegistry
 from emulator.responses import json_response
 from emulator.server import Response
-from envelope.regions import geography_prefix
+from envelope import geography_prefix
 
 #: The largest page ListInferenceProfiles returns, as the API documents it.
 MAX_RESULTS = 1000

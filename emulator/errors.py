@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from envelope.errors import BatonError
+from envelope import BatonError
 
 #: Bedrock's wording for a body that does not match the operation's schema; ``detail`` is a
 #: JSON-pointer-like path and what was wrong there.

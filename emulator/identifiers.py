@@ -16,8 +16,7 @@ import re
 
 from emulator.errors import ValidationError
 from emulator.profiles import ProfileRegistry
-from envelope.profiles import catalogue
-from envelope.regions import geography_prefix
+from envelope import catalogue, geography_prefix
 
 INVALID_IDENTIFIER = "The provided model identifier is invalid."
 

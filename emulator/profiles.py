@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from emulator.errors import ConfigurationError
-from envelope.profiles import catalogue
-from envelope.regions import destinations, geographies_of, geography_prefix
+from envelope import catalogue, destinations, geographies_of, geography_prefix
 
 SYSTEM_DEFINED = "SYSTEM_DEFINED"
 APPLICATION = "APPLICATION"

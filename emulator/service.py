@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
+from emulator.access import ACTIONS, AccessPolicy, Grant
 from emulator.admin import ADMIN_PREFIX, Admin
 from emulator.control import get_inference_profile, list_inference_profiles, profile_resource
 from emulator.credentials import IDENTITIES, CredentialTable, Identity
@@ -23,7 +24,6 @@ from emulator.errors import ServiceError, UnknownOperation
 from emulator.faults import DROPPED_ERROR_CODE, FaultInjector
 from emulator.identifiers import validate_model_id
 from emulator.journal import Call, Journal
-from emulator.policy import ACTIONS, AccessPolicy, Grant
 from emulator.profiles import ProfileRegistry
 from emulator.responses import error_response
 from emulator.runtime import OPERATIONS as SINGLE_OPERATIONS

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
+from emulator.access import AccessPolicy, RegionPolicy
 from emulator.faults import FaultInjector, FaultSettings
 from emulator.iam import PolicyDocument
 from emulator.journal import DEFAULT_JOURNAL_SIZE, Journal
-from emulator.policy import AccessPolicy, RegionPolicy
 from emulator.profiles import ProfileRegistry
 from emulator.server import DEFAULT_HOST, DEFAULT_PORT
 from emulator.service import BedrockService

@@ -5,6 +5,16 @@ is checked for real: the canonical request is rebuilt from the bytes that arrive
 botocore builds it before sending. One botocore detail matters: for every service but S3 it
 encodes the already-encoded path a second time, so the ``%3A`` in
 ``/model/eu.anthropic.claude-sonnet-4-20250514-v1%3A0/converse`` is signed as ``%253A``.
+
+Why not botocore's ``SigV4Auth`` pieces (``canonical_request``, ``string_to_sign``,
+``signature`` on an ``AWSRequest`` built from the request), as moto verifies? They are a signer's
+tools, not a verifier's: they sign whatever ``x-amz-content-sha256`` claims, drop headers botocore
+never signs (``user-agent``, ``traceparent``...) even when a client signed them, and take the
+query as already encoded, so each needs a workaround here, and the checks around them stay as
+they are. They are also slower: on a 1.8 KB Converse request, a verification took about 20 us
+here and 48 us with them (2,000 runs, best of 7), since botocore derives the signing key again
+each time and prepares the whole request to read its body. The tests compare this canonical
+request with the one botocore signed, so the two cannot drift apart unnoticed.
 """
 
 from __future__ import annotations

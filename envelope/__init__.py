@@ -8,18 +8,31 @@ Usage::
     token = encode(envelope, keyring=keyring)      # goes in the baton_envelope header
     envelope = decode(token, keyring=keyring)      # on the worker; raises EnvelopeError
 
-This package imports nothing else of Baton's: stdlib and pydantic only.
+Everything the producer (``orchestrator``), the consumer (``workers``), the emulator and the CLI
+take from the contract is exported here, and they import it from here, never from a submodule:
+the envelope model and its codec, seals and message bindings, the names and limits both sides
+agree on, model resolution, and the publish-side machinery both sides share (routing, stamping,
+the Celery settings of a fleet).
+
+This package imports nothing else of Baton's: the stdlib, pydantic, and cryptography for seals.
 """
 
-from envelope.codec import MAX_TOKEN_BYTES, Keyring, decode, encode, peek
+from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
+from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
 from envelope.constants import (
-    ENVELOPE_VERSION,
     HEADER_KEY,
+    MAX_CHILDREN,
+    MAX_DEPTH,
+    MAX_ENVELOPE_TTL_SECONDS,
+    MAX_JOBS,
+    MAX_TURNS,
+    MIN_ENVELOPE_TTL_SECONDS,
     QUEUE_PREFIX,
     TASK_NAME,
     child_jobs_key,
     job_lock_key,
     queue_for,
+    recovered_key,
     root_jobs_key,
 )
 from envelope.errors import (
@@ -37,9 +50,20 @@ from envelope.errors import (
     ModelRequiresProfile,
     ProfileGeographyMismatch,
     ResolutionError,
+    SealError,
+    SealExpired,
+    SealInvalid,
+    SealKeyInvalid,
     UnknownModel,
 )
+from envelope.logsafety import cap_secret_bearing_loggers
 from envelope.model import (
+    DEFAULT_MAX_CHILDREN,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_MAX_TURNS,
+    DEFAULT_TTL_SECONDS,
+    INSECURE_ENDPOINTS_CONTEXT,
     AmbientAuth,
     AssumeRoleAuth,
     Auth,
@@ -50,22 +74,52 @@ from envelope.model import (
     ProfileAuth,
     SealedAuth,
 )
-from envelope.profiles import catalogue, requires_profile, resolve
+from envelope.profiles import Catalogue, catalogue, requires_profile, resolve
 from envelope.regions import destinations, geographies_of, geography_prefix, is_region
-from envelope.routing import EnvelopeRouter
+from envelope.routing import PROPAGATING, PublishingApp, baton_publishing, propagating_envelope
+from envelope.seal import decode_seal_key, seal_credentials, unseal_credentials
+from envelope.stamping import stamp_body
 from envelope.transport import (
+    BACKEND_RETRY_SETTINGS,
     DEFAULT_BROKER_URL,
+    ENV_PREFIX,
+    PUBLISH_OPTIONS,
     FleetConnection,
     celery_settings,
-    default_result_backend,
+    redact_url,
+    settings_problem,
 )
-from envelope.urls import Endpoint, check_endpoint_url, is_loopback_host, parse_endpoint
+from envelope.urls import (
+    INSECURE_ENDPOINTS_VARIABLE,
+    Endpoint,
+    check_endpoint_url,
+    parse_endpoint,
+    parse_insecure_endpoints,
+)
 
 __all__ = [
+    "BACKEND_RETRY_SETTINGS",
+    "BINDING_KEY",
     "DEFAULT_BROKER_URL",
-    "ENVELOPE_VERSION",
+    "DEFAULT_CLOCK_SKEW_SECONDS",
+    "DEFAULT_MAX_CHILDREN",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_JOBS",
+    "DEFAULT_MAX_TURNS",
+    "DEFAULT_TTL_SECONDS",
+    "EMBEDDED",
+    "ENV_PREFIX",
     "HEADER_KEY",
-    "MAX_TOKEN_BYTES",
+    "INSECURE_ENDPOINTS_CONTEXT",
+    "INSECURE_ENDPOINTS_VARIABLE",
+    "MAX_CHILDREN",
+    "MAX_DEPTH",
+    "MAX_ENVELOPE_TTL_SECONDS",
+    "MAX_JOBS",
+    "MAX_TURNS",
+    "MIN_ENVELOPE_TTL_SECONDS",
+    "PROPAGATING",
+    "PUBLISH_OPTIONS",
     "QUEUE_PREFIX",
     "TASK_NAME",
     "AmbientAuth",
@@ -74,6 +128,7 @@ __all__ = [
     "Auth",
     "BatonError",
     "BedrockEnvelope",
+    "Catalogue",
     "ClientSettings",
     "Endpoint",
     "EnvelopeBindingInvalid",
@@ -82,7 +137,6 @@ __all__ = [
     "EnvelopeKeyError",
     "EnvelopeMalformed",
     "EnvelopeMissing",
-    "EnvelopeRouter",
     "EnvelopeSignatureInvalid",
     "EnvelopeUnknownKey",
     "FleetConnection",
@@ -93,26 +147,43 @@ __all__ = [
     "ModelRequiresProfile",
     "ProfileAuth",
     "ProfileGeographyMismatch",
+    "PublishingApp",
     "ResolutionError",
+    "SealError",
+    "SealExpired",
+    "SealInvalid",
+    "SealKeyInvalid",
     "SealedAuth",
     "UnknownModel",
+    "baton_publishing",
+    "bind_message",
+    "cap_secret_bearing_loggers",
     "catalogue",
     "celery_settings",
+    "check_binding",
     "check_endpoint_url",
     "child_jobs_key",
     "decode",
-    "default_result_backend",
+    "decode_seal_key",
     "destinations",
     "encode",
     "geographies_of",
     "geography_prefix",
-    "is_loopback_host",
     "is_region",
     "job_lock_key",
+    "key_id",
     "parse_endpoint",
+    "parse_insecure_endpoints",
     "peek",
+    "propagating_envelope",
     "queue_for",
+    "recovered_key",
+    "redact_url",
     "requires_profile",
     "resolve",
     "root_jobs_key",
+    "seal_credentials",
+    "settings_problem",
+    "stamp_body",
+    "unseal_credentials",
 ]

@@ -52,6 +52,15 @@ def job_lock_key(job_id: str) -> str:
     return f"{JOB_LOCK_KEY_PREFIX}{job_id}"
 
 
+#: Result-backend keys that say a job's message was lost and put back, and why.
+RECOVERED_KEY_PREFIX = "baton:recovered:"
+
+
+def recovered_key(job_id: str) -> str:
+    """Return the result-backend key a worker sets when it puts ``job_id``'s lost message back."""
+    return f"{RECOVERED_KEY_PREFIX}{job_id}"
+
+
 #: The most a parent may set ``BATON_MAX_DEPTH`` to. Eight levels of subagents starting
 #: subagents is a runaway recursion rather than a plan (the default is 3), and every level below
 #: a waiting parent holds one more chord in the result backend.

@@ -11,6 +11,10 @@ single message argument so that Celery can rebuild them from a result backend.
     ├── EnvelopeExpired
     ├── EnvelopeBindingInvalid
     └── EnvelopeKeyError
+    SealError
+    ├── SealKeyInvalid
+    ├── SealExpired
+    └── SealInvalid
     ResolutionError
     ├── UnknownModel
     ├── ModelNotInGeography
@@ -75,6 +79,30 @@ class EnvelopeKeyError(EnvelopeError):
     """Raised when the signing keys themselves are missing or unusable."""
 
     code = "envelope_key_error"
+
+
+class SealError(BatonError):
+    """Raised when sealed credentials cannot be made or opened; the call must not be made."""
+
+    code = "seal_error"
+
+
+class SealKeyInvalid(SealError):
+    """Raised when ``BATON_SEAL_KEY`` is not 32 random bytes, base64url-encoded."""
+
+    code = "seal_key_invalid"
+
+
+class SealExpired(SealError):
+    """Raised when a seal's ``exp`` has passed: its credentials are no longer honoured."""
+
+    code = "seal_expired"
+
+
+class SealInvalid(SealError):
+    """Raised when a seal does not open: another key, another tree, or an edited seal."""
+
+    code = "seal_invalid"
 
 
 class ResolutionError(BatonError):

@@ -67,7 +67,7 @@ class AssumeRoleAuth(_Frozen):
 
 
 class SealedAuth(_Frozen):
-    """The parent's temporary credentials, AES-GCM sealed; never readable on the broker.
+    """The parent's temporary credentials, sealed (``envelope.seal``); unreadable on the broker.
 
     ``exp`` is when the seal stops being honoured. It is part of the authenticated data, so it
     cannot be extended, and it does not move when children get fresh envelope windows.
@@ -79,10 +79,6 @@ class SealedAuth(_Frozen):
 
     def __repr__(self) -> str:
         return f"SealedAuth(ciphertext=<sealed>, exp={self.exp})"
-
-    def associated_data(self, *, root_id: str) -> bytes:
-        """The bytes AES-GCM authenticates beside the ciphertext: version, root and expiry."""
-        return f"baton-seal-v1|{root_id}|{self.exp}".encode()
 
 
 Auth = Annotated[

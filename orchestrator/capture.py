@@ -24,10 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from envelope import catalogue, check_endpoint_url, geography_prefix, is_region, requires_profile
+from envelope import (
+    INSECURE_ENDPOINTS_VARIABLE,
+    Catalogue,
+    catalogue,
+    check_endpoint_url,
+    geography_prefix,
+    is_region,
+    parse_insecure_endpoints,
+    requires_profile,
+)
 from envelope import resolve as resolve_model
-from envelope.profiles import Catalogue
-from envelope.urls import INSECURE_ENDPOINTS_VARIABLE, parse_insecure_endpoints
 from orchestrator.errors import InvalidSetting, RegionNotConfigured
 
 T = TypeVar("T")

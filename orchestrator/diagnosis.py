@@ -131,6 +131,23 @@ def connection_error(error: Exception, *, endpoint: str, environ: Mapping[str, s
     )
 
 
+def bedrock_error(
+    code: str, status: object, message: str, *, region: str, model_id: str
+) -> Diagnosis:
+    """Explain an error Bedrock answered a call for ``model_id`` in ``region`` with.
+
+    The 403 and the two 400s that a wrong region or model ID cause get their own explanation;
+    any other error gets a hint by its code.
+    """
+    if code == "AccessDeniedException":
+        return access_denied(message, region=region, model_id=model_id)
+    if code == "ValidationException" and "on-demand throughput" in message:
+        return on_demand(region=region, model_id=model_id)
+    if code == "ValidationException" and "model identifier is invalid" in message:
+        return invalid_model(region=region, model_id=model_id)
+    return other_error(code, status, message)
+
+
 def other_error(code: str, status: object, message: str) -> Diagnosis:
     """Explain any other error Bedrock returned."""
     hints = {

@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from envelope.profiles import Catalogue, catalogue
+from envelope import Catalogue, catalogue
 
 logger = logging.getLogger("baton.orchestrator")
 

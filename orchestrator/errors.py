@@ -14,7 +14,7 @@ propagate unchanged, so the parent and its workers report them identically.
 
 from __future__ import annotations
 
-from envelope.errors import BatonError
+from envelope import BatonError
 
 
 class CaptureError(BatonError):

@@ -23,18 +23,18 @@ from celery.result import AsyncResult
 
 from envelope import (
     HEADER_KEY,
+    INSECURE_ENDPOINTS_CONTEXT,
     TASK_NAME,
     BedrockEnvelope,
+    Catalogue,
     Limits,
     Lineage,
+    cap_secret_bearing_loggers,
     encode,
     queue_for,
     resolve,
     root_jobs_key,
 )
-from envelope.logsafety import cap_secret_bearing_loggers
-from envelope.model import INSECURE_ENDPOINTS_CONTEXT
-from envelope.profiles import Catalogue
 from orchestrator import propagation
 from orchestrator.capture import CapturedConfig, capture, capture_location
 from orchestrator.discovery import default_cache_dir, discover

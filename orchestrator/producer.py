@@ -6,9 +6,14 @@ import contextlib
 
 from celery import Celery
 
-from envelope import EnvelopeKeyError
-from envelope.routing import PublishingApp, propagating_envelope
-from envelope.transport import PUBLISH_OPTIONS, celery_settings
+from envelope import (
+    PUBLISH_OPTIONS,
+    EnvelopeKeyError,
+    PublishingApp,
+    celery_settings,
+    propagating_envelope,
+)
+from envelope.ledger import ledger_transport
 from orchestrator import propagation
 from orchestrator.settings import ProducerSettings
 
@@ -29,6 +34,9 @@ def producer_app(settings: ProducerSettings) -> Celery:
         {
             **celery_settings(current=propagating_envelope),
             "broker_transport_options": dict(PUBLISH_OPTIONS),
+            # On Redis, every task message goes into the publish ledger with its LPUSH, so a
+            # message lost between the broker and a worker can be put back.
+            "broker_transport": ledger_transport(settings.broker_url),
         }
     )
     # Every message it publishes gets bound; a reader (status, dead-letters list) needs no key,

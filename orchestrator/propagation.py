@@ -19,11 +19,17 @@ from typing import Any
 
 from celery.signals import before_task_publish
 
-from envelope import HEADER_KEY, BedrockEnvelope, EnvelopeMalformed, Keyring
-from envelope.binding import bind_message
-from envelope.codec import key_id
-from envelope.routing import PROPAGATING, baton_publishing
-from envelope.stamping import stamp_body
+from envelope import (
+    HEADER_KEY,
+    PROPAGATING,
+    BedrockEnvelope,
+    EnvelopeMalformed,
+    Keyring,
+    baton_publishing,
+    bind_message,
+    key_id,
+    stamp_body,
+)
 
 #: The keyrings of this process's Orchestrators, by each key id they hold: a message is bound
 #: with the key its token names.
@@ -57,7 +63,11 @@ def connect(keyring: Keyring) -> None:
 
 
 def disconnect() -> None:
-    """Remove the producer's publish hook and forget the keyrings."""
+    """Remove the producer's publish hook and forget the keyrings.
+
+    The hook is process-wide and shared by every Orchestrator of the process, so closing one
+    does not call this; a process that tears its parents down (a test, an embedding host) does.
+    """
     before_task_publish.disconnect(_attach, dispatch_uid="baton.orchestrator.attach")
     _KEYRINGS.clear()
 

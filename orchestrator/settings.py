@@ -8,22 +8,20 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from envelope.constants import (
+from envelope import (
+    DEFAULT_MAX_CHILDREN,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_MAX_TURNS,
+    DEFAULT_TTL_SECONDS,
     MAX_CHILDREN,
     MAX_DEPTH,
     MAX_ENVELOPE_TTL_SECONDS,
     MAX_JOBS,
     MAX_TURNS,
     MIN_ENVELOPE_TTL_SECONDS,
+    FleetConnection,
 )
-from envelope.model import (
-    DEFAULT_MAX_CHILDREN,
-    DEFAULT_MAX_DEPTH,
-    DEFAULT_MAX_JOBS,
-    DEFAULT_MAX_TURNS,
-    DEFAULT_TTL_SECONDS,
-)
-from envelope.transport import FleetConnection
 
 #: How long a discovery answer is trusted before asking again.
 DEFAULT_DISCOVERY_TTL_SECONDS = 3600.0

@@ -17,7 +17,21 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import Proc, celery_worker_argv, free_port, python_argv
+from emulator import READY_PREFIX, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from envelope import TASK_NAME
+from tests.support.brokers import broker_url
+from tests.support.fake_redis import FakeRedisServer
+from tests.support.processes import (
+    Proc,
+    celery_worker_argv,
+    descendants,
+    free_port,
+    python_argv,
+    sigkill,
+)
+
+#: The quick loop's rules: slow runs left to the full suite, no Redis or RabbitMQ reached.
+pytest_plugins = ["tests.support.quick_loop"]
 
 #: Environment prefixes stripped from every child so the host's settings cannot leak in.
 _SCRUBBED_PREFIXES = ("AWS_", "BATON_", "ANTHROPIC_")
@@ -88,6 +102,23 @@ def redis_urls(redis_server: RedisServer) -> Iterator[tuple[str, str]]:
         client.close()
 
 
+@pytest.fixture(scope="session")
+def fake_redis_server() -> FakeRedisServer:
+    return FakeRedisServer()
+
+
+@pytest.fixture()
+def fake_redis(
+    fake_redis_server: FakeRedisServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeRedisServer]:
+    """An in-process Redis (fakeredis, with Lua) behind every Redis URL this test opens, flushed
+    after it: the quick loop's Redis, where no redis-server runs (``tests/support/fake_redis.py``).
+    """
+    fake_redis_server.install(monkeypatch)
+    yield fake_redis_server
+    fake_redis_server.flush()
+
+
 @pytest.fixture()
 def envelope_key() -> str:
     return secrets.token_urlsafe(32)
@@ -132,7 +163,7 @@ def start_emulator() -> Iterator[Callable[..., EmulatorProc]]:
             args += [f"--{name.replace('_', '-')}", str(value)]
         proc = Proc(python_argv(*args), env=clean_env(), name="emulator")
         started.append(proc)
-        return EmulatorProc(url=proc.wait_for("BATON_EMULATOR_READY").split()[-1], proc=proc)
+        return EmulatorProc(url=proc.wait_for(READY_PREFIX).split()[-1], proc=proc)
 
     yield start
     for proc in started:
@@ -140,16 +171,38 @@ def start_emulator() -> Iterator[Callable[..., EmulatorProc]]:
 
 
 @dataclass
-class WorkerProc:
+class Worker:
+    """A ``baton worker`` (or ``celery -A workers worker``) process."""
+
     proc: Proc
     env: dict[str, str] = field(repr=False)
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def children(self) -> list[int]:
+        return descendants(self.pid)
+
+    def received(self) -> list[str]:
+        """Job IDs of every delivery this worker logged, repeats included."""
+        marker = f"Task {TASK_NAME}["
+        return [
+            line.split(marker, 1)[1].split("]", 1)[0]
+            for line in self.proc.lines
+            if marker in line and "] received" in line
+        ]
+
+
+#: The region a worker serves when a test names none.
+DEFAULT_WORKER_REGION = "eu-west-1"
+
 
 @pytest.fixture()
-def start_worker(
-    redis_urls: tuple[str, str], envelope_key: str
-) -> Iterator[Callable[..., WorkerProc]]:
-    """Factory: a real ``baton worker`` (or ``celery -A workers worker``) subprocess."""
+def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Callable[..., Worker]]:
+    """Factory: a real ``baton worker`` (or, with ``include``, ``celery -A workers worker``)
+    subprocess for ``regions`` (eu-west-1 when none), with any further ``flags``; its ambient
+    identity is the emulator's test key. Pool children a killed main process left are killed."""
     started: list[Proc] = []
     broker, backend = redis_urls
 
@@ -161,14 +214,16 @@ def start_worker(
         debug: bool = False,
         include: str | None = None,
         metrics_port: int | None = None,
-    ) -> WorkerProc:
+        flags: Iterable[str] = (),
+    ) -> Worker:
+        regions = regions or (DEFAULT_WORKER_REGION,)
         full_env = clean_env(
             BATON_BROKER_URL=broker,
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=envelope_key,
             BATON_ALLOWED_ENDPOINTS="loopback",  # the emulators, on any free port
-            AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
-            AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+            AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY,
         )
         full_env.update(env or {})
         if include is None:
@@ -176,7 +231,7 @@ def start_worker(
             args += [arg for region in regions for arg in ("--region", region)]
             args += ["--debug"] if debug else []
             args += ["--metrics-port", str(metrics_port)] if metrics_port else []
-            argv = python_argv(*args)
+            argv = python_argv(*args, *flags)
         else:
             full_env["BATON_DEBUG"] = "true" if debug else "false"
             full_env["BATON_CONCURRENCY"] = str(concurrency)
@@ -186,21 +241,30 @@ def start_worker(
         proc = Proc(argv, env=full_env, name="worker")
         started.append(proc)
         proc.wait_for(" ready.")
-        return WorkerProc(proc=proc, env=full_env)
+        return Worker(proc=proc, env=full_env)
 
     yield start
     for proc in started:
+        if proc.popen.poll() is None:
+            sigkill(*descendants(proc.pid))  # orphaned pool children of a killed main process
         proc.stop()
 
 
 @pytest.fixture()
-def producer_settings(redis_urls: tuple[str, str], envelope_key: str) -> Any:
+def broker(request: Any, redis_urls: tuple[str, str]) -> Iterator[str]:
+    """The broker URL: the test Redis, or a throwaway RabbitMQ vhost (indirect ``rabbitmq``)."""
+    with broker_url(getattr(request, "param", "redis"), redis_urls[0]) as url:
+        yield url
+
+
+@pytest.fixture()
+def producer_settings(broker: str, redis_urls: tuple[str, str], envelope_key: str) -> Any:
+    """The parent's settings on ``broker``; results in the test Redis either way."""
     from orchestrator import ProducerSettings
 
-    broker, backend = redis_urls
     return ProducerSettings(
         broker_url=broker,
-        result_backend=backend,
+        result_backend=redis_urls[1],
         envelope_key=envelope_key,  # type: ignore[arg-type]
     )
 

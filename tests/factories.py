@@ -15,6 +15,9 @@ def keyring(kid: str = "default", key: str = KEY) -> Keyring:
 
 
 def make_envelope(**overrides: Any) -> BedrockEnvelope:
+    """The one envelope factory of the tests: eu-west-1's Sonnet 4 profile, root ``root-1``,
+    issued now for ten minutes under key id ``default``; ``overrides`` replace any field (a
+    module that needs a fixed clock binds ``iat`` and ``exp`` with ``functools.partial``)."""
     now = int(time.time())
     fields: dict[str, Any] = {
         "region": "eu-west-1",
@@ -44,8 +47,7 @@ def bound_request(
     computed as a Baton publisher computes it."""
     from types import SimpleNamespace
 
-    from envelope import HEADER_KEY
-    from envelope.binding import BINDING_KEY, bind_message
+    from envelope import BINDING_KEY, HEADER_KEY, bind_message
 
     kwargs = {"prompt": "hello"} if kwargs is None else kwargs
     embed = embed or {}

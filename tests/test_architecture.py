@@ -1,19 +1,44 @@
-"""The package rule of DESIGN.md, enforced: orchestrator -> envelope <- workers.
+"""The package rule, enforced: orchestrator -> envelope <- workers.
 
-import-linter reads its contracts from pyproject.toml; this test runs it so a forbidden import
-fails the test run, not only the lint step.
+The wire contract (``envelope``) imports nothing of ours; the producer (``orchestrator``) and the
+consumer (``workers``) never import each other; the emulator imports ``envelope`` at most; only
+the CLI (``baton``) imports everything. import-linter reads these contracts from pyproject.toml;
+this test runs it so a forbidden import fails the test run, not only the lint step.
 """
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+PACKAGES = ("envelope", "orchestrator", "workers", "emulator", "baton")
+
+#: Imports that still reach into another package's submodule, in modules being changed in
+#: other work at the time of writing. Delete an entry once its module imports from the package;
+#: nothing may be added here.
+PENDING_SUBMODULE_IMPORTS = {
+    ("emulator/sigv4.py", "envelope.regions"),
+    ("orchestrator/producer.py", "envelope.ledger"),
+    ("workers/celery_app.py", "envelope.ledger"),
+    ("workers/celery_app.py", "envelope.routing"),
+    ("workers/celery_app.py", "envelope.transport"),
+    ("workers/delivery/backend.py", "envelope.transport"),
+    ("workers/delivery/guard.py", "envelope.transport"),
+    ("workers/delivery/recovery.py", "envelope.ledger"),
+    ("workers/hooks.py", "envelope.binding"),
+    ("workers/hooks.py", "envelope.logsafety"),
+    ("workers/hooks.py", "envelope.routing"),
+    ("workers/hooks.py", "envelope.stamping"),
+    ("workers/settings.py", "envelope.transport"),
+}
 
 
 def test_import_contracts_hold():
@@ -27,7 +52,7 @@ def test_import_contracts_hold():
     assert "4 kept, 0 broken" in result.stdout
 
 
-def test_the_wire_contract_imports_only_stdlib_and_pydantic():
+def test_importing_the_wire_contract_loads_no_broker_aws_or_baton_library():
     code = (
         "import sys, envelope; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -38,3 +63,28 @@ def test_the_wire_contract_imports_only_stdlib_and_pydantic():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def cross_package_submodule_imports() -> Iterator[tuple[str, str]]:
+    """Yield (file, module) for every import of another package's submodule in the packages."""
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                elif isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                else:
+                    continue
+                for module in modules:
+                    top = module.split(".")[0]
+                    if top in PACKAGES and top != package and "." in module:
+                        yield str(path.relative_to(ROOT)), module
+
+
+def test_packages_import_each_other_only_through_their_surface():
+    reaching_in = set(cross_package_submodule_imports()) - PENDING_SUBMODULE_IMPORTS
+    assert not reaching_in, (
+        "import these from the package (add the name to its __init__ if it is missing): "
+        f"{sorted(reaching_in)}"
+    )

@@ -1,4 +1,9 @@
-"""Each package's ``__all__`` lists exactly its public names (the httpx pattern)."""
+"""Each package's ``__all__`` lists exactly its public names, once each (the httpx pattern).
+
+What belongs there is what other packages, the README's examples and users import; everything
+else stays in its module. Other packages import these names from the package, never from a
+submodule (``tests/test_architecture.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import inspect
 
 import pytest
 
-PACKAGES = ["envelope", "orchestrator", "workers", "emulator"]
+PACKAGES = ["envelope", "orchestrator", "workers", "emulator", "baton"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -21,3 +26,9 @@ def test_all_lists_every_public_member_and_nothing_else(name):
         and member not in {"annotations"}
     }
     assert sorted(package.__all__) == sorted(public)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_names_each_member_once(name):
+    exported = importlib.import_module(name).__all__
+    assert len(exported) == len(set(exported))

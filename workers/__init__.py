@@ -8,9 +8,12 @@ Usage::
     def summarize(text):
         client = bedrock_client()                       # built from the inherited envelope
         return client.converse(modelId=current_envelope().model_id, ...)
+
+Besides the task-side API and the app, the surface holds what the CLI composes: ``configure``,
+``WorkerSettings``, ``serve_metrics``, ``DeadLetters`` and ``client_config`` (``baton doctor``
+builds its client as a worker would).
 """
 
-from workers.agents import Agent, AgentRegistry
 from workers.bedrock import (
     bedrock_client,
     bedrock_control_client,
@@ -18,8 +21,9 @@ from workers.bedrock import (
     bedrock_session,
 )
 from workers.celery_app import BatonCelery, app, configure, create_app
-from workers.clients import ClientCache
+from workers.clients import client_config
 from workers.context import current_envelope, current_job
+from workers.dead_letters import DeadLetters
 from workers.errors import (
     AgentDefinitionInvalid,
     BedrockCallFailed,
@@ -39,31 +43,25 @@ from workers.errors import (
 )
 from workers.hooks import inherit
 from workers.integrations import anthropic_client, async_anthropic_client, claude_code_env
-from workers.policy import FleetPolicy
-from workers.results import SubagentResult, Usage
+from workers.metrics import serve as serve_metrics
 from workers.settings import WorkerSettings
 
 __all__ = [
-    "Agent",
     "AgentDefinitionInvalid",
-    "AgentRegistry",
     "BatonCelery",
     "BedrockCallFailed",
     "BedrockCallRetryable",
-    "ClientCache",
+    "DeadLetters",
     "DepthExceeded",
     "EndpointNotAllowed",
-    "FleetPolicy",
     "GeographyNotAllowed",
     "IdentityUnavailable",
     "LifetimeNotAllowed",
     "NoCurrentEnvelope",
     "PolicyViolation",
     "RegionNotAllowed",
-    "SubagentResult",
     "TreeBudgetExhausted",
     "UnknownAgent",
-    "Usage",
     "WorkerError",
     "WorkerMisconfigured",
     "WorkerSettings",
@@ -75,9 +73,11 @@ __all__ = [
     "bedrock_credentials",
     "bedrock_session",
     "claude_code_env",
+    "client_config",
     "configure",
     "create_app",
     "current_envelope",
     "current_job",
     "inherit",
+    "serve_metrics",
 ]

@@ -212,11 +212,6 @@ class AgentRegistry:
 _BUILTIN_REGISTRY = AgentRegistry(BUILTIN_AGENTS)
 
 
-def get_agent(name: str | None, *, registry: AgentRegistry = _BUILTIN_REGISTRY) -> Agent:
-    """Return agent ``name`` from ``registry``; it defaults to the built-ins for older callers."""
-    return registry.get(name)
-
-
 def load_agent_file(path: Path) -> Agent:
     """Parse one Markdown agent definition.
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from envelope import BedrockEnvelope, EnvelopeMalformed, Limits
-from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS
+from envelope import DEFAULT_CLOCK_SKEW_SECONDS, BedrockEnvelope, EnvelopeMalformed, Limits
 from workers.errors import LifetimeNotAllowed
 
 #: Deeper trees than this are runaway recursion, not a plan (the parent's default is 3).

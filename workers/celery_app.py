@@ -10,19 +10,22 @@ and builds its Bedrock client from that envelope alone.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, NoReturn
 
 from celery import Celery, bootsteps
 from celery.apps.worker import Worker as CeleryWorker
 
-from envelope import BatonError, BedrockEnvelope
+from envelope import BatonError, BedrockEnvelope, recovered_key
+from envelope.ledger import ledger_transport
 from envelope.routing import PublishingApp, propagating_envelope
 from envelope.transport import celery_settings
-from workers import hooks
+from workers import hooks, metrics
 from workers.context import current_job
-from workers.delivery.backend import chord_safe
+from workers.delivery.backend import backend_redis, chord_safe
 from workers.delivery.guard import delivery_settings
+from workers.delivery.recovery import recovering_transport
 from workers.errors import WorkerMisconfigured
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime
@@ -33,6 +36,9 @@ logger = logging.getLogger("baton.worker")
 
 #: The exit code of a worker that will not start: bad configuration, as for every command.
 EXIT_CONFIG = 2
+
+#: How long ``baton status`` shows a job as recovered after its message was put back.
+RECOVERED_MARK_SECONDS = 86400
 
 
 class BatonCelery(PublishingApp, Celery):
@@ -129,10 +135,23 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
             ),
         }
     )
+    app.conf.broker_transport = (
+        recovering_transport(functools.partial(mark_recovered, app))
+        if ledger_transport(settings.broker_url) is not None
+        else None
+    )
     app.baton_runtime = WorkerRuntime(settings)
     app.baton_settings_problem = None
     hooks.disconnect()
     hooks.connect(app.baton_runtime)
+
+
+def mark_recovered(app: Celery, job_id: str, reason: str) -> None:
+    """Count a job put back on its queue, and mark it for ``baton status`` (for a day)."""
+    metrics.RECOVERED.labels(reason=reason).inc()
+    client = backend_redis(app.backend)
+    if client is not None:
+        client.set(recovered_key(job_id), reason, ex=RECOVERED_MARK_SECONDS)
 
 
 def _app_from_env() -> BatonCelery:

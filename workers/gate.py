@@ -16,7 +16,7 @@ from celery.exceptions import Ignore, Reject, Retry
 from envelope import BatonError, BedrockEnvelope
 from workers import metrics, tracing
 from workers.context import JOB_ATTRIBUTE, Job, bind, current_job, unbind
-from workers.deadletters import DeadLetters, make_record
+from workers.dead_letters import DeadLetters, make_record
 from workers.delivery import guard
 from workers.runtime import WorkerRuntime
 

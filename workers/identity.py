@@ -4,18 +4,15 @@
 - ``profile``: a named profile that must exist on the worker;
 - ``assume_role``: STS AssumeRole from the ambient identity, as refreshable credentials cached
   per (role, session name), so a whole tree shares one set and renews it before it expires;
-- ``sealed``: the parent's temporary credentials, decrypted in memory with ``BATON_SEAL_KEY``
-  and honoured only until the seal's expiry.
+- ``sealed``: the parent's temporary credentials, opened in memory with ``BATON_SEAL_KEY``
+  (``envelope.seal``) and honoured only until the seal's expiry.
 
 Sessions are created under the cache's lock: botocore sessions are not thread-safe.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
-import time
 from typing import Any
 
 import boto3
@@ -23,8 +20,6 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from botocore.session import get_session
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from envelope import (
     AmbientAuth,
@@ -32,39 +27,27 @@ from envelope import (
     BedrockEnvelope,
     ProfileAuth,
     SealedAuth,
+    SealError,
     parse_endpoint,
+    unseal_credentials,
 )
 from workers.errors import IdentityUnavailable
 
 #: Assumed-role sessions last this long; botocore refreshes them ahead of expiry.
 ASSUMED_ROLE_SECONDS = 3600
 
-NONCE_BYTES = 12
 
-
-def unseal(auth: SealedAuth, *, key: bytes | None, root_id: str) -> dict[str, str]:
-    """Decrypt sealed credentials; raise IdentityUnavailable if they cannot or may not be used."""
+def _unsealed(auth: SealedAuth, *, key: bytes | None, root_id: str) -> dict[str, str]:
+    """Open sealed credentials; raise IdentityUnavailable if they cannot or may not be used."""
     if key is None:
         raise IdentityUnavailable(
             "the envelope carries sealed credentials, but BATON_SEAL_KEY is not set on this "
             "worker; give workers the parent's seal key or use another identity mode"
         )
-    if auth.exp < time.time():
-        raise IdentityUnavailable(
-            f"the sealed credentials expired at {auth.exp}; re-run the parent to seal fresh ones"
-        )
     try:
-        raw = base64.urlsafe_b64decode(auth.ciphertext + "=" * (-len(auth.ciphertext) % 4))
-        plain = AESGCM(key).decrypt(
-            raw[:NONCE_BYTES], raw[NONCE_BYTES:], auth.associated_data(root_id=root_id)
-        )
-        found = json.loads(plain)
-        return {name: str(found[name]) for name in ("access_key", "secret_key", "token")}
-    except (InvalidTag, ValueError, KeyError, TypeError) as exc:
-        raise IdentityUnavailable(
-            "the sealed credentials do not open with this worker's BATON_SEAL_KEY (wrong key, "
-            "or the seal was edited); check that parents and workers share the seal key"
-        ) from exc
+        return unseal_credentials(auth, key=key, root_id=root_id)
+    except SealError as exc:
+        raise IdentityUnavailable(str(exc)) from exc
 
 
 class Identities:
@@ -95,7 +78,7 @@ class Identities:
         if isinstance(auth, ProfileAuth):
             return _profile_session(auth.name)
         if isinstance(auth, SealedAuth):
-            found = unseal(auth, key=self._seal_key, root_id=envelope.lineage.root_id)
+            found = _unsealed(auth, key=self._seal_key, root_id=envelope.lineage.root_id)
             return boto3.Session(
                 aws_access_key_id=found["access_key"],
                 aws_secret_access_key=found["secret_key"],

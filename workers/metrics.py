@@ -79,14 +79,19 @@ def code_label(value: str) -> str:
     return value if value == OK or value in BEDROCK_ERROR_CODES else OTHER
 
 
+#: Why a job's message was put back on its queue: see ``workers.delivery.recovery``.
+RECOVERY_REASONS = frozenset({"worker_lost", "lost_in_transit"})
+
+
 def reason_label(value: str) -> str:
-    """Return ``value`` if it is the ``code`` of one of Baton's error classes, else ``other``.
+    """Return ``value`` if it is the ``code`` of one of Baton's error classes or a recovery
+    reason (:data:`RECOVERY_REASONS`), else ``other``.
 
     Those codes are class attributes, a closed set by construction; the check makes sure of it.
     The classes are walked on each call, not cached, so a class imported later still counts;
     refusals are rare next to jobs, and the walk takes microseconds.
     """
-    return value if value in _error_codes() else OTHER
+    return value if value in RECOVERY_REASONS or value in _error_codes() else OTHER
 
 
 def outcome_label(value: str) -> str:
@@ -173,6 +178,12 @@ CLIENT_CACHE_SIZE = Gauge(
 )
 REFUSALS = ClosedCounter(
     "baton_envelope_refusals", "Jobs refused before running, by reason.", ["reason"]
+)
+RECOVERED = ClosedCounter(
+    "baton_jobs_recovered",
+    "Jobs whose message was put back on its queue, by reason: their worker stopped renewing "
+    "its lease (worker_lost) or the message was lost between broker and worker (lost_in_transit).",
+    ["reason"],
 )
 JOB_SECONDS = ClosedHistogram(
     "baton_job_seconds", "Job run time, by region.", ["region"], buckets=JOB_SECONDS_BUCKETS

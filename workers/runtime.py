@@ -6,7 +6,6 @@ it. Nothing about a job lives here: jobs carry their own configuration.
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections import OrderedDict
@@ -15,21 +14,25 @@ from functools import cached_property
 from typing import Any
 
 from envelope import (
+    BINDING_KEY,
+    DEFAULT_CLOCK_SKEW_SECONDS,
+    EMBEDDED,
     HEADER_KEY,
     BedrockEnvelope,
     EnvelopeMissing,
     Keyring,
     SealedAuth,
+    SealKeyInvalid,
+    check_binding,
     decode,
+    decode_seal_key,
     encode,
 )
-from envelope.binding import BINDING_KEY, EMBEDDED, check_binding
-from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS
 from workers.agents import AgentRegistry
+from workers.allowlist import FleetPolicy
 from workers.ceilings import Ceilings
 from workers.clients import ClientCache
 from workers.errors import IdentityUnavailable, WorkerMisconfigured
-from workers.policy import FleetPolicy
 from workers.settings import WorkerSettings
 
 logger = logging.getLogger("baton.worker")
@@ -61,11 +64,10 @@ def _seal_key(settings: WorkerSettings) -> bytes | None:
     """Decode ``BATON_SEAL_KEY`` (base64url of 32 bytes), or None when unset."""
     if settings.seal_key is None:
         return None
-    text = settings.seal_key.get_secret_value()
-    key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if len(key) != 32:
-        raise WorkerMisconfigured("BATON_SEAL_KEY must be 32 random bytes, base64url-encoded")
-    return key
+    try:
+        return decode_seal_key(settings.seal_key.get_secret_value())
+    except SealKeyInvalid as exc:
+        raise WorkerMisconfigured(str(exc)) from exc
 
 
 class WorkerRuntime:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from envelope import is_region
 from envelope.transport import ENV_PREFIX, FleetConnection, settings_problem
+from workers.allowlist import EndpointAllowlist
 from workers.ceilings import (
     DEFAULT_MAX_CHILDREN,
     DEFAULT_MAX_DEPTH,
@@ -23,7 +24,6 @@ from workers.ceilings import (
     DEFAULT_MAX_TURNS,
 )
 from workers.delivery.guard import DEFAULT_LOCK_TTL_SECONDS, VISIBILITY_TIMEOUT
-from workers.policy import EndpointAllowlist
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.
 DEFAULT_MIN_POOL_CONNECTIONS = 10
@@ -53,7 +53,7 @@ class WorkerSettings(FleetConnection, BaseSettings):
     agents_dir: Path | None = None
     soft_shutdown_timeout: float = Field(default=0.0, ge=0)
     seal_key: SecretStr | None = None
-    visibility_timeout: float = Field(default=VISIBILITY_TIMEOUT, gt=0)
+    visibility_timeout: float = Field(default=VISIBILITY_TIMEOUT, ge=1)
     job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
     remote_control: bool = False
     worker_max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0)

@@ -31,7 +31,7 @@ from inproc import (
 )
 
 from envelope import HEADER_KEY, TASK_NAME
-from workers.clients import client_config
+from workers import client_config
 from workers.runtime import WorkerRuntime
 from workers.settings import DEFAULT_MIN_POOL_CONNECTIONS
 

@@ -16,8 +16,15 @@ from typing import Any, TypeVar
 
 from names import REGION
 
-from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Lineage, encode
-from envelope.binding import BINDING_KEY, bind_message
+from envelope import (
+    BINDING_KEY,
+    HEADER_KEY,
+    TASK_NAME,
+    BedrockEnvelope,
+    Lineage,
+    bind_message,
+    encode,
+)
 from workers import WorkerSettings
 from workers.runtime import WorkerRuntime
 

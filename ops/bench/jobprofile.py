@@ -27,8 +27,7 @@ from inproc import MODEL_ID, bound_request, emit, make_envelope, tokens
 from names import PLAIN_CONVERSE_TASK, REGION
 from profiling import interleaved_cpu_ns, profile_text, top_costs
 
-from envelope import HEADER_KEY, TASK_NAME
-from envelope.binding import BINDING_KEY
+from envelope import BINDING_KEY, HEADER_KEY, TASK_NAME
 from workers import app as baton_app
 
 _HOST = "bench@jobprofile"

@@ -36,9 +36,10 @@ MIRRORED_SETTINGS: dict[str, Any] = {
     "result_accept_content": ["json"],
     "worker_prefetch_multiplier": 1,
     "broker_transport_options": {
-        "visibility_timeout": 1200.0,
-        "unacked_restore_interval": 10.0,
+        "visibility_timeout": 60.0,
+        "unacked_restore_interval": 15.0,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 15,
     },
     "worker_cancel_long_running_tasks_on_connection_loss": True,
     "worker_soft_shutdown_timeout": 0.0,

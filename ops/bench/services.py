@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emulator import READY_PREFIX, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+
 #: The repository root: workers and the emulator run from here, as the tests run them.
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +32,8 @@ SCRUBBED_PREFIXES = ("AWS_", "BATON_", "ANTHROPIC_", "PROMETHEUS_", "OTEL_")
 
 #: The emulator's first test identity (README): workers sign with it, the emulator verifies it.
 TEST_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "AKIDBATONEXAMPLE01",
-    "AWS_SECRET_ACCESS_KEY": "baton-test-secret-access-key-0001",
+    "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
 }
 
 #: Long enough for a Python process importing Celery and boto3 on a loaded 2-core machine.
@@ -175,7 +177,4 @@ def start_emulators(
         argv = [sys.executable, "-m", "emulator", "--port", "0", "--allow-region", region]
         argv += ["--latency", str(latency)]
         started[name] = services.start(f"emulator-{name}", argv, env=clean_env())
-    return {
-        name: service.wait_for("BATON_EMULATOR_READY").split()[-1]
-        for name, service in started.items()
-    }
+    return {name: service.wait_for(READY_PREFIX).split()[-1] for name, service in started.items()}

@@ -1,4 +1,9 @@
-"""The ``baton`` command as a user meets it: help, one-line errors, exit codes, the demo."""
+"""The ``baton`` command as a user meets it: help, one-line errors, exit codes, the demo.
+
+Help is read in-process. Everything else runs ``python -m baton`` (or ``celery -A workers
+worker``) as a process, about a second each, so it is marked integration: the quick loop leaves
+it to the full suite.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ import sys
 import time
 
 import pytest
+from click.testing import CliRunner
 
+from baton.cli import main
 from tests.conftest import clean_env
 
 COMMANDS = ["run", "worker", "emulator", "demo", "doctor", "iam-policy", "status", "dead-letters"]
@@ -26,19 +33,20 @@ def baton(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
 
 
 def test_top_level_help_lists_every_command():
-    result = baton("--help")
-    assert result.returncode == 0
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
     for command in COMMANDS:
         assert command in result.stdout
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_examples(command):
-    result = baton(command, "--help")
-    assert result.returncode == 0
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
     assert "Examples:" in result.stdout
 
 
+@pytest.mark.integration
 def test_run_without_any_region_is_one_clear_line_and_exit_2():
     result = baton("run", "--prompt", "hi", env=clean_env(BATON_ENVELOPE_KEY="k" * 32))
     assert result.returncode == 2
@@ -47,6 +55,7 @@ def test_run_without_any_region_is_one_clear_line_and_exit_2():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.integration
 def test_run_with_an_invalid_cross_region_value_is_refused():
     env = clean_env(
         BATON_ENVELOPE_KEY="k" * 32,
@@ -58,12 +67,14 @@ def test_run_with_an_invalid_cross_region_value_is_refused():
     assert "AWS_BEDROCK_CROSS_REGION_INFERENCE" in result.stderr
 
 
+@pytest.mark.integration
 def test_worker_without_an_envelope_key_refuses_to_start():
     result = baton("worker", "--region", "eu-west-1")
     assert result.returncode == 2
     assert "BATON_ENVELOPE_KEY is not set" in result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("flags", "env", "named", "why"),
     [
@@ -84,6 +95,7 @@ def test_worker_include_of_a_module_that_does_not_import_is_one_line_and_exit_2(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("env", "queues", "message"),
     [
@@ -165,6 +177,7 @@ def assert_one_line_naming(result, variable):
     assert variable in lines[0]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", PARENT_COMMANDS)
 @pytest.mark.parametrize(("variable", "value"), PARENT_VARIABLES, ids=_ids(PARENT_VARIABLES))
 def test_a_bad_parent_variable_is_one_line_and_exit_2_for_every_parent_command(
@@ -174,6 +187,7 @@ def test_a_bad_parent_variable_is_one_line_and_exit_2_for_every_parent_command(
     assert_one_line_naming(result, variable)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["run", "worker"])
 @pytest.mark.parametrize(("variable", "value"), BAD_KEY_LISTS, ids=["space-in-kid", "kid-twice"])
 def test_a_bad_key_list_is_one_line_and_exit_2_where_keys_are_used(command, variable, value):
@@ -183,6 +197,7 @@ def test_a_bad_key_list_is_one_line_and_exit_2_where_keys_are_used(command, vari
     assert "EnvelopeKeyError" in result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", WORKER_COMMANDS)
 @pytest.mark.parametrize(("variable", "value"), WORKER_VARIABLES, ids=_ids(WORKER_VARIABLES))
 def test_a_bad_worker_variable_is_one_line_and_exit_2_for_worker_commands(command, variable, value):
@@ -190,6 +205,7 @@ def test_a_bad_worker_variable_is_one_line_and_exit_2_for_worker_commands(comman
     assert_one_line_naming(result, variable)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("variable", "value"),
     [*WORKER_VARIABLES, ("BATON_BROKER_URL", "notaurl"), *BAD_KEY_LISTS[:1]],
@@ -210,6 +226,7 @@ def test_a_plain_celery_worker_with_a_bad_variable_logs_one_line_and_exits_2(var
     assert "Baton worker not started" in result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["run", "status"])
 def test_a_broker_that_does_not_answer_is_one_line_and_exit_2_within_seconds(command):
     secret = "pw-not-shown"
@@ -222,6 +239,7 @@ def test_a_broker_that_does_not_answer_is_one_line_and_exit_2_within_seconds(com
     assert "redis://:***@127.0.0.1:1/" in result.stderr and secret not in result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("region", "wrong"), [("eu-west-1", "us-east-1"), ("us-east-1", "us-west-2")]
 )

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from tests.baton.test_cli import baton
 from tests.conftest import clean_env
 
@@ -20,8 +21,8 @@ def doctor(start_emulator, tmp_path):
 
     def run(*args: str, **env: str):
         full = clean_env(
-            AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
-            AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+            AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY,
             BATON_CACHE_DIR=str(tmp_path),
             **env,
         )
@@ -69,7 +70,7 @@ def test_doctor_explains_an_unreachable_endpoint(doctor):
         "eu-central-1",
         "--endpoint",
         "http://127.0.0.1:9",
-        env=clean_env(AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01", AWS_SECRET_ACCESS_KEY="x" * 40),
+        env=clean_env(AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY="x" * 40),
     )
     assert result.returncode == 1
     assert "could not reach Bedrock" in result.stdout

@@ -27,6 +27,13 @@ from typing import Any
 
 import pytest
 
+from emulator import (
+    OTHER_ACCESS_KEY_ID,
+    OTHER_SECRET_ACCESS_KEY,
+    READY_PREFIX,
+    TEST_ACCESS_KEY_ID,
+    TEST_SECRET_ACCESS_KEY,
+)
 from tests.conftest import EmulatorProc, RedisServer, clean_env
 from tests.support.processes import Proc, python_argv
 
@@ -42,11 +49,11 @@ APP_PROFILE_ARN = (
 #: The role the worker assumes in assume_role mode, through the real emulator's STS.
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/baton-compat"
 #: The worker's ambient identity: the emulator's first documented test key pair.
-AMBIENT_KEY = "AKIDBATONEXAMPLE01"
-AMBIENT_SECRET = "baton-test-secret-access-key-0001"
+AMBIENT_KEY = TEST_ACCESS_KEY_ID
+AMBIENT_SECRET = TEST_SECRET_ACCESS_KEY
 #: The emulator's second key pair: what the worker's trap profile holds.
-TRAP_KEY = "AKIDBATONEXAMPLE02"
-TRAP_SECRET = "baton-test-secret-access-key-0002"
+TRAP_KEY = OTHER_ACCESS_KEY_ID
+TRAP_SECRET = OTHER_SECRET_ACCESS_KEY
 #: The task module the worker loads.
 TASKS = "tests.compat.framework_tasks"
 #: Redis databases of the module's broker and backend, apart from the ones other tests flush.
@@ -219,7 +226,7 @@ class Emulators:
 def _start_emulator(*args: str) -> EmulatorProc:
     proc = Proc(python_argv("-m", "emulator", "--port", "0", *args), env=clean_env(), name="emu")
     try:
-        url = proc.wait_for("BATON_EMULATOR_READY").split()[-1]
+        url = proc.wait_for(READY_PREFIX).split()[-1]
     except (RuntimeError, TimeoutError):
         proc.stop()
         raise

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -22,6 +21,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Emulator
+from tests.support import boto
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def make_client() -> Iterator[Callable[..., Any]]:
         secret_key: str = TEST_SECRET_ACCESS_KEY,
         service: str = "bedrock-runtime",
     ) -> Any:
-        client = boto3.session.Session().client(
+        client = boto.client(
             service,
             region_name=region,
             endpoint_url=emulator.url,

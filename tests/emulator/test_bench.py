@@ -66,6 +66,7 @@ def test_refused_answers_are_counted_as_failed(make_emulator):
     assert (tally.ok, tally.failed) == (0, 3)
 
 
+@pytest.mark.integration  # starts load-generating processes
 def test_hammer_in_processes_combines_every_process(emulator):
     host, port = _address(emulator)
 
@@ -78,6 +79,7 @@ def test_hammer_in_processes_combines_every_process(emulator):
     assert total.ok <= len(emulator.calls()) <= total.ok + 2
 
 
+@pytest.mark.integration  # starts a load-generating process
 def test_the_bench_prints_both_figures(capsys):
     rate_run = ["--seconds", "0.3", "--processes", "1", "--connections", "2"]
     burst_run = ["--concurrency", "4", "--latency", "0.01", "--rounds", "1"]

@@ -17,14 +17,16 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Journal
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from emulator.access import AccessPolicy, RegionPolicy
 from emulator.bodies import find_lone_surrogate, load_object
 from emulator.errors import ValidationError
 from emulator.faults import FaultInjector
-from emulator.policy import AccessPolicy, RegionPolicy
+from emulator.journal import Journal
 from emulator.profiles import ProfileRegistry
 from emulator.server import Headers, Request, Response
 from emulator.service import BedrockService
+from tests.support.quick_loop import examples
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 SEGMENTS = {
@@ -257,7 +259,7 @@ def request_bodies(draw: st.DrawFn) -> bytes:
     return encoded.encode("utf-8", "surrogatepass")  # a raw surrogate is malformed UTF-8
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operation=st.sampled_from(list(SEGMENTS)), body=request_bodies() | st.binary(max_size=64))
 def test_no_request_body_makes_the_emulator_answer_500(operation, body):
     response = call(operation, body)

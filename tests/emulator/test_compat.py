@@ -39,6 +39,7 @@ def _aws(*args: str, tmp_path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration  # each AWS CLI call is a process
 def test_the_aws_cli_converses_with_the_emulator(emulator, tmp_path):
     messages = json.dumps([{"role": "user", "content": [{"text": "from the cli"}]}])
 
@@ -67,6 +68,7 @@ def test_the_aws_cli_converses_with_the_emulator(emulator, tmp_path):
     ]
 
 
+@pytest.mark.integration
 def test_the_aws_cli_shows_the_403_of_a_disallowed_region(emulator, tmp_path):
     result = _aws(
         "bedrock-runtime",
@@ -87,6 +89,7 @@ def test_the_aws_cli_shows_the_403_of_a_disallowed_region(emulator, tmp_path):
     assert "arn:aws:bedrock:us-east-1:111122223333:inference-profile/" in result.stderr
 
 
+@pytest.mark.integration
 def test_the_aws_cli_lists_inference_profiles(emulator, tmp_path):
     result = _aws(
         "bedrock",

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emulator.profiles import system_profiles
-from envelope.regions import destinations, geographies_of
+from envelope import destinations, geographies_of
 
 ACCOUNT = "111122223333"
 SONNET_4 = "anthropic.claude-sonnet-4-20250514-v1:0"

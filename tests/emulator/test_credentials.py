@@ -7,19 +7,21 @@ import datetime as dt
 import json
 import urllib.parse
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from emulator import SESSIONS_PATH, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Journal
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from emulator.access import AccessPolicy, RegionPolicy
+from emulator.admin import SESSIONS_PATH
 from emulator.faults import FaultInjector
-from emulator.policy import AccessPolicy, RegionPolicy
+from emulator.journal import Journal
 from emulator.profiles import ProfileRegistry
 from emulator.server import Headers, Request
 from emulator.service import BedrockService
 from tests.emulator.test_sts import ROLE, assume, error_of
+from tests.support import boto
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 US_PROFILE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -27,7 +29,7 @@ MESSAGES = [{"role": "user", "content": [{"text": "hi"}]}]
 
 
 def runtime_client(url: str, credentials: dict, *, region="eu-west-1", token=True):
-    return boto3.session.Session().client(
+    return boto.client(
         "bedrock-runtime",
         region_name=region,
         endpoint_url=url,

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from emulator import (
-    FAULTS_PATH,
-    TEST_ACCESS_KEY_ID,
-    TEST_SECRET_ACCESS_KEY,
-    ConfigurationError,
-    FaultSettings,
-)
-from emulator.faults import FaultInjector
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, ConfigurationError
+from emulator.admin import FAULTS_PATH
+from emulator.faults import FaultInjector, FaultSettings
+from tests.support import boto
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 MESSAGES = [{"role": "user", "content": [{"text": "x"}]}]
@@ -140,7 +135,7 @@ def test_boto3_standard_retries_get_past_a_throttled_first_attempt(make_emulator
     settings = FaultSettings(throttle_rate=0.5)
     seed = next(s for s in range(100) if _first_draws(settings, s, 2) == ["Throttling", "ok"])
     emulator = make_emulator(throttle_rate=0.5, seed=seed)
-    client = boto3.session.Session().client(
+    client = boto.client(
         "bedrock-runtime",
         region_name="eu-west-1",
         endpoint_url=emulator.url,

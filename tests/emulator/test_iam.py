@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator import ConfigurationError, Decision, PolicyDocument
+from emulator import ConfigurationError
+from emulator.iam import Decision, PolicyDocument
 
 FM = "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0"
 PROFILE = (

@@ -8,9 +8,10 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import TEST_ACCOUNT_ID, ProfileRegistry
+from emulator import TEST_ACCOUNT_ID
 from emulator.errors import ValidationError
 from emulator.identifiers import INVALID_IDENTIFIER, validate_model_id
+from emulator.profiles import ProfileRegistry
 
 BASE_MODEL = "anthropic.claude-sonnet-4-20250514-v1:0"
 EU_PROFILE = f"eu.{BASE_MODEL}"

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import (
-    CALLS_PATH,
-    FAULTS_PATH,
-    OTHER_ACCESS_KEY_ID,
-    OTHER_SECRET_ACCESS_KEY,
-    TEST_ACCESS_KEY_ID,
-)
+from emulator import OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY, TEST_ACCESS_KEY_ID
+from emulator.admin import CALLS_PATH, FAULTS_PATH
 from emulator.journal import Call, Journal
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"

@@ -1,4 +1,7 @@
-"""``python -m emulator`` as a process: the READY line, a real call, and a clean SIGTERM."""
+"""``python -m emulator`` as a process: the READY line, a real call, and a clean SIGTERM.
+
+Every test starts the emulator as a process, so all are marked integration.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator import READY_PREFIX, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+
+pytestmark = pytest.mark.integration
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 READY_TIMEOUT_SECONDS = 20.0

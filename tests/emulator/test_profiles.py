@@ -7,10 +7,9 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import ConfigurationError, ProfileRegistry
-from emulator.profiles import system_profile, system_profiles
-from envelope.profiles import catalogue
-from envelope.regions import destinations, geographies_of
+from emulator import ConfigurationError
+from emulator.profiles import ProfileRegistry, system_profile, system_profiles
+from envelope import catalogue, destinations, geographies_of
 
 ACCOUNT = "111122223333"
 SONNET_4 = "anthropic.claude-sonnet-4-20250514-v1:0"

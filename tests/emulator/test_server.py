@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from emulator import CALLS_PATH, Emulator, Request, Response, StartupError
-from emulator.server import HttpServer
+from emulator import Emulator, StartupError
+from emulator.admin import CALLS_PATH
+from emulator.server import HttpServer, Request, Response
 
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from emulator import ConfigurationError, Decision, Emulator, EmulatorSettings, PolicyDocument
+from emulator import ConfigurationError, Emulator
+from emulator.iam import Decision, PolicyDocument
+from emulator.settings import EmulatorSettings
 
 FM = "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0"
 ALLOW_ALL = {"Statement": [{"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"}]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -32,6 +33,20 @@ EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 SECRETS = {TEST_ACCESS_KEY_ID: TEST_SECRET_ACCESS_KEY}
 
 
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class _RecordingSigV4Auth(SigV4Auth):
+    """botocore's signer, keeping the canonical request it signed."""
+
+    canonical = ""
+
+    def canonical_request(self, request: AWSRequest) -> str:
+        self.canonical = super().canonical_request(request)
+        return self.canonical
+
+
 def _botocore_signed(
     path: str = "/model/eu.anthropic.claude-sonnet-4-20250514-v1%3A0/converse",
     *,
@@ -39,18 +54,32 @@ def _botocore_signed(
     region: str = "eu-west-1",
     service: str = "bedrock",
     query: str = "",
+    headers: dict[str, str] | None = None,
+    signer: SigV4Auth | None = None,
 ) -> Request:
     """Sign with botocore's SigV4Auth and return the request as the server would parse it."""
     url = f"http://127.0.0.1:8080{path}" + (f"?{query}" if query else "")
     aws = AWSRequest(
-        method="POST", url=url, data=body, headers={"Content-Type": "application/json"}
+        method="POST",
+        url=url,
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
-    SigV4Auth(Credentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY), service, region).add_auth(
-        aws
-    )
-    headers = {name.lower(): value for name, value in aws.headers.items()}
-    headers["host"] = "127.0.0.1:8080"
-    return Request("POST", path, query, Headers(headers), body)
+    credentials = Credentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY)
+    (signer or SigV4Auth(credentials, service, region)).add_auth(aws)
+    sent = {name.lower(): value for name, value in aws.headers.items()}
+    sent["host"] = "127.0.0.1:8080"
+    return Request("POST", path, query, Headers(sent), body)
+
+
+def _with_headers(request: Request, **changes: str | None) -> Request:
+    """Return ``request`` with the headers named (``_`` for ``-``) set, or removed if None."""
+    headers = dict(request.headers)
+    for name, value in changes.items():
+        headers.pop(name.replace("_", "-"), None)
+        if value is not None:
+            headers[name.replace("_", "-")] = value
+    return Request(request.method, request.path, request.query, Headers(headers), request.body)
 
 
 def _verify(request: Request, **kwargs) -> Scope:
@@ -91,6 +120,81 @@ def test_the_path_is_encoded_a_second_time_as_botocore_does():
     assert canonical_uri("/model/eu.x-v1%3A0/converse") == "/model/eu.x-v1%253A0/converse"
     assert canonical_uri("/a/./b/../c//d") == "/a/c/d"
     assert canonical_uri("") == "/"
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/model/eu.anthropic.claude-sonnet-4-20250514-v1%3A0/converse", ""),
+        ("/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A111122223333%3Aprofile%2Fx/converse", ""),
+        ("/a/./b/../c//d/", ""),
+        ("/model/with~tilde%20and%20spaces/invoke", ""),
+        ("/model/x/converse", "b=2&a=x%2Fy&a=1&flag"),
+    ],
+)
+def test_the_canonical_request_is_the_one_botocore_signed(path, query):
+    signer = _RecordingSigV4Auth(
+        Credentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY), "bedrock", "eu-west-1"
+    )
+    request = _botocore_signed(path, query=query, signer=signer)
+
+    signed_headers = parse_authorization(request).signed_headers
+    assert canonical_request(request, signed_headers) == signer.canonical
+    _verify(request)
+
+
+def test_a_payload_hash_header_that_matches_the_body_verifies():
+    body = b'{"messages":[]}'
+
+    _verify(_botocore_signed(body=body, headers={"X-Amz-Content-SHA256": sha256_hex(body)}))
+
+
+@pytest.mark.parametrize(
+    "claimed",
+    [
+        pytest.param("UNSIGNED-PAYLOAD", id="unsigned"),
+        pytest.param(sha256_hex(b"another body"), id="another body's hash"),
+    ],
+)
+def test_a_payload_hash_header_that_is_not_the_bodys_hash_is_refused(claimed):
+    # botocore's signer signs whatever the header claims, so this signature is otherwise valid.
+    request = _botocore_signed(headers={"X-Amz-Content-SHA256": claimed})
+
+    with pytest.raises(InvalidSignature, match="'x-amz-content-sha256' header does not match"):
+        _verify(request)
+
+
+def test_a_signature_scoped_to_something_not_shaped_like_a_region_is_refused():
+    with pytest.raises(InvalidSignature, match="scoped to a valid region"):
+        _verify(_botocore_signed(region="EU_WEST_1"))
+
+
+def test_a_scope_dated_another_day_than_x_amz_date_is_refused():
+    signed = _botocore_signed()
+    day = signed.headers["x-amz-date"][:8]
+    other_day = "19990101" if day != "19990101" else "20000101"
+    request = _with_headers(
+        signed, authorization=signed.headers["authorization"].replace(f"/{day}/", f"/{other_day}/")
+    )
+
+    with pytest.raises(InvalidSignature, match="Date in Credential scope does not match"):
+        _verify(request)
+
+
+def test_a_request_without_x_amz_date_is_incomplete():
+    with pytest.raises(IncompleteSignature, match="'X-Amz-Date'"):
+        _verify(_with_headers(_botocore_signed(), x_amz_date=None))
+
+
+def test_a_signature_that_does_not_cover_host_is_refused():
+    signed = _botocore_signed()
+    authorization = signed.headers["authorization"].replace(
+        "SignedHeaders=content-type;host;x-amz-date", "SignedHeaders=content-type;x-amz-date"
+    )
+    assert authorization != signed.headers["authorization"]
+
+    with pytest.raises(InvalidSignature, match="'Host' must be a 'SignedHeader'"):
+        _verify(_with_headers(signed, authorization=authorization))
 
 
 def test_a_changed_body_no_longer_verifies():

@@ -8,25 +8,26 @@ import json
 import urllib.parse
 import urllib.request
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator import (
     ISSUED_SECRET_MARKER,
-    SESSIONS_PATH,
+    READY_PREFIX,
     TEST_ACCESS_KEY_ID,
     TEST_SECRET_ACCESS_KEY,
 )
+from emulator.admin import SESSIONS_PATH
 from tests.conftest import clean_env
+from tests.support import boto
 from tests.support.processes import Proc, python_argv
 
 ROLE = "arn:aws:iam::111122223333:role/baton-eu"
 
 
 def sts_client(url: str, *, access_key=TEST_ACCESS_KEY_ID, secret_key=TEST_SECRET_ACCESS_KEY):
-    return boto3.session.Session().client(
+    return boto.client(
         "sts",
         region_name="eu-west-1",
         endpoint_url=url,
@@ -158,6 +159,7 @@ def test_an_action_other_than_assume_role_is_refused_and_journaled(emulator):
     ]
 
 
+@pytest.mark.integration  # starts the emulator as a process
 def test_the_cli_deny_assume_option_is_enforced():
     denied = "arn:aws:iam::111122223333:role/baton-denied"
     proc = Proc(
@@ -166,7 +168,7 @@ def test_the_cli_deny_assume_option_is_enforced():
         name="emulator",
     )
     try:
-        url = proc.wait_for("BATON_EMULATOR_READY").split()[-1]
+        url = proc.wait_for(READY_PREFIX).split()[-1]
         client = sts_client(url)
         try:
             status, code, _ = error_of(client.assume_role, RoleArn=denied, RoleSessionName="s-1")

@@ -14,7 +14,7 @@ import json
 import random
 from collections.abc import Callable
 
-from envelope import MAX_TOKEN_BYTES
+from envelope.codec import MAX_TOKEN_BYTES
 
 B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

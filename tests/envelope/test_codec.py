@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -13,9 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from envelope import (
-    MAX_TOKEN_BYTES,
     AssumeRoleAuth,
-    BedrockEnvelope,
     EnvelopeError,
     EnvelopeExpired,
     EnvelopeKeyError,
@@ -29,7 +28,9 @@ from envelope import (
     encode,
     peek,
 )
-from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS
+from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, MAX_TOKEN_BYTES
+from tests import factories
+from tests.support.quick_loop import examples
 
 KEY_A = "a" * 32
 KEY_B = "b" * 32
@@ -39,22 +40,12 @@ NOW = IAT + 60
 B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+#: This module's envelopes: a fixed clock (expiry is tested with ``now=``) and key id k1.
+make_envelope = functools.partial(factories.make_envelope, iat=IAT, exp=EXP, kid="k1")
+
+
 def make_keyring(spec: str = f"k1:{KEY_A}") -> Keyring:
     return Keyring.from_env_values(key=None, keys=spec)
-
-
-def make_envelope(**overrides: object) -> BedrockEnvelope:
-    fields: dict[str, object] = {
-        "region": "eu-west-1",
-        "cross_region": True,
-        "model_id": "eu.anthropic.claude-sonnet-4-20250514-v1:0",
-        "lineage": Lineage(root_id="0f8fad5bd9cb469fa16570867728950e"),
-        "iat": IAT,
-        "exp": EXP,
-        "kid": "k1",
-    }
-    fields.update(overrides)
-    return BedrockEnvelope(**fields)  # type: ignore[arg-type]
 
 
 def b64(raw: bytes) -> str:
@@ -384,7 +375,7 @@ def mutated_tokens(draw: st.DrawFn) -> str:
 
 
 @settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.filter_too_much],

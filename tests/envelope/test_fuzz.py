@@ -2,13 +2,15 @@
 EnvelopeError or, only for a correctly signed and valid payload, an envelope. Never another
 exception, and never acceptance of anything but the token that was signed.
 
-The default run draws a few hundred cases per property; the ``slow`` marker runs 10,000 mutated
-tokens and every single-byte substitution of a valid token.
+The full suite draws a few hundred cases per property (the quick loop a fifth of them); the
+``slow`` tests, which the quick loop leaves out, run 10,000 mutated tokens and every single-byte
+substitution of a valid token.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 from collections import Counter
@@ -18,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envelope import (
-    MAX_TOKEN_BYTES,
     AssumeRoleAuth,
     BedrockEnvelope,
     EnvelopeError,
@@ -30,7 +31,10 @@ from envelope import (
     encode,
     peek,
 )
+from envelope.codec import MAX_TOKEN_BYTES
 from tests.envelope.mutations import b64, mutate, sign_raw
+from tests.factories import make_envelope
+from tests.support.quick_loop import examples
 
 KEY = b"fuzz-key-0123456789abcdefghijklmn"
 KEYRING = Keyring(keys={"k1": KEY, "k0": b"previous-key-0123456789abcdefghij"}, active="k1")
@@ -38,22 +42,18 @@ IAT = 1_700_000_000
 NOW = IAT + 60
 
 
-def valid_envelope(**overrides: object) -> BedrockEnvelope:
-    fields: dict[str, object] = {
-        "region": "eu-west-1",
-        "cross_region": True,
-        "model_id": "eu.anthropic.claude-sonnet-4-20250514-v1:0",
-        "endpoint_url": "https://bedrock-runtime.eu-west-1.amazonaws.com",
-        "auth": AssumeRoleAuth(
-            role_arn="arn:aws:iam::111122223333:role/baton-eu", session_name="baton-root"
-        ),
-        "lineage": Lineage(root_id="0f8fad5bd9cb469fa16570867728950e", parent_id="p", depth=1),
-        "iat": IAT,
-        "exp": IAT + 3600,
-        "kid": "k1",
-    }
-    fields.update(overrides)
-    return BedrockEnvelope(**fields)  # type: ignore[arg-type]
+#: The envelope every fuzzed token starts from: signed, with every optional part filled in.
+valid_envelope = functools.partial(
+    make_envelope,
+    endpoint_url="https://bedrock-runtime.eu-west-1.amazonaws.com",
+    auth=AssumeRoleAuth(
+        role_arn="arn:aws:iam::111122223333:role/baton-eu", session_name="baton-root"
+    ),
+    lineage=Lineage(root_id="0f8fad5bd9cb469fa16570867728950e", parent_id="p", depth=1),
+    iat=IAT,
+    exp=IAT + 3600,
+    kid="k1",
+)
 
 
 TOKEN = encode(valid_envelope(), keyring=KEYRING)
@@ -84,9 +84,9 @@ def mutated(draw: st.DrawFn) -> str:
     return mutate(base, rng, rounds=draw(st.integers(1, 4)))
 
 
-def fuzz(examples: int) -> settings:
+def fuzz(budget: int) -> settings:
     return settings(
-        max_examples=examples,
+        max_examples=examples(budget),
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from pydantic import ValidationError
 
@@ -14,27 +16,17 @@ from envelope import (
     ProfileAuth,
     SealedAuth,
     check_endpoint_url,
-    is_loopback_host,
     is_region,
 )
+from envelope.urls import is_loopback_host
+from tests import factories
 
 IAT = 1_700_000_000
 EXP = IAT + 3600
 CIPHERTEXT = "gAAAAABlSEALEDcredentialsDoNotLog0123456789"
 
-
-def make_envelope(**overrides: object) -> BedrockEnvelope:
-    fields: dict[str, object] = {
-        "region": "eu-west-1",
-        "cross_region": True,
-        "model_id": "eu.anthropic.claude-sonnet-4-20250514-v1:0",
-        "lineage": Lineage(root_id="root-1"),
-        "iat": IAT,
-        "exp": EXP,
-        "kid": "k1",
-    }
-    fields.update(overrides)
-    return BedrockEnvelope(**fields)  # type: ignore[arg-type]
+#: This module's envelopes: a fixed clock, so validity windows need no real time.
+make_envelope = functools.partial(factories.make_envelope, iat=IAT, exp=EXP, kid="k1")
 
 
 def test_an_envelope_is_frozen():

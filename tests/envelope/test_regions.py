@@ -6,7 +6,7 @@ import pytest
 
 from envelope import geographies_of, geography_prefix, is_region
 
-#: The geography table of DESIGN.md / NOTES.md, one row per region.
+#: The geography table of docs/geographies.md, one row per region.
 GEOGRAPHY_TABLE = [
     *[
         (region, ("us", "global"))

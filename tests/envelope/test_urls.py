@@ -13,6 +13,7 @@ from urllib3.util import parse_url
 
 from envelope import Endpoint, check_endpoint_url, parse_endpoint
 from envelope.urls import DEFAULT_PORTS, parse_insecure_endpoints
+from tests.support.quick_loop import examples
 
 
 @pytest.mark.parametrize(
@@ -215,7 +216,7 @@ def _comparable(host: str | None) -> str | None:
     return host
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(candidates)
 @example("http://127.0.0.1:41001\\@127.0.0.1:41000")
 @example("http://remote.example\\@localhost")
@@ -236,7 +237,7 @@ def test_every_url_the_parser_accepts_is_read_alike_by_urllib3_and_urlsplit(url)
     assert (split.port or DEFAULT_PORTS[endpoint.scheme]) == endpoint.port
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(origins)
 def test_every_well_formed_origin_is_accepted_unless_its_host_is_a_disguised_number(url):
     split = urlsplit(url)

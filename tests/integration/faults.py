@@ -13,12 +13,18 @@ JOBS = 200
 #: Short enough that a crashed worker's jobs come back within seconds.
 FAST_REDELIVERY = {"BATON_VISIBILITY_TIMEOUT": "3", "BATON_JOB_LOCK_TTL": "3"}
 
-#: Redis as a broker can lose a message in one window, which is kombu's: BRPOP has taken it off
-#: the queue and kombu has not yet recorded it as unacknowledged when the connection drops or the
-#: worker dies (kombu issues #305, #593). Such a job never reaches a worker and is found nowhere
-#: on the broker. Dropped connections lost one job in a run in 3 of 16 runs; a SIGKILLed worker,
-#: one in 5 of 52; more than this in one run is not that window.
-MOST_LOST_BY_KOMBU = 2
+#: What a worker logs when it puts a job back on its queue (``workers.delivery.recovery``).
+PUT_BACK = "put back on its queue"
+
+
+def put_back(*workers: Any) -> Counter:
+    """How many jobs the workers put back, by reason (worker lost, lost in transit)."""
+    return Counter(
+        line.rsplit("(", 1)[1].rstrip(")").replace(" ", "_")
+        for worker in workers
+        for line in worker.proc.lines
+        if PUT_BACK in line
+    )
 
 
 def parent(make_orchestrator: Any, url: str) -> Any:

@@ -1,5 +1,6 @@
-"""Machinery of the fault, security and identity tests: emulator and worker processes with every
-option, crafted envelopes, results read straight from the backend, and the figures they print.
+"""Machinery of the fault, security and identity tests: crafted envelopes, results read straight
+from the backend, and the figures they print; the emulator and worker processes are the suite's
+own fixtures (``tests/conftest.py``).
 
 Nothing here mocks a broker, a worker or Bedrock: the emulator and the workers are real
 processes, the broker is the session's private Redis, and every process is stopped by its pid.
@@ -7,30 +8,32 @@ processes, the broker is the session's private Redis, and every process is stopp
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Keyring, Lineage, encode
-from tests.conftest import EmulatorProc, clean_env
-from tests.support.processes import Proc, python_argv
+from emulator import (
+    OTHER_ACCESS_KEY_ID,
+    OTHER_SECRET_ACCESS_KEY,
+    TEST_ACCESS_KEY_ID,
+    TEST_SECRET_ACCESS_KEY,
+)
+from envelope import HEADER_KEY, TASK_NAME, Keyring, Lineage, encode
+from tests.conftest import EmulatorProc, Worker
+from tests.factories import make_envelope
+from tests.support.processes import sigkill
 
 REGION = "eu-west-1"
 MODEL = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 QUEUE = f"baton.{REGION}"
 #: The emulator's documented test key pairs: the worker's ambient identity, and another one.
-AMBIENT = {"AWS_ACCESS_KEY_ID": "AKIDBATONEXAMPLE01"}
-AMBIENT["AWS_SECRET_ACCESS_KEY"] = "baton-test-secret-access-key-0001"
-OTHER = {"AWS_ACCESS_KEY_ID": "AKIDBATONEXAMPLE02"}
-OTHER["AWS_SECRET_ACCESS_KEY"] = "baton-test-secret-access-key-0002"
+AMBIENT = {"AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY}
+OTHER = {"AWS_ACCESS_KEY_ID": OTHER_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": OTHER_SECRET_ACCESS_KEY}
 
 
 #: The emulator process the fault, security and identity tests drive (the suite's own).
@@ -43,52 +46,6 @@ def emulator_proc(start_emulator: Callable[..., Bedrock]) -> Callable[..., Bedro
     return start_emulator
 
 
-@dataclass
-class Worker:
-    """A ``baton worker`` process."""
-
-    proc: Proc
-    env: dict[str, str] = field(repr=False)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def children(self) -> list[int]:
-        return descendants(self.pid)
-
-    def received(self) -> list[str]:
-        """Job IDs of every delivery this worker logged, repeats included."""
-        marker = f"Task {TASK_NAME}["
-        return [
-            line.split(marker, 1)[1].split("]", 1)[0]
-            for line in self.proc.lines
-            if marker in line and "] received" in line
-        ]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid``, read from /proc, children before grandchildren."""
-    found, queue = [], [pid]
-    while queue:
-        parent = queue.pop(0)
-        try:
-            with open(f"/proc/{parent}/task/{parent}/children") as handle:
-                kids = [int(item) for item in handle.read().split()]
-        except OSError:
-            continue
-        found += kids
-        queue += kids
-    return found
-
-
-def sigkill(*pids: int) -> None:
-    """SIGKILL each pid that is still there."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 def kill_whole_worker(worker: Worker) -> int:
     """SIGKILL the worker's main process and every pool child; return how many died."""
     pids = [worker.pid, *worker.children()]
@@ -98,55 +55,19 @@ def kill_whole_worker(worker: Worker) -> int:
 
 
 @pytest.fixture()
-def worker_proc(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Callable[..., Worker]]:
-    """Factory: ``baton worker`` with any flags; ambient identity is the primary test key."""
-    started: list[Proc] = []
-    broker, backend = redis_urls
-
-    def start(
-        *regions: str,
-        pool: str = "threads",
-        concurrency: int = 4,
-        env: Mapping[str, str] | None = None,
-        flags: Iterable[str] = (),
-    ) -> Worker:
-        full_env = clean_env(
-            BATON_BROKER_URL=broker,
-            BATON_RESULT_BACKEND=backend,
-            BATON_ENVELOPE_KEY=envelope_key,
-            BATON_ALLOWED_ENDPOINTS="loopback",  # the emulators, on any free port
-            **AMBIENT,
-        )
-        full_env.update(env or {})
-        args = ["-m", "baton", "worker", "--pool", pool, "--concurrency", str(concurrency)]
-        args += [arg for region in regions or (REGION,) for arg in ("--region", region)]
-        proc = Proc(python_argv(*args, *flags), env=full_env, name="worker")
-        started.append(proc)
-        proc.wait_for(" ready.")
-        return Worker(proc=proc, env=full_env)
-
-    yield start
-    for proc in started:
-        if proc.popen.poll() is None:
-            sigkill(*descendants(proc.pid))  # orphaned pool children of a killed main process
-        proc.stop()
+def worker_proc(start_worker: Callable[..., Worker]) -> Callable[..., Worker]:
+    """The suite's ``start_worker`` under its old name, for the modules that still use it."""
+    return start_worker
 
 
 def crafted(endpoint: str | None, *, keyring: Keyring, **overrides: Any) -> str:
     """Sign an envelope for ``endpoint`` with ``keyring``; ``overrides`` replace any field."""
-    now = int(time.time())
     fields: dict[str, Any] = {
-        "region": REGION,
-        "cross_region": True,
-        "model_id": MODEL,
         "endpoint_url": endpoint,
         "lineage": Lineage(root_id=f"crafted-{secrets.token_hex(4)}"),
-        "iat": now,
-        "exp": now + 600,
         "kid": keyring.active,
     }
-    fields.update(overrides)
-    return encode(BedrockEnvelope(**fields), keyring=keyring)
+    return encode(make_envelope(**{**fields, **overrides}), keyring=keyring)
 
 
 def publish(app: Any, token: object, *, prompt: str = "hello", queue: str = QUEUE) -> Any:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import broker_url
+from tests.support.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
 pytestmark = pytest.mark.integration
@@ -46,8 +47,8 @@ def tree_fleet(broker: str, redis_server: RedisServer, start_emulator) -> Iterat
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=key,
             BATON_ALLOWED_ENDPOINTS=bedrock.url,
-            AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
-            AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+            AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY,
             AWS_DEFAULT_REGION="us-east-1",
         )
         argv = ["-m", "baton", "worker", "--pool", "prefork", "--concurrency", "1"]

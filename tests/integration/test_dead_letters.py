@@ -7,14 +7,15 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 
 import pytest
 
-from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, Lineage, encode
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from envelope import HEADER_KEY, TASK_NAME, Lineage, encode
 from tests.baton.test_cli import baton
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import broker_url
+from tests.factories import make_envelope
+from tests.support.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
 pytestmark = pytest.mark.integration
@@ -34,8 +35,8 @@ def fleet(request, redis_server: RedisServer, start_emulator):
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=key,
             BATON_ALLOWED_ENDPOINTS=bedrock.url,
-            AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
-            AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+            AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY,
         )
         settings = ProducerSettings(broker_url=broker, result_backend=backend, envelope_key=key)
         app, workers = producer_app(settings), []
@@ -59,15 +60,11 @@ def fleet(request, redis_server: RedisServer, start_emulator):
 
 
 def signed(keyring, endpoint: str, region: str) -> str:
-    now = int(time.time())
-    envelope = BedrockEnvelope(
+    envelope = make_envelope(
         region=region,
-        cross_region=True,
         model_id=f"{region[:2]}.{MODEL}",
         endpoint_url=endpoint,
         lineage=Lineage(root_id="dead-letters"),
-        iat=now,
-        exp=now + 600,
         kid=keyring.active,
     )
     return encode(envelope, keyring=keyring)
@@ -80,7 +77,7 @@ def tampered(token: str) -> str:
 
 
 def test_refusals_are_dead_lettered_and_replay_runs_them_once_the_policy_allows(fleet):
-    from workers.deadletters import DeadLetters
+    from workers import DeadLetters
 
     app, keyring, bedrock, start, env = fleet
     worker = start()

@@ -2,10 +2,10 @@
 result backend) is closed nine times in a run, and RabbitMQ's too where it is the broker. Real
 Redis, real RabbitMQ, a real worker, a real emulator.
 
-Redis as a broker can lose a message in one window, which is kombu's: BRPOP took it off the queue
-and the reply died with the connection before kombu recorded it as unacknowledged (kombu issues
-#305, #593). Such a job never reaches a worker. RabbitMQ has no such window, so the job-tree run
-(chords, whose bookkeeping lives in the result backend) uses it and must lose nothing at all.
+Redis as a broker has a window of kombu's: BRPOP took a message off the queue and the reply died
+with the connection before kombu recorded it as unacknowledged (kombu issues #305, #593). It lost
+a job in about one run in four here, until the publish ledger (``envelope.ledger``): such a
+message is now put back, and the runs must lose nothing on either broker.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from tests.integration.brokers import close_all_connections
 from tests.integration.faults import (
     FAST_REDELIVERY,
     JOBS,
-    MOST_LOST_BY_KOMBU,
     lost_where,
     one_result_each,
     parent,
+    put_back,
     report,
     spawn,
 )
@@ -115,6 +115,7 @@ def run_leaf_jobs(
         connections_killed=killed,
         consumer_restarts=sum("Connection to broker lost" in line for line in running.proc.lines),
         lost_before_any_worker=sum(job not in deliveries for job in outcome.lost),
+        put_back=dict(put_back(running)),
     )
     return outcome, running
 
@@ -130,10 +131,8 @@ def test_dropped_connections_lose_no_job_a_worker_was_given(
     lost_by_baton, never_received = lost_where(outcome, running.received())
     assert running.proc.popen.poll() is None
     assert lost_by_baton == [], told_about(running, lost_by_baton)
-    if broker.startswith("amqp://"):
-        assert never_received == []
-    assert len(never_received) <= MOST_LOST_BY_KOMBU, "more lost than kombu's BRPOP window loses"
-    assert one_result_each(outcome, leaving_out=never_received)
+    assert never_received == []
+    assert one_result_each(outcome)
 
 
 @pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)

@@ -15,37 +15,20 @@ import pytest
 from envelope import (
     HEADER_KEY,
     TASK_NAME,
-    BedrockEnvelope,
     EnvelopeExpired,
     EnvelopeMissing,
     EnvelopeSignatureInvalid,
     EnvelopeUnknownKey,
     Keyring,
-    Lineage,
     encode,
 )
+from tests.factories import make_envelope
 from workers import RegionNotAllowed
 
 pytestmark = pytest.mark.integration
 
 REGION = "eu-west-1"
 MODEL = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
-
-
-def envelope(endpoint: str, **overrides) -> BedrockEnvelope:
-    now = int(time.time())
-    fields = dict(
-        region=REGION,
-        cross_region=True,
-        model_id=MODEL,
-        endpoint_url=endpoint,
-        lineage=Lineage(root_id="fail-closed"),
-        iat=now,
-        exp=now + 600,
-        kid="default",
-    )
-    fields.update(overrides)
-    return BedrockEnvelope(**fields)
 
 
 def tamper_region(token: str) -> str:
@@ -79,13 +62,18 @@ def outcomes(fleet):
     now = int(time.time())
     return {
         EnvelopeMissing: None,
-        EnvelopeSignatureInvalid: tamper_region(encode(envelope(bedrock.url), keyring=keyring)),
-        EnvelopeExpired: encode(
-            envelope(bedrock.url, iat=now - 7200, exp=now - 3600), keyring=keyring
+        EnvelopeSignatureInvalid: tamper_region(
+            encode(make_envelope(endpoint_url=bedrock.url), keyring=keyring)
         ),
-        EnvelopeUnknownKey: encode(envelope(bedrock.url, kid="old"), keyring=foreign),
+        EnvelopeExpired: encode(
+            make_envelope(endpoint_url=bedrock.url, iat=now - 7200, exp=now - 3600), keyring=keyring
+        ),
+        EnvelopeUnknownKey: encode(
+            make_envelope(endpoint_url=bedrock.url, kid="old"), keyring=foreign
+        ),
         RegionNotAllowed: encode(
-            envelope(bedrock.url, region="us-east-1", model_id="us." + MODEL[3:]), keyring=keyring
+            make_envelope(endpoint_url=bedrock.url, region="us-east-1", model_id="us." + MODEL[3:]),
+            keyring=keyring,
         ),
     }
 
@@ -105,7 +93,7 @@ def test_refused_envelopes_never_run_and_never_call_bedrock(fleet):
 
 def test_the_same_fleet_runs_a_correctly_signed_job(fleet):
     bedrock, app, keyring = fleet
-    job = publish(app, encode(envelope(bedrock.url), keyring=keyring))
+    job = publish(app, encode(make_envelope(endpoint_url=bedrock.url), keyring=keyring))
     result = job.get(timeout=30)
     assert (result["region"], result["model_id"]) == (REGION, MODEL)
     assert [(c["region"], c["status"]) for c in bedrock.calls()] == [(REGION, 200)]

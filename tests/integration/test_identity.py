@@ -79,10 +79,10 @@ def seal_key() -> str:
 
 
 def test_assume_role_jobs_call_bedrock_as_the_role_with_one_assume_role_per_session(
-    emulator_proc, worker_proc, parent
+    emulator_proc, start_worker, parent
 ):
     emulator = emulator_proc(REGION)
-    worker_proc(pool="threads", concurrency=4)
+    start_worker(pool="threads", concurrency=4)
     first = parent(emulator.url, identity="assume_role", role_arn=ROLE)
     second = parent(emulator.url, identity="assume_role", role_arn=ROLE)
 
@@ -116,9 +116,11 @@ def test_assume_role_jobs_call_bedrock_as_the_role_with_one_assume_role_per_sess
     assert calls.index(assumed[0]) < calls.index(converse[0])
 
 
-def test_each_prefork_child_assumes_the_role_once_and_reuses_it(emulator_proc, worker_proc, parent):
+def test_each_prefork_child_assumes_the_role_once_and_reuses_it(
+    emulator_proc, start_worker, parent
+):
     emulator = emulator_proc(REGION)
-    worker_proc(pool="prefork", concurrency=2)
+    start_worker(pool="prefork", concurrency=2)
     orch = parent(emulator.url, identity="assume_role", role_arn=ROLE)
 
     orch.gather([orch.spawn(f"job {i}") for i in range(8)], timeout=60)
@@ -132,10 +134,10 @@ def test_each_prefork_child_assumes_the_role_once_and_reuses_it(emulator_proc, w
 
 
 def test_a_role_whose_trust_refuses_the_worker_is_identity_unavailable(
-    emulator_proc, worker_proc, parent
+    emulator_proc, start_worker, parent
 ):
     emulator = emulator_proc(REGION, deny_assume=[ROLE])
-    worker_proc()
+    start_worker()
     orch = parent(emulator.url, identity="assume_role", role_arn=ROLE)
 
     with pytest.raises(IdentityUnavailable, match=f"STS AssumeRole of {ROLE} failed"):
@@ -157,10 +159,10 @@ def profile_files(tmp_path, profiles: dict[str, dict[str, str]]) -> dict[str, st
 
 
 def test_profile_mode_uses_the_named_profile_and_names_a_missing_one(
-    emulator_proc, worker_proc, parent, tmp_path
+    emulator_proc, start_worker, parent, tmp_path
 ):
     emulator = emulator_proc(REGION)
-    worker_proc(env=profile_files(tmp_path, {"baton-eu": OTHER}))
+    start_worker(env=profile_files(tmp_path, {"baton-eu": OTHER}))
     present = parent(emulator.url, identity="profile", identity_profile="baton-eu")
     missing = parent(emulator.url, identity="profile", identity_profile="baton-missing")
 
@@ -176,18 +178,18 @@ def test_profile_mode_uses_the_named_profile_and_names_a_missing_one(
 
 
 def test_sealed_parent_credentials_sign_the_call_and_need_the_seal_key(
-    emulator_proc, worker_proc, parent, monkeypatch
+    emulator_proc, start_worker, parent, monkeypatch
 ):
     emulator = emulator_proc(REGION)
     credentials = temporary_credentials(emulator.url)
     as_parent(monkeypatch, credentials)
     key = seal_key()
     orch = parent(emulator.url, identity="sealed", seal_key=key)
-    keyed = worker_proc(env={"BATON_SEAL_KEY": key, **OTHER})
+    keyed = start_worker(env={"BATON_SEAL_KEY": key, **OTHER})
 
     answers = orch.gather([orch.spawn(f"sealed {i}") for i in range(3)], timeout=60)
     keyed.proc.stop()
-    worker_proc(env=OTHER)  # no BATON_SEAL_KEY
+    start_worker(env=OTHER)  # no BATON_SEAL_KEY
     unkeyed = orch.spawn("without the key")
     outcome = settle(orch.app, [unkeyed.id], timeout=30)
 
@@ -202,12 +204,12 @@ def test_sealed_parent_credentials_sign_the_call_and_need_the_seal_key(
 
 
 def test_sealed_credentials_do_not_open_with_another_seal_key(
-    emulator_proc, worker_proc, parent, monkeypatch
+    emulator_proc, start_worker, parent, monkeypatch
 ):
     emulator = emulator_proc(REGION)
     as_parent(monkeypatch, temporary_credentials(emulator.url))
     orch = parent(emulator.url, identity="sealed", seal_key=seal_key())
-    worker_proc(env={"BATON_SEAL_KEY": seal_key(), **OTHER})
+    start_worker(env={"BATON_SEAL_KEY": seal_key(), **OTHER})
 
     with pytest.raises(IdentityUnavailable, match="do not open with this worker's BATON_SEAL_KEY"):
         orch.spawn("wrong key").get(timeout=30)
@@ -215,12 +217,12 @@ def test_sealed_credentials_do_not_open_with_another_seal_key(
 
 
 def test_a_sealed_ciphertext_that_is_not_base64_is_identity_unavailable(
-    emulator_proc, worker_proc, producer_settings
+    emulator_proc, start_worker, producer_settings
 ):
     from orchestrator import close_producer, producer_app
 
     emulator = emulator_proc(REGION)
-    worker_proc(env={"BATON_SEAL_KEY": seal_key()})
+    start_worker(env={"BATON_SEAL_KEY": seal_key()})
     app = producer_app(producer_settings)
     sealed = SealedAuth(ciphertext="A", exp=int(time.time()) + 600)
     token = crafted(emulator.url, keyring=producer_settings.keyring(), auth=sealed)

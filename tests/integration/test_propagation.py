@@ -1,7 +1,8 @@
 """Propagation on every Celery path, for any task on the Baton app, on both brokers and all pools.
 
 Each row is a path a job can take to run. "Celery alone" is what Celery copies without Baton
-(measured, see ../shared/NOTES.md); "Baton" is how the envelope gets there. Expected lineage: the
+(measured; docs/celery-headers.md has the measurement and what follows from it); "Baton" is how
+the envelope gets there. Expected lineage: the
 parent's own publishes and the steps of one workflow share depth 0; anything published from
 inside a task body is its child (depth 1, that task as parent_id).
 
@@ -38,7 +39,7 @@ import pytest
 from celery import chain, chord, group
 
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import broker_url
+from tests.support.brokers import broker_url
 from tests.support.processes import Proc, celery_worker_argv
 
 pytestmark = pytest.mark.integration

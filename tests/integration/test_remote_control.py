@@ -19,8 +19,8 @@ def attacker(redis_urls):
     app.close()
 
 
-def test_a_worker_ignores_a_keyless_shutdown_broadcast_by_default(worker_proc, attacker):
-    worker = worker_proc(pool="solo", concurrency=1)
+def test_a_worker_ignores_a_keyless_shutdown_broadcast_by_default(start_worker, attacker):
+    worker = start_worker(pool="solo", concurrency=1)
     assert attacker.control.ping(timeout=2) == []  # it answers no remote control at all
     attacker.control.shutdown()
     # The broadcast was sent; a worker that obeyed would log its warm shutdown and exit. The
@@ -31,7 +31,7 @@ def test_a_worker_ignores_a_keyless_shutdown_broadcast_by_default(worker_proc, a
     assert "shutdown" not in worker.proc.output().lower()
 
 
-def test_a_worker_that_opts_in_answers_remote_control(worker_proc, attacker):
-    worker_proc(pool="solo", concurrency=1, flags=["--remote-control"])
+def test_a_worker_that_opts_in_answers_remote_control(start_worker, attacker):
+    start_worker(pool="solo", concurrency=1, flags=["--remote-control"])
     replies = attacker.control.ping(timeout=5)
     assert len(replies) == 1 and next(iter(replies[0].values())) == {"ok": "pong"}

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from envelope import HEADER_KEY, TASK_NAME
-from envelope.binding import BINDING_KEY
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from envelope import BINDING_KEY, HEADER_KEY, TASK_NAME
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import broker_url
+from tests.support.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
 pytestmark = pytest.mark.integration
@@ -68,8 +68,8 @@ def fleet(request, redis_server: RedisServer, start_emulator) -> Iterator[dict[s
             BATON_RESULT_BACKEND=backend,
             BATON_ENVELOPE_KEY=key,
             BATON_ALLOWED_ENDPOINTS="loopback",  # the emulator, on a free port
-            AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
-            AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+            AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY,
         )
         plain = Celery("attacker", broker=broker, backend=backend, set_as_current=False)
         worker: list[Proc] = []
@@ -100,7 +100,7 @@ def fleet(request, redis_server: RedisServer, start_emulator) -> Iterator[dict[s
 
 
 def test_a_captured_header_runs_no_other_job_and_each_forgery_is_dead_lettered(fleet):
-    from workers.deadletters import DeadLetters
+    from workers import DeadLetters
 
     orch, plain = fleet["orch"], fleet["plain"]
     original = orch.spawn("the parent's own prompt")

@@ -165,7 +165,7 @@ class Workload:
 
 @pytest.fixture()
 def workload(
-    emulator_proc, worker_proc, redis_urls, redis_server, envelope_key, monkeypatch, tmp_path
+    emulator_proc, start_worker, redis_urls, redis_server, envelope_key, monkeypatch, tmp_path
 ) -> Workload:
     emulator = emulator_proc(REGION)
     credentials = temporary_credentials(emulator.url)
@@ -174,8 +174,8 @@ def workload(
     worker_env = {"BATON_SEAL_KEY": key, "AWS_BEARER_TOKEN_BEDROCK": bearer}
     flags = ("--loglevel", "debug", "--debug")
     workers = [
-        worker_proc(pool="threads", concurrency=4, env=worker_env, flags=flags),
-        worker_proc(pool="prefork", concurrency=2, env=worker_env, flags=flags),
+        start_worker(pool="threads", concurrency=4, env=worker_env, flags=flags),
+        start_worker(pool="prefork", concurrency=2, env=worker_env, flags=flags),
     ]
     as_parent(monkeypatch, credentials)
     broker, backend = redis_urls

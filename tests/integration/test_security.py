@@ -61,13 +61,13 @@ def producer(redis_urls, envelope_key):
 
 
 def dead_letters(app) -> list[dict]:
-    from workers.deadletters import DeadLetters
+    from workers import DeadLetters
 
     return DeadLetters(app).entries()
 
 
 def test_queued_jobs_survive_a_key_rotation_and_a_retired_key_is_refused(
-    emulator_proc, worker_proc, producer
+    emulator_proc, start_worker, producer
 ):
     k1, k2 = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     emulator = emulator_proc("eu-west-1")
@@ -75,12 +75,12 @@ def test_queued_jobs_survive_a_key_rotation_and_a_retired_key_is_refused(
     _, ring2 = producer(f"k2:{k2}")
     queued = [publish(app, crafted(emulator.url, keyring=ring1)) for _ in range(5)]
 
-    rotating = worker_proc(env={"BATON_ENVELOPE_KEYS": f"k2:{k2},k1:{k1}"})
+    rotating = start_worker(env={"BATON_ENVELOPE_KEYS": f"k2:{k2},k1:{k1}"})
     outcome = settle(app, [job.id for job in queued], timeout=30)
     rotating.proc.stop()
     late = publish(app, crafted(emulator.url, keyring=ring1))
     current = publish(app, crafted(emulator.url, keyring=ring2))
-    worker_proc(env={"BATON_ENVELOPE_KEYS": f"k2:{k2}"})
+    start_worker(env={"BATON_ENVELOPE_KEYS": f"k2:{k2}"})
 
     with pytest.raises(EnvelopeUnknownKey, match="'k1'"):
         late.get(timeout=30)
@@ -103,10 +103,10 @@ def test_queued_jobs_survive_a_key_rotation_and_a_retired_key_is_refused(
     ids=["10s-past", "20s-past", "45s-past", "5min-past"],
 )
 def test_expiry_has_a_30_second_clock_skew_allowance(
-    emulator_proc, worker_proc, producer, seconds_past_exp, runs
+    emulator_proc, start_worker, producer, seconds_past_exp, runs
 ):
     emulator = emulator_proc("eu-west-1")
-    worker_proc()
+    start_worker()
     app, ring = producer()
     exp = int(time.time()) - seconds_past_exp
     job = publish(app, crafted(emulator.url, keyring=ring, iat=exp - 600, exp=exp))
@@ -122,10 +122,10 @@ def test_expiry_has_a_30_second_clock_skew_allowance(
 
 
 def test_a_signed_envelope_naming_an_endpoint_outside_the_allowlist_is_refused(
-    emulator_proc, worker_proc, producer
+    emulator_proc, start_worker, producer
 ):
     real, decoy = emulator_proc("eu-west-1"), emulator_proc("eu-west-1")
-    worker_proc(env={"BATON_ALLOWED_ENDPOINTS": real.url})
+    start_worker(env={"BATON_ALLOWED_ENDPOINTS": real.url})
     app, ring = producer()
     assume = AssumeRoleAuth(role_arn=ROLE, session_name="baton-allowlist")
     to_decoy = publish(app, crafted(decoy.url, keyring=ring))
@@ -176,13 +176,13 @@ def forged(endpoint: str, *, keyring: Keyring, **overrides: object) -> str:
 
 
 def test_an_endpoint_urllib3_reads_differently_is_refused_and_its_real_port_never_connected(
-    emulator_proc, worker_proc, producer
+    emulator_proc, start_worker, producer
 ):
     emulator = emulator_proc("eu-west-1")
     allowed = parse_endpoint(emulator.url)
     decoy = Listener()
     try:
-        worker_proc(env={"BATON_ALLOWED_ENDPOINTS": emulator.url})
+        start_worker(env={"BATON_ALLOWED_ENDPOINTS": emulator.url})
         app, ring = producer()
         # urlsplit reads port A, the allowed emulator; urllib3 connects to port B, the decoy.
         tricky = f"http://127.0.0.1:{decoy.port}\\@127.0.0.1:{allowed.port}"
@@ -207,10 +207,10 @@ def test_an_endpoint_urllib3_reads_differently_is_refused_and_its_real_port_neve
 
 
 def test_a_token_over_4_kib_is_refused_before_parsing_even_when_correctly_signed(
-    emulator_proc, worker_proc, producer
+    emulator_proc, start_worker, producer
 ):
     emulator = emulator_proc("eu-west-1")
-    worker_proc()
+    start_worker()
     app, ring = producer()
     sealed = SealedAuth(ciphertext="c" * 3072, exp=int(time.time()) + 600)
     token = crafted(emulator.url, keyring=ring, auth=sealed, model_id="m" * 2048)
@@ -228,10 +228,10 @@ FUZZED_JOBS = 200
 
 
 def test_two_hundred_mutated_tokens_run_nothing_and_crash_no_worker(
-    emulator_proc, worker_proc, producer
+    emulator_proc, start_worker, producer
 ):
     emulator = emulator_proc("eu-west-1")
-    running = worker_proc(pool="prefork", concurrency=2)
+    running = start_worker(pool="prefork", concurrency=2)
     app, ring = producer()
     rng = random.Random(20261128)
     valid = [crafted(emulator.url, keyring=ring) for _ in range(10)]

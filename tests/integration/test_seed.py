@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from tests.conftest import clean_env
 
 pytestmark = pytest.mark.integration
@@ -100,8 +101,8 @@ def test_control_a_client_from_the_worker_local_defaults_gets_403(start_emulator
         AWS_DEFAULT_REGION="us-east-1",
         AWS_REGION="us-east-1",
         AWS_ENDPOINT_URL=real.url,
-        AWS_ACCESS_KEY_ID="AKIDBATONEXAMPLE01",
-        AWS_SECRET_ACCESS_KEY="baton-test-secret-access-key-0001",
+        AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY,
     )
     import sys
 

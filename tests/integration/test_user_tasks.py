@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import RedisServer, clean_env
-from tests.integration.brokers import broker_url
 from tests.integration.user_parent import PATHS
+from tests.support.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
 pytestmark = pytest.mark.integration

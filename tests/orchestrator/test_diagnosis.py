@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from orchestrator.diagnosis import access_denied, connection_error, invalid_model, on_demand
+import pytest
+
+from orchestrator.diagnosis import (
+    access_denied,
+    bedrock_error,
+    connection_error,
+    invalid_model,
+    on_demand,
+    other_error,
+)
 
 SONNET = "anthropic.claude-sonnet-4-20250514-v1:0"
 DENIED = (
@@ -10,6 +19,7 @@ DENIED = (
     "bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1:111122223333:inference-profile/"
     f"us.{SONNET} because no identity-based policy allows the bedrock:InvokeModel action"
 )
+WHERE = {"region": "us-east-1", "model_id": f"us.{SONNET}"}
 
 
 def test_a_403_names_identity_resource_region_and_the_missing_statement():
@@ -42,3 +52,29 @@ def test_a_connection_error_lists_the_proxy_variables():
         OSError("refused"), endpoint="https://x", environ={"HTTPS_PROXY": "http://proxy:3128"}
     )
     assert "proxy settings: HTTPS_PROXY=http://proxy:3128" in verdict.lines
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "same_as"),
+    [
+        ("AccessDeniedException", DENIED, lambda: access_denied(DENIED, **WHERE)),
+        (
+            "ValidationException",
+            "The provided model identifier is invalid.",
+            lambda: invalid_model(**WHERE),
+        ),
+        (
+            "ValidationException",
+            "Invocation of model ID x with on-demand throughput isn’t supported.",
+            lambda: on_demand(**WHERE),
+        ),
+        (
+            "ThrottlingException",
+            "slow down",
+            lambda: other_error("ThrottlingException", 429, "slow down"),
+        ),
+    ],
+    ids=["403", "invalid model ID", "on-demand", "any other"],
+)
+def test_an_error_bedrock_answered_with_gets_the_explanation_of_its_kind(code, message, same_as):
+    assert bedrock_error(code, 429, message, **WHERE) == same_as()

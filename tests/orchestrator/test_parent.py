@@ -1,4 +1,5 @@
-"""The parent's publishes, read back from a real Redis list: queue, header, kwargs, lineage."""
+"""The parent's publishes, read back from the Redis list they land in: queue, header, kwargs,
+lineage. The broker is fakeredis, through kombu's own Redis transport (the publish ledger's)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,26 @@ import base64
 import json
 
 import pytest
-import redis
 from celery import Celery
 
 from envelope import HEADER_KEY, TASK_NAME, ModelNotInGeography, decode
+from tests.support.fake_redis import FakeRedisServer
 
 
 @pytest.fixture()
-def queued(redis_urls):
-    client = redis.Redis.from_url(redis_urls[0])
+def redis_urls(fake_redis: FakeRedisServer) -> tuple[str, str]:
+    """Broker and backend of ``make_orchestrator``, on fakeredis."""
+    return fake_redis.url(0), fake_redis.url(1)
+
+
+@pytest.fixture()
+def queued(fake_redis: FakeRedisServer):
+    client = fake_redis.client(0)
 
     def read(queue: str) -> list[dict]:
         return [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
 
-    yield read
-    client.close()
+    return read
 
 
 def test_spawn_enqueues_on_the_region_queue_with_a_signed_envelope(make_orchestrator, queued):
@@ -75,11 +81,13 @@ def test_propagating_leaves_an_existing_envelope_alone(make_orchestrator, queued
     assert message["headers"][HEADER_KEY] == "v1.keep.me"
 
 
-def test_an_unrelated_celery_app_in_the_same_process_is_not_touched(make_orchestrator, redis_urls):
+def test_an_unrelated_celery_app_in_the_same_process_is_not_touched(
+    make_orchestrator, redis_urls, queued
+):
     orch = make_orchestrator({"AWS_REGION": "eu-central-1"})
     other = Celery("other", broker=redis_urls[0], set_as_current=False)
     other.send_task("plain", queue="plain")
-    raw = redis.Redis.from_url(redis_urls[0]).lrange("plain", 0, -1)
-    assert HEADER_KEY not in json.loads(raw[0])["headers"]
+    [message] = queued("plain")
+    assert HEADER_KEY not in message["headers"]
     other.close()
     assert orch.envelope.region == "eu-central-1"

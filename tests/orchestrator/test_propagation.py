@@ -14,13 +14,13 @@ import pytest
 from celery import Celery
 from celery.signals import before_task_publish
 
-from envelope import HEADER_KEY
-from envelope.binding import BINDING_KEY
+from envelope import BINDING_KEY, HEADER_KEY
 
 
 @pytest.fixture()
 def orch() -> Iterator[Any]:
     from orchestrator import Orchestrator, ProducerSettings, capture, close_producer, producer_app
+    from orchestrator.propagation import disconnect
 
     settings = ProducerSettings(
         broker_url="memory://localhost/",
@@ -32,6 +32,7 @@ def orch() -> Iterator[Any]:
         config=capture(environ={"AWS_REGION": "eu-west-1"}), settings=settings, app=app
     )
     close_producer(app)
+    disconnect()  # the hook is process-wide: later tests start without it or this keyring
 
 
 @pytest.fixture()
@@ -66,3 +67,12 @@ def test_the_parents_own_publish_inside_a_block_carries_the_envelope_bound_to_it
 def test_a_spawn_is_bound_too(orch, sent):
     orch.spawn("hello")
     assert sent[0][HEADER_KEY] and sent[0][BINDING_KEY]
+
+
+def test_disconnect_removes_the_hook_so_a_publish_carries_nothing(orch, sent):
+    from orchestrator.propagation import disconnect
+
+    disconnect()
+    with orch.propagating():
+        orch.app.send_task("user.summarize", kwargs={"text": "hi"})
+    assert HEADER_KEY not in sent[0] and BINDING_KEY not in sent[0]

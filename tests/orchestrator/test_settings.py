@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from envelope.constants import (
+from envelope import (
     MAX_CHILDREN,
     MAX_DEPTH,
     MAX_ENVELOPE_TTL_SECONDS,
     MAX_JOBS,
     MAX_TURNS,
     MIN_ENVELOPE_TTL_SECONDS,
+    Limits,
+    settings_problem,
 )
-from envelope.model import Limits
-from envelope.transport import settings_problem
 from orchestrator import ProducerSettings
 
 BOUNDS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -100,6 +101,28 @@ class Proc:
         if self.popen.stdout is not None:
             self.popen.stdout.close()
         return int(self.popen.returncode)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid``, read from /proc, children before grandchildren."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop(0)
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as handle:
+                kids = [int(item) for item in handle.read().split()]
+        except OSError:
+            continue
+        found += kids
+        queue += kids
+    return found
+
+
+def sigkill(*pids: int) -> None:
+    """SIGKILL each pid that is still there."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def python_argv(*args: str) -> list[str]:

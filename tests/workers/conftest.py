@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-#: The worker's own (ambient) identity in these tests: the emulator's first test key pair.
-AMBIENT_KEY = "AKIDBATONEXAMPLE01"
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 
 
 @pytest.fixture()
@@ -22,6 +21,6 @@ def wrong_worker_env(monkeypatch):
     ):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "stray-token")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AMBIENT_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "baton-test-secret-access-key-0001")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
     monkeypatch.setenv("BATON_ENVELOPE_KEY", "a-secret-that-must-not-reach-a-subprocess")

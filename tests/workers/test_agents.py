@@ -15,7 +15,6 @@ from workers.agents import (
     MAX_FRONT_MATTER_BYTES,
     Agent,
     AgentRegistry,
-    get_agent,
     load_agent_file,
 )
 from workers.errors import AgentDefinitionInvalid, UnknownAgent, WorkerError
@@ -29,6 +28,9 @@ tools: Read, Grep
 ---
 You are a security reviewer.
 """
+
+#: The built-in agents alone, as a worker without BATON_AGENTS_DIR has them.
+BUILTINS = AgentRegistry.load(directory=None)
 
 
 @pytest.fixture
@@ -59,20 +61,19 @@ def test_builtins_include_the_default_explorer_planner_and_code_architect():
 
 
 def test_the_explorer_runs_on_haiku_and_the_others_inherit_the_parents_model():
-    assert get_agent("explorer").model == "haiku"
-    assert get_agent("planner").model is None
-    assert get_agent("code-architect").model is None
-    assert get_agent(DEFAULT_AGENT).model is None
+    assert BUILTINS.get("explorer").model == "haiku"
+    assert BUILTINS.get("planner").model is None
+    assert BUILTINS.get("code-architect").model is None
+    assert BUILTINS.get(DEFAULT_AGENT).model is None
 
 
 def test_no_agent_name_means_the_general_purpose_agent():
-    assert get_agent(None).name == "general-purpose"
-    assert AgentRegistry.load(directory=None).get(None).name == "general-purpose"
+    assert BUILTINS.get(None).name == "general-purpose"
 
 
 def test_unknown_agent_lists_the_known_names():
     with pytest.raises(UnknownAgent) as caught:
-        get_agent("nope")
+        BUILTINS.get("nope")
     message = str(caught.value)
     assert "'nope'" in message
     for name in ("code-architect", "explorer", "general-purpose", "planner"):
@@ -101,12 +102,12 @@ def test_a_registry_without_the_default_agent_is_refused():
         AgentRegistry({"planner": BUILTIN_AGENTS["planner"]})
 
 
-def test_get_agent_can_be_pointed_at_a_loaded_registry(write_agent, tmp_path):
+def test_a_loaded_registrys_agents_are_its_own_not_the_builtins(write_agent, tmp_path):
     write_agent("security-reviewer.md", SECURITY_REVIEWER)
     registry = AgentRegistry.load(directory=agents_dir(tmp_path))
-    assert get_agent("security-reviewer", registry=registry).model == "haiku"
+    assert registry.get("security-reviewer").model == "haiku"
     with pytest.raises(UnknownAgent):
-        get_agent("security-reviewer")
+        BUILTINS.get("security-reviewer")
 
 
 # --- loading a directory -----------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_a_user_file_overrides_a_builtin_of_the_same_name(write_agent, tmp_path)
         "Explore our way.",
         str(path),
     )
-    assert get_agent("explorer").model == "haiku"
+    assert BUILTINS.get("explorer").model == "haiku"
 
 
 def test_the_body_is_the_system_prompt_with_surrounding_whitespace_trimmed(write_agent):

@@ -21,8 +21,7 @@ from celery.exceptions import Reject
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from envelope import job_lock_key
-from envelope.transport import BACKEND_RETRY_SETTINGS
+from envelope import BACKEND_RETRY_SETTINGS, job_lock_key
 from tests.support.dropproxy import DropProxy
 from workers.delivery import backend, budget
 from workers.delivery.backend import BatonRedisBackend, chord_safe
@@ -107,21 +106,6 @@ def test_a_budget_reservation_whose_reply_was_lost_counts_once(proxy):
 
     assert proxy.lost == 1 and reserved
     assert int(app.backend.client.get(f"{budget.KEY_PREFIX}root-lost")) == 3
-
-
-def test_a_turn_asking_again_gets_its_first_answer_and_reserves_nothing_more(proxy):
-    app = results_app(proxy)
-
-    def ask(job: str, count: int) -> bool:
-        reservation = f"{job}:1"
-        return budget.reserve(
-            app.backend, root_id="root", reservation=reservation, count=count, limit=5, ttl=60
-        )
-
-    assert ask("first", 3) and ask("first", 3)  # a redelivered turn: same answer, counted once
-    assert not ask("second", 3) and not ask("second", 3)  # 6 > 5: refused, and stays refused
-    assert ask("third", 2)  # the refusals gave their jobs back
-    assert int(app.backend.client.get(f"{budget.KEY_PREFIX}root")) == 5
 
 
 def chord_of_one(app: Celery, group_id: str) -> Any:

@@ -14,9 +14,9 @@ import pytest
 from botocore.config import Config
 
 import workers
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from envelope import EnvelopeMissing
 from tests.factories import make_envelope
-from tests.workers.conftest import AMBIENT_KEY
 from tests.workers.test_clients import Sent, signed_request
 from workers import NoCurrentEnvelope, WorkerSettings
 from workers.context import Job, bind, unbind
@@ -69,7 +69,7 @@ def test_the_session_has_the_envelope_region_and_its_clients_ignore_the_worker_d
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.endpoint_url == "https://bedrock-runtime.eu-west-1.amazonaws.com"
     authorization = signed_request(client).headers["Authorization"].decode()
-    assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={AMBIENT_KEY}/")
+    assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={TEST_ACCESS_KEY_ID}/")
     assert "/eu-west-1/bedrock/aws4_request" in authorization
 
 
@@ -99,8 +99,8 @@ def test_the_session_is_one_per_thread_and_reused_within_it(job):
 
 def test_credentials_are_the_envelope_identity_frozen(job):
     credentials = workers.bedrock_credentials()
-    assert credentials.access_key == AMBIENT_KEY
-    assert credentials.secret_key == "baton-test-secret-access-key-0001"
+    assert credentials.access_key == TEST_ACCESS_KEY_ID
+    assert credentials.secret_key == TEST_SECRET_ACCESS_KEY
     assert credentials.token is None
 
 
@@ -117,7 +117,7 @@ def test_the_control_client_is_pinned_like_the_runtime_client(job):
     with pytest.raises(Sent) as caught:
         client.get_inference_profile(inferenceProfileIdentifier="eu.anthropic.x")
     authorization = caught.value.args[0].headers["Authorization"].decode()
-    assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={AMBIENT_KEY}/")
+    assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={TEST_ACCESS_KEY_ID}/")
 
 
 def test_the_control_client_goes_where_the_envelope_endpoint_goes(emulated_job):
@@ -183,7 +183,7 @@ def test_claude_code_env_carries_the_envelope_and_none_of_the_worker_defaults(em
     assert env["AWS_REGION"] == "eu-west-1"
     assert env["ANTHROPIC_MODEL"] == envelope.model_id
     assert env["ANTHROPIC_BEDROCK_BASE_URL"] == env["AWS_BEDROCK_ENDPOINT"] == envelope.endpoint_url
-    assert env["AWS_ACCESS_KEY_ID"] == AMBIENT_KEY
+    assert env["AWS_ACCESS_KEY_ID"] == TEST_ACCESS_KEY_ID
     assert env["ANTHROPIC_SMALL_FAST_MODEL"].startswith("eu.anthropic.claude-haiku")
     assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == env["ANTHROPIC_SMALL_FAST_MODEL"]
 
@@ -214,7 +214,9 @@ def test_the_anthropic_client_is_pinned_and_signs_with_sigv4_despite_a_bearer_to
     )
     request.headers["Authorization"] = "Bearer stray-token"
     signed = client._client.auth.sync_auth_flow(request).__next__()  # type: ignore[union-attr]
-    assert signed.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={AMBIENT_KEY}/")
+    assert signed.headers["Authorization"].startswith(
+        f"AWS4-HMAC-SHA256 Credential={TEST_ACCESS_KEY_ID}/"
+    )
     assert "/eu-west-1/bedrock/aws4_request" in signed.headers["Authorization"]
 
 

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import fakeredis
 import pytest
 
+from envelope import child_jobs_key
 from workers.delivery import budget
 
 
 @pytest.fixture()
-def backend():
-    client = fakeredis.FakeRedis()
-    yield SimpleNamespace(client=client)
-    client.close()
+def backend(fake_redis):
+    return SimpleNamespace(client=fake_redis.client(1))
 
 
 def reserve(backend, reservation: str, *, count: int = 1, limit: int = 3) -> bool:
@@ -36,6 +34,31 @@ def test_a_repeated_reservation_gets_its_first_answer_and_counts_once(backend):
     assert reserve(backend, "job-0:root", limit=1)  # a redelivered first turn
     assert not reserve(backend, "job-1:root", limit=1)
     assert not reserve(backend, "job-1:root", limit=1)
+
+
+def test_a_turn_asking_again_gets_its_first_answer_and_reserves_nothing_more(backend):
+    def ask(job: str, count: int) -> bool:
+        return reserve(backend, f"{job}:1", count=count, limit=5)
+
+    assert ask("first", 3) and ask("first", 3)  # a redelivered turn: same answer, counted once
+    assert not ask("second", 3) and not ask("second", 3)  # 6 > 5: refused, and stays refused
+    assert ask("third", 2)  # the refusals gave their jobs back
+    assert int(backend.client.get(f"{budget.KEY_PREFIX}root-1")) == 5
+
+
+def test_the_counter_and_the_answers_expire_with_the_envelope(backend):
+    reserve(backend, "job-0:root")
+
+    assert 0 < backend.client.ttl(f"{budget.KEY_PREFIX}root-1") <= 60
+    assert 0 < backend.client.ttl(f"{budget.RESERVATION_PREFIX}job-0:root") <= 60
+
+
+def test_children_are_recorded_in_order_and_expire_with_the_envelope(backend):
+    budget.record_children(backend, job_id="job-0", child_ids=["c1", "c2"], ttl=60)
+    budget.record_children(backend, job_id="job-0", child_ids=[], ttl=60)  # nothing to add
+
+    assert backend.client.lrange(child_jobs_key("job-0"), 0, -1) == [b"c1", b"c2"]
+    assert 0 < backend.client.ttl(child_jobs_key("job-0")) <= 60
 
 
 def test_without_a_redis_client_the_budget_fails_closed():

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from emulator import TEST_ACCESS_KEY_ID
 from envelope import ClientSettings, Lineage, ProfileAuth
 from tests.factories import make_envelope
-from workers import ClientCache, IdentityUnavailable
+from workers import IdentityUnavailable
+from workers.clients import ClientCache
 
 
 class Sent(Exception):
@@ -59,7 +61,7 @@ def test_an_ambient_bearer_token_cannot_replace_sigv4(wrong_worker_env):
     client = ClientCache(max_pool_connections=10, max_size=4).get(make_envelope())
     request = signed_request(client)
     authorization = request.headers["Authorization"].decode()
-    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDBATONEXAMPLE01/")
+    assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={TEST_ACCESS_KEY_ID}/")
     assert "/eu-west-1/bedrock/aws4_request" in authorization
     assert "ambient-token" not in authorization
 

@@ -1,13 +1,14 @@
-"""The per-job lock and the guard around a job's body, against a real Redis.
+"""The per-job lock and the guard around a job's body, on fakeredis (the same Lua as a server).
 
 Only the holder's token refreshes or releases a lock; a body that returns keeps its lock until it
 expires (so a copy cannot slip in before Celery stores the result), any other ending gives it
 back at once (a retry, before its copy is sent); and ``baton status`` reads a held lock as a
-running job.
+running job. What only a real Redis shows, a script cache that forgets, runs on one (integration).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,22 +20,31 @@ from celery.signals import before_task_publish
 
 from baton.status import job_state
 from envelope import job_lock_key
+from tests.support.fake_redis import FakeRedisServer
 from workers.delivery.guard import guarded, mark_handed_on
 from workers.delivery.lock import JobLock
 from workers.gate import GatedTask
-
-pytestmark = pytest.mark.integration
 
 
 class RetryLater(Exception):
     """What the fake task's ``retry`` raises, so a test can see the copy was sent back."""
 
 
-@pytest.fixture()
-def backend_app(redis_urls: tuple[str, str]) -> Any:
-    app = Celery("joblock-test", broker=redis_urls[0], backend=redis_urls[1])
+def celery_app(broker: str, backend: str) -> Iterator[Celery]:
+    app = Celery("joblock-test", broker=broker, backend=backend)
     yield app
     app.backend.client.close()
+
+
+@pytest.fixture()
+def backend_app(fake_redis: FakeRedisServer) -> Iterator[Celery]:
+    yield from celery_app(fake_redis.url(0), fake_redis.url(1))
+
+
+@pytest.fixture()
+def server_app(redis_urls: tuple[str, str]) -> Iterator[Celery]:
+    """The same app on a real redis-server, for what fakeredis cannot show."""
+    yield from celery_app(*redis_urls)
 
 
 def task_for(app: Celery, job_id: str) -> Any:
@@ -58,8 +68,19 @@ def test_only_the_holder_refreshes_or_releases_a_lock(backend_app):
     assert not client.exists(job_lock_key("job-1"))
 
 
-def test_locks_still_work_after_the_server_forgets_its_scripts(backend_app):
+def test_a_claim_sent_again_finds_its_own_lock_and_still_holds_it(backend_app):
+    """What a claim whose reply was lost with its connection meets when it is sent again."""
     client: redis.Redis = backend_app.backend.client
+    lock = JobLock(client, "job-resent", ttl=30)
+
+    assert lock.claim("a", "b")[0] and lock.claim("a", "b")[0]
+    assert client.get(job_lock_key("job-resent")) == lock.token.encode()
+    assert not JobLock(client, "job-resent", ttl=30).claim("a", "b")[0]
+
+
+@pytest.mark.integration
+def test_locks_still_work_after_the_server_forgets_its_scripts(server_app):
+    client: redis.Redis = server_app.backend.client
     assert JobLock(client, "job-before", ttl=30).claim("a", "b")[0]
     client.script_flush()  # as after a Redis restart or a failover to a fresh replica
 

@@ -6,7 +6,7 @@ import pytest
 
 from envelope import Limits, Lineage, ModelNotInGeography
 from tests.factories import make_envelope
-from workers.agents import get_agent
+from workers.agents import AgentRegistry
 from workers.conversation import Reply, ToolUse
 from workers.loop import (
     STOP_MAX_CHILDREN,
@@ -20,6 +20,8 @@ from workers.loop import (
 )
 from workers.results import Usage
 from workers.tasks import job_model_id
+
+BUILTINS = AgentRegistry.load(directory=None)
 
 
 def state(**overrides) -> ConversationState:
@@ -118,16 +120,16 @@ HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
 )
 def test_an_explorer_on_haiku_resolves_with_the_parents_geography(region, expected):
     envelope = make_envelope(region=region)
-    assert job_model_id(envelope, get_agent("explorer"), None) == expected
+    assert job_model_id(envelope, BUILTINS.get("explorer"), None) == expected
 
 
 def test_an_explorer_in_an_apac_region_without_haiku_fails_typed():
     with pytest.raises(ModelNotInGeography, match="it exists in: us, eu, jp, au, global"):
-        job_model_id(make_envelope(region="ap-southeast-1"), get_agent("explorer"), None)
+        job_model_id(make_envelope(region="ap-southeast-1"), BUILTINS.get("explorer"), None)
 
 
 def test_an_explicit_model_beats_the_agents_and_the_inherited_one():
     envelope = make_envelope(region="eu-west-1")
-    explorer, default = get_agent("explorer"), get_agent(None)
+    explorer, default = BUILTINS.get("explorer"), BUILTINS.get(None)
     assert job_model_id(envelope, explorer, "sonnet").startswith("eu.anthropic.claude-sonnet-4-5")
     assert job_model_id(envelope, default, None) == envelope.model_id

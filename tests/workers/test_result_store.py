@@ -4,7 +4,8 @@ The race, as CI met it: a throttled turn raised Celery's retry; the retry messag
 countdown, ran at once on another pool thread, called Bedrock and stored SUCCESS, in between the
 first thread's read of the job's state and its write of RETRY. Celery's read-then-write let RETRY
 replace the success, and the job never finished. The interleaving is set up here exactly: the
-stale read is taken, then another backend stores the success, then the write is made. Real Redis.
+stale read is taken, then another backend stores the success, then the write is made. On
+fakeredis, which runs the store script's Lua as a server does.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import redis
 from celery import Celery
 
+from tests.support.fake_redis import FakeRedisServer
 from workers.delivery.backend import BatonRedisBackend, chord_safe
-
-pytestmark = pytest.mark.integration
 
 JOB = "job-raced"
 
@@ -48,10 +47,10 @@ def store_retry_on_a_stale_read(app: Celery, other: Celery) -> None:
 
 
 @pytest.mark.parametrize("baton", [True, False], ids=["baton", "celery-control"])
-def test_a_retry_written_on_a_stale_read_does_not_replace_the_stored_success(redis_urls, baton):
+def test_a_retry_written_on_a_stale_read_does_not_replace_the_stored_success(fake_redis, baton):
     """Baton's backend keeps the success; Celery's own, the control, loses it to RETRY."""
-    app = results_app(redis_urls[1], baton=baton)
-    other = results_app(redis_urls[1], baton=True)
+    app = results_app(fake_redis.url(1), baton=baton)
+    other = results_app(fake_redis.url(1), baton=True)
     app.backend.store_result(JOB, None, "STARTED")
 
     store_retry_on_a_stale_read(app, other)
@@ -62,27 +61,29 @@ def test_a_retry_written_on_a_stale_read_does_not_replace_the_stored_success(red
         assert meta["result"] == {"text": "answered"}
 
 
-def test_a_refused_write_is_not_announced_and_a_stored_one_is(redis_urls, redis_server):
-    app = results_app(redis_urls[1], baton=True)
+def test_a_refused_write_is_not_announced_and_a_stored_one_is(fake_redis: FakeRedisServer):
+    app = results_app(fake_redis.url(1), baton=True)
     key = app.backend.get_key_for_task(JOB)
-    listener = redis.Redis(port=redis_server.port, db=1).pubsub(ignore_subscribe_messages=True)
+    listener = fake_redis.client(1).pubsub()
     listener.subscribe(key)
     try:
         app.backend.store_result(JOB, {"text": "answered"}, "SUCCESS")
         app.backend.mark_as_retry(JOB, RuntimeError("late copy"))  # Celery's read skips it
         retry = {"status": "RETRY", "result": None, "task_id": JOB}
         app.backend._set(key, app.backend.encode(retry))  # and so does the script
-        announced = [listener.get_message(timeout=1.0) for _ in range(2)]
+        # Every reply, the subscription's own first: a publish is delivered as it is made.
+        replies = list(iter(lambda: listener.get_message(timeout=0.1), None))
     finally:
         listener.close()
 
-    statuses = [app.backend.decode(m["data"])["status"] for m in announced if m]
+    announced = [reply for reply in replies if reply["type"] == "message"]
+    statuses = [app.backend.decode(m["data"])["status"] for m in announced]
     assert statuses == ["SUCCESS"]
     assert app.backend.get_task_meta(JOB)["status"] == "SUCCESS"
 
 
-def test_states_expire_as_configured_and_a_failure_as_failures_do(redis_urls):
-    app = results_app(redis_urls[1], baton=True, result_expires=600, result_failure_expires=60)
+def test_states_expire_as_configured_and_a_failure_as_failures_do(fake_redis):
+    app = results_app(fake_redis.url(1), baton=True, result_expires=600, result_failure_expires=60)
     client = app.backend.client
 
     app.backend.store_result("job-running", None, "STARTED")
@@ -92,8 +93,8 @@ def test_states_expire_as_configured_and_a_failure_as_failures_do(redis_urls):
     assert 50 <= client.ttl(app.backend.get_key_for_task("job-failed")) <= 60
 
 
-def test_a_failure_after_a_failure_and_a_group_result_are_stored_as_before(redis_urls):
-    app = results_app(redis_urls[1], baton=True)
+def test_a_failure_after_a_failure_and_a_group_result_are_stored_as_before(fake_redis):
+    app = results_app(fake_redis.url(1), baton=True)
 
     app.backend.mark_as_failure(JOB, RuntimeError("first"))
     app.backend.mark_as_failure(JOB, RuntimeError("second"))

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from envelope import (
+    BINDING_KEY,
     HEADER_KEY,
     TASK_NAME,
     EnvelopeExpired,
@@ -18,7 +19,6 @@ from envelope import (
     EnvelopeUnknownKey,
     encode,
 )
-from envelope.binding import BINDING_KEY
 from tests.factories import KEY, bound_request, keyring, make_envelope
 from workers import DepthExceeded, RegionNotAllowed, WorkerSettings
 from workers.runtime import WorkerRuntime, envelope_token

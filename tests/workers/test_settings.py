@@ -10,7 +10,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from envelope.transport import DEFAULT_BROKER_URL, settings_problem
+from envelope import DEFAULT_BROKER_URL, settings_problem
 from tests.conftest import clean_env
 from workers import WorkerSettings
 from workers.settings import DEFAULT_CLIENT_CACHE_SIZE, settings_from_env
@@ -85,6 +85,7 @@ def test_settings_from_env_keeps_a_bad_broker_url_as_written_never_the_default(m
     assert problem is not None and problem.startswith("BATON_BROKER_URL: ")
 
 
+@pytest.mark.integration  # a fresh interpreter each, about a second
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("BATON_CONCURRENCY", "0"), ("BATON_ALLOWED_REGIONS", "bogus"), ("BATON_SEAL_KEY", "abc")],

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from emulator import Emulator
+from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Emulator
 from orchestrator import Orchestrator, ProducerSettings, capture, producer_app
 
 BROKER, BACKEND = "memory://localhost/", "cache+memory://"
@@ -37,8 +37,8 @@ def exporter():
 def test_a_tree_of_jobs_is_one_trace_with_a_span_per_subagent(exporter, monkeypatch):
     from workers import WorkerSettings, app, configure
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDBATONEXAMPLE01")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "baton-test-secret-access-key-0001")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
     key = secrets.token_urlsafe(32)
     with Emulator(allowed_regions={"eu-west-1"}) as bedrock:
         configure(
@@ -51,6 +51,9 @@ def test_a_tree_of_jobs_is_one_trace_with_a_span_per_subagent(exporter, monkeypa
                 allowed_endpoints=(bedrock.url,),
             ),
         )
+        # The in-memory transport is polled, by default once a second: a hop each, 4 s a tree.
+        options = {**app.conf.broker_transport_options, "polling_interval": 0.01}
+        monkeypatch.setitem(app.conf, "broker_transport_options", options)
         settings = ProducerSettings(broker_url=BROKER, result_backend=BACKEND, envelope_key=key)
         config = capture(environ={"AWS_REGION": "eu-west-1", "AWS_BEDROCK_ENDPOINT": bedrock.url})
         with (

@@ -1,8 +1,9 @@
 """Nothing lost, nothing run twice: delivery settings and the per-job guard of subagent jobs.
 
 Jobs are acknowledged late and requeued when a pool child dies, so a crash loses nothing; the
-price is that a job may be delivered again (Redis redelivers an unacknowledged message after the
-visibility timeout, even while it still runs). The guard makes that harmless:
+price is that a job may be delivered again (a worker that dies holding it, a message that is put
+back while its worker is alive but cut off from Redis, a lost message put back that was not lost
+after all: ``workers.delivery.recovery``). The guard makes that harmless:
 
 - a job whose final result is already stored is not run again, and Bedrock is not called;
 - a job that already handed its next turn to a chord is not run again (the chord carries it on);
@@ -29,6 +30,7 @@ from celery.exceptions import Ignore, Reject
 from envelope.transport import PUBLISH_OPTIONS
 from workers.delivery.backend import backend_redis
 from workers.delivery.lock import JobLock, keeper
+from workers.delivery.recovery import lease_timings
 from workers.errors import BedrockCallRetryable
 
 logger = logging.getLogger("baton.worker")
@@ -37,13 +39,15 @@ logger = logging.getLogger("baton.worker")
 TASK_TIME_LIMIT = 900
 TASK_SOFT_TIME_LIMIT = 840
 
-#: Redis redelivers an unacknowledged message after this long; above the hard limit, so a job
-#: that is still within its limit is never delivered a second time for being slow.
-VISIBILITY_TIMEOUT = TASK_TIME_LIMIT + 300
-
 #: The per-job lock outlives a frozen worker by at most this long (``BATON_JOB_LOCK_TTL``); it
 #: is refreshed every third of that, and a copy that finds it taken looks again after half.
 DEFAULT_LOCK_TTL_SECONDS = 60
+
+#: On Redis, the lease window (``BATON_VISIBILITY_TIMEOUT``): a worker renews the lease of every
+#: message it holds four times a window, so a live job is never redelivered however long it
+#: runs, and a dead worker's messages go back once their lease is a window old. One lock TTL, so
+#: that a put-back job mostly finds its dead holder's lock gone (``workers.delivery.recovery``).
+VISIBILITY_TIMEOUT = DEFAULT_LOCK_TTL_SECONDS
 
 #: Celery-level retries of a throttled or failed turn, on top of botocore's own attempts: few,
 #: spaced out with jitter so a throttled fleet does not retry in lockstep.
@@ -70,15 +74,18 @@ SUBAGENT_TASK_OPTIONS: dict[str, Any] = {
 
 def delivery_settings(*, soft_shutdown_timeout: float, visibility_timeout: float) -> dict[str, Any]:
     """Return the worker-wide Celery settings that go with late acknowledgement."""
+    every, _ = lease_timings(visibility_timeout)
     return {
         "worker_prefetch_multiplier": 1,
         "broker_transport_options": {
             **PUBLISH_OPTIONS,
             "visibility_timeout": visibility_timeout,
-            # kombu looks for expired unacked messages every interval x throttle seconds (100 s
-            # by default); look every interval, so a dead consumer's jobs return promptly.
-            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 3)),
+            # kombu asks for a recovery pass every interval x throttle seconds (100 s by
+            # default); ask every lease beat. The pass's mutex outlives a holder that died in it
+            # by one beat at most.
+            "unacked_restore_interval": every,
             "unacked_restore_throttle": 1,
+            "unacked_mutex_expire": max(int(every), 5),
         },
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_soft_shutdown_timeout": soft_shutdown_timeout,

@@ -48,11 +48,10 @@ def emulator(
       baton emulator --policy ops/iam/worker-eu.json --throttle-rate 0.2 --seed 1
       AWS_ENDPOINT_URL=http://127.0.0.1:8750 aws bedrock-runtime converse ...
     """
-    from emulator import serve
-    from emulator.errors import ConfigurationError
+    from emulator import READY_PREFIX, ConfigurationError, serve
 
     def ready(url: str) -> None:
-        click.echo(f"BATON_EMULATOR_READY {url}")
+        click.echo(f"{READY_PREFIX} {url}")
 
     if not allowed and not policy:
         click.echo(

@@ -20,8 +20,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 from kombu.simple import SimpleQueue
 
-from envelope import HEADER_KEY, BatonError, EnvelopeMalformed, peek
-from envelope.binding import BINDING_KEY
+from envelope import BINDING_KEY, HEADER_KEY, BatonError, EnvelopeMalformed, peek
 from workers.runtime import envelope_token, request_header
 
 logger = logging.getLogger("baton.worker")

@@ -1,7 +1,8 @@
-"""The fleet policy: which verified envelopes this worker may act on.
+"""What this worker allows: the regions it serves and the endpoints its jobs may call.
 
-A signature proves who wrote an envelope, not that this worker should serve it. The policy is the
-second gate: region, endpoint and depth, checked before any task body runs.
+A signature proves who wrote an envelope, not that this worker should serve it. The fleet policy
+(:class:`FleetPolicy`) is the second gate: region, endpoint and depth, checked before any task
+body runs.
 
 An envelope's endpoint is where its jobs send prompts, SigV4 signatures and session tokens, so it
 is parsed with ``envelope.urls`` (the host checked is the host urllib3 connects to) and compared

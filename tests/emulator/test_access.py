@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import (
-    OTHER_ACCESS_KEY_ID,
-    OTHER_SECRET_ACCESS_KEY,
-    AccessPolicy,
-    Decision,
-    PolicyDocument,
-    ProfileRegistry,
-    RegionPolicy,
-    resource_arn,
-)
-from emulator.policy import ACTION
-from envelope.regions import destinations
+from emulator import OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY
+from emulator.access import ACTION, AccessPolicy, RegionPolicy, resource_arn
+from emulator.iam import Decision, PolicyDocument
+from emulator.profiles import ProfileRegistry
+from envelope import destinations
 
 US_PROFILE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"

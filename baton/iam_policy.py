@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from orchestrator import capture
-from orchestrator.iam import iam_policy
+from orchestrator import capture, iam_policy
 
 
 def render_policy(

@@ -8,15 +8,9 @@ from pydantic import ValidationError
 
 from envelope import TASK_NAME, AssumeRoleAuth, BedrockEnvelope, encode
 from tests.factories import KEY, bound_request, keyring, make_envelope
-from workers import (
-    EndpointNotAllowed,
-    FleetPolicy,
-    RegionNotAllowed,
-    WorkerMisconfigured,
-    WorkerSettings,
-)
+from workers import EndpointNotAllowed, RegionNotAllowed, WorkerMisconfigured, WorkerSettings
+from workers.allowlist import FleetPolicy, endpoint_origin, regions_of_queues
 from workers.identity import _sts_endpoint
-from workers.policy import endpoint_origin, regions_of_queues
 from workers.runtime import WorkerRuntime
 
 

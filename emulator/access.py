@@ -20,7 +20,7 @@ from emulator.credentials import Identity
 from emulator.errors import AccessDenied
 from emulator.iam import Decision, PolicyDocument
 from emulator.profiles import InferenceProfile, ProfileRegistry
-from envelope.regions import geography_prefix
+from envelope import geography_prefix
 
 #: Converse and InvokeModel are both authorised as this action.
 ACTION = "bedrock:InvokeModel"

@@ -1,0 +1,77 @@
+"""An in-process Redis for the quick loop: fakeredis, with Lua, behind every Redis URL of a test.
+
+The Redis-side logic (job locks, the tree budget, the store and chord scripts, dead letters, the
+status readers) runs here on fakeredis, which runs the same Lua scripts as a server (through
+lupa). :meth:`FakeRedisServer.install` sends every connection a test opens from a Redis URL to
+it: Celery's result backend (Baton's or Celery's own) and kombu's Redis transport (the publish
+ledger's included) alike. Its URLs name port 1 on the loopback, where nothing listens, so a
+connection that got past the fake would be refused, never reach a Redis the machine runs.
+
+One server serves the whole session and is flushed after each test, as the private redis-server
+is: Celery's apps share kombu's connection pools by broker URL across tests, so a pooled
+connection must stay good for the next test. For the same reason, once a test has used the fake,
+an in-process broker at its URL answers for the rest of the session: a test that needs a broker
+nobody answers must use another port.
+
+The real-server tests (marked integration) stay where the server's own behaviour is the point:
+dropped connections, the script cache, kombu's consumer and worker processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+import kombu.transport.redis
+import pytest
+import redis
+from celery.backends.redis import RedisBackend
+
+#: Where the fake's URLs point: a port nothing listens on.
+UNREACHABLE = "127.0.0.1:1"
+
+
+class FakeRedisServer:
+    """One fakeredis server (all its databases) and the clients the current test opened on it."""
+
+    def __init__(self) -> None:
+        self.server = fakeredis.FakeServer()
+        self._clients: list[redis.Redis] = []
+
+    def url(self, db: int) -> str:
+        """A Redis URL of database ``db``; it reaches this server once :meth:`install` ran."""
+        return f"redis://{UNREACHABLE}/{db}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        """A client of database ``db``, closed after the test."""
+        client = fakeredis.FakeRedis(server=self.server, db=db)
+        self._clients.append(client)
+        return client
+
+    def connection_class(self) -> type[redis.Connection]:
+        """A redis-py connection class whose every connection is to this server."""
+        server = self.server
+
+        class Connection(fakeredis.FakeRedisConnection):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **{**kwargs, "server": server})
+
+        return Connection
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Send Celery's Redis backends and kombu's Redis channels here, until the test ends."""
+        connection = self.connection_class()
+
+        def pool(backend: RedisBackend, **params: Any) -> redis.ConnectionPool:
+            return backend.ConnectionPool(**{**params, "connection_class": connection})
+
+        monkeypatch.setattr(RedisBackend, "_get_pool", pool)
+        monkeypatch.setattr(kombu.transport.redis.Channel, "connection_class", connection)
+
+    def flush(self) -> None:
+        """Empty every database and close the test's clients."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        with fakeredis.FakeRedis(server=self.server) as admin:
+            admin.flushall()
