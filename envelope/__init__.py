@@ -56,6 +56,7 @@ from envelope.errors import (
     SealKeyInvalid,
     UnknownModel,
 )
+from envelope.ledger_lua import run_script
 from envelope.logsafety import cap_secret_bearing_loggers
 from envelope.model import (
     DEFAULT_MAX_CHILDREN,
@@ -182,6 +183,7 @@ __all__ = [
     "requires_profile",
     "resolve",
     "root_jobs_key",
+    "run_script",
     "seal_credentials",
     "settings_problem",
     "stamp_body",

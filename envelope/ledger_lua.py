@@ -92,7 +92,8 @@ return count
 """
 
 
-#: One handle per script source; redis-py sends each by its SHA and loads it on NOSCRIPT.
+#: One handle per script, whichever client runs it (Celery gives every pool thread a backend, and
+#: so a Redis client, of its own); redis-py sends each by its SHA and loads it on NOSCRIPT.
 _SCRIPTS: dict[str, Any] = {}
 
 

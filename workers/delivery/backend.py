@@ -36,6 +36,7 @@ from celery.backends.redis import (  # type: ignore[attr-defined]  # not in cele
 from redis.backoff import FullJitterBackoff
 from redis.retry import Retry
 
+from envelope import run_script
 from envelope.transport import BACKEND_RETRY_SETTINGS
 
 #: The same policy as the orchestrator's backend, from the same figures
@@ -55,19 +56,6 @@ def backend_redis(backend: Any) -> redis.Redis | None:
     """Return the result backend's Redis client, or None when results live elsewhere."""
     client = getattr(backend, "client", None)
     return client if isinstance(client, redis.Redis) else None
-
-
-#: One handle per script, whichever client runs it: Celery gives every pool thread a backend
-#: (and so a Redis client) of its own.
-_SCRIPTS: dict[str, Any] = {}
-
-
-def run_script(client: redis.Redis, source: str, keys: list[Any], args: list[Any]) -> Any:
-    """Run a Lua script by its SHA on ``client``, loading it into that server the first time."""
-    script = _SCRIPTS.get(source)
-    if script is None:
-        script = _SCRIPTS.setdefault(source, client.register_script(source))
-    return script(keys=keys, args=args, client=client)
 
 
 #: Store a job's state unless its stored state is already a success, and announce it; 1 if it

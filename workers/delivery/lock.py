@@ -19,8 +19,7 @@ import time
 
 import redis
 
-from envelope import job_lock_key
-from workers.delivery.backend import run_script
+from envelope import job_lock_key, run_script
 
 logger = logging.getLogger("baton.worker")
 

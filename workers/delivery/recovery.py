@@ -33,7 +33,14 @@ from typing import Any
 from kombu.transport.redis import Mutex, MutexHeld
 from kombu.utils.json import loads
 
-from envelope.ledger import LedgerChannel, LedgerQoS, LedgerTransport, find_lost, republish
+from envelope.ledger import (
+    LedgerChannel,
+    LedgerQoS,
+    LedgerTransport,
+    find_lost,
+    republish,
+    task_id_of,
+)
 
 logger = logging.getLogger("baton.worker")
 
@@ -149,7 +156,7 @@ class RecoveringQoS(LedgerQoS):
             count = republish(
                 client, tag, queue, raw, unacked_key=self.unacked_key, limit=MAX_RECOVERIES, now=now
             )
-            task_id = _task_id(loads(raw))
+            task_id = task_id_of(raw)
             if count > 0:
                 returned += 1
                 self._recovered(task_id, LOST_IN_TRANSIT)
