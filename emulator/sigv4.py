@@ -36,7 +36,7 @@ from emulator.errors import (
     UnrecognizedClient,
 )
 from emulator.server import Request
-from envelope.regions import is_region
+from envelope import is_region
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 #: The signing name of bedrock-runtime: botocore scopes its signatures to ``bedrock``.

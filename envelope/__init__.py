@@ -15,7 +15,13 @@ agree on, model resolution, and the publish-side machinery both sides share (rou
 the Celery settings of a fleet).
 
 This package imports nothing else of Baton's: the stdlib, pydantic, and cryptography for seals.
+The publish ledger (``LedgerTransport`` and its helpers) is a kombu transport, so its names are
+exported lazily: ``import envelope`` loads no broker library, and the first use of one of them
+loads kombu.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
@@ -98,6 +104,37 @@ from envelope.urls import (
     parse_insecure_endpoints,
 )
 
+if TYPE_CHECKING:
+    from envelope.ledger import (
+        LedgerChannel,
+        LedgerQoS,
+        LedgerTransport,
+        find_lost,
+        ledger_transport,
+        republish,
+        task_id_of,
+    )
+
+#: Names of ``envelope.ledger``, exported on first use (it imports kombu).
+_LEDGER_NAMES = frozenset(
+    {
+        "LedgerChannel",
+        "LedgerQoS",
+        "LedgerTransport",
+        "find_lost",
+        "ledger_transport",
+        "republish",
+        "task_id_of",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LEDGER_NAMES:
+        return getattr(importlib.import_module("envelope.ledger"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BACKEND_RETRY_SETTINGS",
     "BINDING_KEY",
@@ -142,6 +179,9 @@ __all__ = [
     "EnvelopeUnknownKey",
     "FleetConnection",
     "Keyring",
+    "LedgerChannel",
+    "LedgerQoS",
+    "LedgerTransport",
     "Limits",
     "Lineage",
     "ModelNotInGeography",
@@ -168,11 +208,13 @@ __all__ = [
     "decode_seal_key",
     "destinations",
     "encode",
+    "find_lost",
     "geographies_of",
     "geography_prefix",
     "is_region",
     "job_lock_key",
     "key_id",
+    "ledger_transport",
     "parse_endpoint",
     "parse_insecure_endpoints",
     "peek",
@@ -180,6 +222,7 @@ __all__ = [
     "queue_for",
     "recovered_key",
     "redact_url",
+    "republish",
     "requires_profile",
     "resolve",
     "root_jobs_key",
@@ -187,5 +230,6 @@ __all__ = [
     "seal_credentials",
     "settings_problem",
     "stamp_body",
+    "task_id_of",
     "unseal_credentials",
 ]

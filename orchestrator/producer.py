@@ -11,9 +11,9 @@ from envelope import (
     EnvelopeKeyError,
     PublishingApp,
     celery_settings,
+    ledger_transport,
     propagating_envelope,
 )
-from envelope.ledger import ledger_transport
 from orchestrator import propagation
 from orchestrator.settings import ProducerSettings
 

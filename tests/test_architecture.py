@@ -21,24 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = ("envelope", "orchestrator", "workers", "emulator", "baton")
 
-#: Imports that still reach into another package's submodule, in modules being changed in
-#: other work at the time of writing. Delete an entry once its module imports from the package;
-#: nothing may be added here.
-PENDING_SUBMODULE_IMPORTS = {
-    ("emulator/sigv4.py", "envelope.regions"),
-    ("orchestrator/producer.py", "envelope.ledger"),
-    ("workers/celery_app.py", "envelope.ledger"),
-    ("workers/celery_app.py", "envelope.routing"),
-    ("workers/celery_app.py", "envelope.transport"),
-    ("workers/delivery/backend.py", "envelope.transport"),
-    ("workers/delivery/guard.py", "envelope.transport"),
-    ("workers/delivery/recovery.py", "envelope.ledger"),
-    ("workers/hooks.py", "envelope.binding"),
-    ("workers/hooks.py", "envelope.logsafety"),
-    ("workers/hooks.py", "envelope.routing"),
-    ("workers/hooks.py", "envelope.stamping"),
-    ("workers/settings.py", "envelope.transport"),
-}
 
 
 def test_import_contracts_hold():
@@ -83,7 +65,7 @@ def cross_package_submodule_imports() -> Iterator[tuple[str, str]]:
 
 
 def test_packages_import_each_other_only_through_their_surface():
-    reaching_in = set(cross_package_submodule_imports()) - PENDING_SUBMODULE_IMPORTS
+    reaching_in = set(cross_package_submodule_imports())
     assert not reaching_in, (
         "import these from the package (add the name to its __init__ if it is missing): "
         f"{sorted(reaching_in)}"

@@ -17,10 +17,15 @@ from typing import Any, NoReturn
 from celery import Celery, bootsteps
 from celery.apps.worker import Worker as CeleryWorker
 
-from envelope import BatonError, BedrockEnvelope, recovered_key
-from envelope.ledger import ledger_transport
-from envelope.routing import PublishingApp, propagating_envelope
-from envelope.transport import celery_settings
+from envelope import (
+    BatonError,
+    BedrockEnvelope,
+    PublishingApp,
+    celery_settings,
+    ledger_transport,
+    propagating_envelope,
+    recovered_key,
+)
 from workers import hooks, metrics
 from workers.context import current_job
 from workers.delivery.backend import backend_redis, chord_safe

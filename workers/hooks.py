@@ -28,11 +28,14 @@ from typing import Any, ParamSpec, TypeVar
 from celery import current_task
 from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
 
-from envelope import HEADER_KEY, EnvelopeKeyError
-from envelope.binding import bind_message
-from envelope.logsafety import cap_secret_bearing_loggers
-from envelope.routing import baton_publishing
-from envelope.stamping import stamp_body
+from envelope import (
+    HEADER_KEY,
+    EnvelopeKeyError,
+    baton_publishing,
+    bind_message,
+    cap_secret_bearing_loggers,
+    stamp_body,
+)
 from workers import tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job
 from workers.runtime import WorkerRuntime

@@ -6,15 +6,20 @@ to pick a region, an endpoint or a model: those come from each job's envelope.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from envelope import is_region
-from envelope.transport import ENV_PREFIX, FleetConnection, settings_problem
+from envelope import (
+    ENV_PREFIX,
+    FleetConnection,
+    SealKeyInvalid,
+    decode_seal_key,
+    is_region,
+    settings_problem,
+)
 from workers.allowlist import EndpointAllowlist
 from workers.ceilings import (
     DEFAULT_MAX_CHILDREN,
@@ -30,9 +35,6 @@ DEFAULT_MIN_POOL_CONNECTIONS = 10
 
 #: How many distinct client configurations one process keeps before evicting the oldest.
 DEFAULT_CLIENT_CACHE_SIZE = 64
-
-#: ``BATON_SEAL_KEY`` is an AES-256-GCM key.
-SEAL_KEY_BYTES = 32
 
 #: URL settings a fallback keeps as written when they are bad, so that a parent's publish on
 #: ``workers.app`` fails loudly instead of going to the default broker.
@@ -91,17 +93,11 @@ class WorkerSettings(FleetConnection, BaseSettings):
     def _check_seal_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        text = value.get_secret_value()
         try:
-            size = len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        except ValueError:
-            size = -1
-        if size != SEAL_KEY_BYTES:
-            raise ValueError(
-                f"must be {SEAL_KEY_BYTES} random bytes, base64url-encoded; make one with: "
-                "python -c 'import base64,os; "
-                "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
-            )
+            decode_seal_key(value.get_secret_value())
+        except SealKeyInvalid as exc:
+            # settings_problem names the variable itself
+            raise ValueError(str(exc).removeprefix("BATON_SEAL_KEY ")) from None
         return value
 
     @property

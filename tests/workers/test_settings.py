@@ -33,7 +33,7 @@ def _no_baton_environment(monkeypatch):
         ("BATON_CLIENT_CACHE_SIZE", "abc", "BATON_CLIENT_CACHE_SIZE: must be a whole number"),
         ("BATON_ALLOWED_ENDPOINTS", "https://h:99999", "BATON_ALLOWED_ENDPOINTS: "),
         ("BATON_SEAL_KEY", "c2hvcnQ", "BATON_SEAL_KEY: must be 32 random bytes"),
-        ("BATON_SEAL_KEY", "not base64!", "BATON_SEAL_KEY: must be 32 random bytes"),
+        ("BATON_SEAL_KEY", "not base64!", "BATON_SEAL_KEY: is not base64url"),
         ("BATON_BROKER_URL", "notaurl", "BATON_BROKER_URL: must be a URL"),
     ],
 )

@@ -36,8 +36,7 @@ from celery.backends.redis import (  # type: ignore[attr-defined]  # not in cele
 from redis.backoff import FullJitterBackoff
 from redis.retry import Retry
 
-from envelope import run_script
-from envelope.transport import BACKEND_RETRY_SETTINGS
+from envelope import BACKEND_RETRY_SETTINGS, run_script
 
 #: The same policy as the orchestrator's backend, from the same figures
 #: (:data:`envelope.transport.BACKEND_RETRY_SETTINGS`): up to 20 retries, each after a random

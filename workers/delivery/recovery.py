@@ -33,7 +33,7 @@ from typing import Any
 from kombu.transport.redis import Mutex, MutexHeld
 from kombu.utils.json import loads
 
-from envelope.ledger import (
+from envelope import (
     LedgerChannel,
     LedgerQoS,
     LedgerTransport,
