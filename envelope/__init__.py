@@ -20,8 +20,8 @@ exported lazily: ``import envelope`` loads no broker library, and the first use 
 loads kombu.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING
 
 from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
@@ -83,7 +83,13 @@ from envelope.model import (
 )
 from envelope.profiles import Catalogue, catalogue, requires_profile, resolve
 from envelope.regions import destinations, geographies_of, geography_prefix, is_region
-from envelope.routing import PROPAGATING, PublishingApp, baton_publishing, propagating_envelope
+from envelope.routing import (
+    PROPAGATING,
+    PublishingApp,
+    baton_publishing,
+    propagating_envelope,
+    publishing_app,
+)
 from envelope.seal import decode_seal_key, seal_credentials, unseal_credentials
 from envelope.stamping import stamp_body
 from envelope.transport import (
@@ -129,9 +135,9 @@ _LEDGER_NAMES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LEDGER_NAMES:
-        return getattr(importlib.import_module("envelope.ledger"), name)
+        return getattr(_importlib.import_module("envelope.ledger"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -219,6 +225,7 @@ __all__ = [
     "parse_insecure_endpoints",
     "peek",
     "propagating_envelope",
+    "publishing_app",
     "queue_for",
     "recovered_key",
     "redact_url",

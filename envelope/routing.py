@@ -25,13 +25,19 @@ PROPAGATING: ContextVar[tuple[BedrockEnvelope, str] | None] = ContextVar(
 )
 
 
-#: True while a Baton app (the parent's or the workers') is publishing in this context: the
-#: publish hooks touch only those messages, never another Celery app's in the same process.
-_BATON_PUBLISHING: ContextVar[bool] = ContextVar("baton_publishing", default=False)
+#: The Baton app (the parent's or the workers') publishing in this context, if any: the publish
+#: hooks touch only its messages, never another Celery app's in the same process, and the worker
+#: hook binds them with that app's keys.
+_BATON_PUBLISHING: ContextVar[object | None] = ContextVar("baton_publishing", default=None)
 
 
 def baton_publishing() -> bool:
     """Tell whether the publish under way in this context is a Baton app's."""
+    return _BATON_PUBLISHING.get() is not None
+
+
+def publishing_app() -> object | None:
+    """Return the Baton app whose publish is under way in this context, if any."""
     return _BATON_PUBLISHING.get()
 
 
@@ -43,7 +49,7 @@ class PublishingApp:
     """
 
     def send_task(self, *args: Any, **kwargs: Any) -> Any:
-        reset = _BATON_PUBLISHING.set(True)
+        reset = _BATON_PUBLISHING.set(self)
         try:
             return super().send_task(*args, **kwargs)  # type: ignore[misc]
         finally:

@@ -23,9 +23,11 @@ def test_all_lists_every_public_member_and_nothing_else(name):
         for member, value in vars(package).items()
         if not member.startswith("_")
         and not inspect.ismodule(value)
-        and member not in {"annotations"}
+        and member not in {"annotations", "TYPE_CHECKING"}
     }
-    assert sorted(package.__all__) == sorted(public)
+    # a name a package exports lazily (envelope's ledger, which loads kombu) resolves on use
+    lazy = {member for member in set(package.__all__) - public if hasattr(package, member)}
+    assert sorted(package.__all__) == sorted(public | lazy)
 
 
 @pytest.mark.parametrize("name", PACKAGES)

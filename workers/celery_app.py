@@ -53,6 +53,11 @@ class BatonCelery(PublishingApp, Celery):
     #: What is wrong with the environment the app was built from; a worker will not start.
     baton_settings_problem: str | None = None
 
+    def send_task(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's, with the publish hook installed first (once per process)."""
+        hooks.connect_publish()
+        return super().send_task(*args, **kwargs)
+
     @property
     def Worker(self) -> type[CeleryWorker]:
         """``celery worker`` and ``baton worker`` start this: Celery's, checking settings first."""
@@ -71,7 +76,9 @@ class BatonWorker(CeleryWorker):
 
 
 class AdmissionStep(bootsteps.Step):
-    """Refuse to start a worker without keys or without a region it may serve."""
+    """Refuse to start a worker without keys or without a region it may serve; install the
+    worker's hooks (``workers.hooks.connect``) in the main process, before the pool starts, so
+    every pool process and thread has them. Importing ``workers`` installs nothing."""
 
     name = "baton.admission"
 
@@ -81,6 +88,7 @@ class AdmissionStep(bootsteps.Step):
             regions = self.admit(worker.app)
         except BatonError as exc:
             refuse(f"{type(exc).__name__}: {exc}")
+        hooks.connect()
         logger.info("Baton worker serving regions: %s", ", ".join(sorted(regions)))
 
     @staticmethod
@@ -126,7 +134,7 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
 
 
 def configure(app: BatonCelery, settings: WorkerSettings) -> None:
-    """(Re)bind ``app`` to ``settings``: broker, backend, runtime and hooks."""
+    """(Re)bind ``app`` to ``settings``: broker, backend and runtime."""
     app.conf.update(
         {
             "broker_url": settings.broker_url,
@@ -147,8 +155,6 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
     )
     app.baton_runtime = WorkerRuntime(settings)
     app.baton_settings_problem = None
-    hooks.disconnect()
-    hooks.connect(app.baton_runtime)
 
 
 def mark_recovered(app: Celery, job_id: str, reason: str) -> None:

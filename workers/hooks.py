@@ -1,12 +1,20 @@
-"""Every Celery signal handler and patch of the worker side, connected and removed as a pair.
+"""Every Celery signal handler and patch of the worker side, installed and removed as a pair.
+
+Importing ``workers`` installs none of them. A worker installs them all when it starts
+(``connect``, from the worker app's ``baton.hooks`` step, before the pool starts); a Baton app
+installs the publish hook alone at its first publish (``connect_publish``), so a process that
+only publishes gets no executor patch. ``disconnect`` removes them all, as OpenTelemetry's
+``uninstrument`` does; the hooks hold no runtime of their own, so an app made with
+``create_app`` is served with its own keys.
 
 ``before_task_publish`` carries the running job's envelope onward, on a Baton app's publishes
-only (``envelope.routing.baton_publishing``). A message published with no envelope of its own
-gets a child envelope of the current job (depth + 1, this job as parent, freshly signed); a
-message that has one, such as a retry Celery copied, keeps it. Either way the signatures its
-body embeds (link, link_error, the rest of a chain, a chord body) are stamped with the message's
-token, so they carry it even when the worker's main process publishes them after a hard time
-limit, with no task running; then the message is bound to its token (``envelope.binding``).
+only (``envelope.baton_publishing``). A message published with no envelope of its own gets a
+child envelope of the current job (depth + 1, this job as parent, freshly signed by the runtime
+that admitted the job); a message that has one, such as a retry Celery copied, keeps it. Either
+way the signatures its body embeds (link, link_error, the rest of a chain, a chord body) are
+stamped with the message's token, so they carry it even when the worker's main process publishes
+them after a hard time limit, with no task running; then the message is bound to its token
+(``envelope.bind_message``) with the keys of the job's runtime, else of the publishing app's.
 
 "The current job" is the gate's context variable inside a task body (it follows ``asyncio.run``),
 else the job of Celery's current task (chain steps and callbacks are published after the body
@@ -34,6 +42,7 @@ from envelope import (
     baton_publishing,
     bind_message,
     cap_secret_bearing_loggers,
+    publishing_app,
     stamp_body,
 )
 from workers import tracing
@@ -45,8 +54,8 @@ logger = logging.getLogger("baton.worker")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_runtime: WorkerRuntime | None = None
 _original_submit = ThreadPoolExecutor.submit
+_publish_connected = False
 
 
 def job_of_current_task() -> Job | None:
@@ -58,20 +67,28 @@ def job_of_current_task() -> Job | None:
     return job if isinstance(job, Job) else None
 
 
+def _runtime_of(app: object) -> WorkerRuntime | None:
+    runtime = getattr(app, "baton_runtime", None)
+    return runtime if isinstance(runtime, WorkerRuntime) else None
+
+
 def _carry_envelope(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is None or _runtime is None or not baton_publishing():
+    if headers is None or not baton_publishing():
         return
+    job = current_job() or job_of_current_task()
     token = headers.get(HEADER_KEY)
     if not token:
-        job = current_job() or job_of_current_task()
         if job is None:
             return
-        token = _runtime.sign(job.envelope.child(parent_id=job.task_id))
+        token = job.runtime.sign(job.envelope.child(parent_id=job.task_id))
         headers[HEADER_KEY] = token
     tracing.inject(headers)
     stamp_body(body, token)
+    runtime = job.runtime if job is not None else _runtime_of(publishing_app())
+    if runtime is None:
+        return  # the parent's own app: its own hook binds what it publishes
     try:
-        keyring = _runtime.keyring
+        keyring = runtime.keyring
     except EnvelopeKeyError:
         return  # a parent process without worker keys: its own hook binds what it publishes
     bind_message(keyring, headers, body, token)
@@ -100,11 +117,19 @@ def _cap_loggers(**_: Any) -> None:
     cap_secret_bearing_loggers()
 
 
-def connect(runtime: WorkerRuntime) -> None:
-    """Install the worker's signal handlers and the executor patch for ``runtime``."""
-    global _runtime  # noqa: PLW0603 - the one process-wide runtime the handlers serve
-    _runtime = runtime
-    before_task_publish.connect(_carry_envelope, weak=False, dispatch_uid="baton.carry_envelope")
+def connect_publish() -> None:
+    """Install the publish hook alone (idempotent): a Baton app's first publish does."""
+    global _publish_connected  # noqa: PLW0603 - one flag, so a publish costs one check
+    if not _publish_connected:
+        before_task_publish.connect(
+            _carry_envelope, weak=False, dispatch_uid="baton.carry_envelope"
+        )
+        _publish_connected = True
+
+
+def connect() -> None:
+    """Install the publish hook, the log caps and the executor patch (idempotent)."""
+    connect_publish()
     cap_secret_bearing_loggers()
     after_setup_logger.connect(_cap_loggers, weak=False, dispatch_uid="baton.cap_loggers")
     after_setup_task_logger.connect(_cap_loggers, weak=False, dispatch_uid="baton.cap_task_loggers")
@@ -112,10 +137,10 @@ def connect(runtime: WorkerRuntime) -> None:
 
 
 def disconnect() -> None:
-    """Remove what ``connect`` installed."""
-    global _runtime  # noqa: PLW0603
+    """Remove what ``connect`` installed (the loggers keep their caps)."""
+    global _publish_connected  # noqa: PLW0603
     before_task_publish.disconnect(_carry_envelope, dispatch_uid="baton.carry_envelope")
     after_setup_logger.disconnect(_cap_loggers, dispatch_uid="baton.cap_loggers")
     after_setup_task_logger.disconnect(_cap_loggers, dispatch_uid="baton.cap_task_loggers")
     ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]
-    _runtime = None
+    _publish_connected = False

@@ -4,8 +4,8 @@ Usage::
 
     python ops/bench/appsettings.py
 
-Run by ``run.py`` in a fresh process (importing ``workers`` installs Baton's hooks, which the
-harness keeps out of its own process); the harness hands the values to every plain worker
+Run by ``run.py`` in a fresh process (the harness keeps Baton's app and its publish hook out of
+its own process); the harness hands the values to every plain worker
 (``BATON_BENCH_PLAIN_SETTINGS``), so the baseline follows the Baton app wherever it goes.
 """
 

@@ -188,7 +188,7 @@ class Bench:
         """Run ``ops/bench/<script>`` in a fresh interpreter; return the JSON it printed last.
 
         In-process measurements run in their own process so that neither the harness's imports
-        nor its Baton hooks (importing ``workers`` installs them) colour the figures.
+        nor Baton's hooks (a Baton app's first publish installs one) colour the figures.
         """
         env = clean_env(
             BATON_ENVELOPE_KEY=self.key,
