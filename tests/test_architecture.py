@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("envelope", "orchestrator", "workers", "emulator", "baton")
 
 
-
 def test_import_contracts_hold():
     lint_imports = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
     if not Path(lint_imports).exists():

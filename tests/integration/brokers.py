@@ -16,10 +16,8 @@ import redis
 from envelope import job_lock_key
 from envelope.ledger import LEDGER_KEY
 from tests.integration.harness import QUEUE
-from tests.support.brokers import close_all_connections
 
-#: ``close_all_connections`` is imported from here by test_dropped_connections.py.
-__all__ = ["close_all_connections", "in_flight"]
+__all__ = ["in_flight"]
 
 
 @pytest.fixture()

@@ -1,6 +1,6 @@
 """Fixtures of the fault, security and identity tests (defined in ``brokers`` and ``harness``)."""
 
 from tests.integration.brokers import in_flight
-from tests.integration.harness import emulator_proc, worker_proc
+from tests.integration.harness import emulator_proc
 
-__all__ = ["emulator_proc", "in_flight", "worker_proc"]
+__all__ = ["emulator_proc", "in_flight"]

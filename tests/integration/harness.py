@@ -54,12 +54,6 @@ def kill_whole_worker(worker: Worker) -> int:
     return len(pids)
 
 
-@pytest.fixture()
-def worker_proc(start_worker: Callable[..., Worker]) -> Callable[..., Worker]:
-    """The suite's ``start_worker`` under its old name, for the modules that still use it."""
-    return start_worker
-
-
 def crafted(endpoint: str | None, *, keyring: Keyring, **overrides: Any) -> str:
     """Sign an envelope for ``endpoint`` with ``keyring``; ``overrides`` replace any field."""
     fields: dict[str, Any] = {

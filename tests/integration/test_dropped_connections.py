@@ -18,7 +18,6 @@ import pytest
 import redis
 
 from envelope import child_jobs_key
-from tests.integration.brokers import close_all_connections
 from tests.integration.faults import (
     FAST_REDELIVERY,
     JOBS,
@@ -30,6 +29,7 @@ from tests.integration.faults import (
     spawn,
 )
 from tests.integration.harness import REGION, finished, settle, wait_until
+from tests.support.brokers import close_all_connections
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,7 +92,7 @@ def told_about(worker: Any, jobs: list[str]) -> str:
 def run_leaf_jobs(
     broker: str,
     emulator_proc: Any,
-    worker_proc: Any,
+    start_worker: Any,
     make_orchestrator: Any,
     drop: Callable[[], int],
     in_flight: Callable[[list[str]], Callable[[], bool]],
@@ -100,7 +100,7 @@ def run_leaf_jobs(
     """Run JOBS leaf jobs while dropping every connection nine times; return what happened."""
     emulator = emulator_proc(REGION, latency=0.05)
     env = {**FAST_REDELIVERY, "BATON_BROKER_URL": broker}
-    running = worker_proc(pool="threads", concurrency=8, env=env)
+    running = start_worker(pool="threads", concurrency=8, env=env)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, JOBS)
     killed = drop_nine_times(drop, lambda: finished(orch.app, jobs) / JOBS)
@@ -122,10 +122,10 @@ def run_leaf_jobs(
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
 def test_dropped_connections_lose_no_job_a_worker_was_given(
-    broker, emulator_proc, worker_proc, make_orchestrator, dropper, in_flight
+    broker, emulator_proc, start_worker, make_orchestrator, dropper, in_flight
 ):
     outcome, running = run_leaf_jobs(
-        broker, emulator_proc, worker_proc, make_orchestrator, dropper, in_flight
+        broker, emulator_proc, start_worker, make_orchestrator, dropper, in_flight
     )
 
     lost_by_baton, never_received = lost_where(outcome, running.received())
@@ -137,10 +137,10 @@ def test_dropped_connections_lose_no_job_a_worker_was_given(
 
 @pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
 def test_dropped_connections_lose_no_job_tree(
-    broker, emulator_proc, worker_proc, make_orchestrator, dropper
+    broker, emulator_proc, start_worker, make_orchestrator, dropper
 ):
     emulator = emulator_proc(REGION, latency=0.05)
-    running = worker_proc(
+    running = start_worker(
         pool="threads", concurrency=8, env={**FAST_REDELIVERY, "BATON_BROKER_URL": broker}
     )
     orch = parent(make_orchestrator, emulator.url)

@@ -54,12 +54,12 @@ LOST_JOB = re.compile(r"Worker exited prematurely: .*? Job: (\d+)")
 @pytest.mark.slow
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
 def test_sigkill_of_the_whole_worker_loses_no_job_it_was_given_and_runs_each_to_one_result(
-    broker, emulator_proc, worker_proc, make_orchestrator, in_flight
+    broker, emulator_proc, start_worker, make_orchestrator, in_flight
 ):
     """On Redis too: a message BRPOP had taken at the kill is put back from the publish ledger."""
     emulator = emulator_proc(REGION, latency=0.05)
     env = {**FAST_REDELIVERY, "BATON_BROKER_URL": broker}
-    first = worker_proc(pool="prefork", concurrency=4, env=env)
+    first = start_worker(pool="prefork", concurrency=4, env=env)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, JOBS)
 
@@ -67,7 +67,7 @@ def test_sigkill_of_the_whole_worker_loses_no_job_it_was_given_and_runs_each_to_
     done_before = finished(orch.app, jobs)
     killed = kill_whole_worker(first)
     time.sleep(REDELIVERY_WAIT)  # the unacked messages grow older than the visibility timeout
-    second = worker_proc(pool="prefork", concurrency=4, env=env)
+    second = start_worker(pool="prefork", concurrency=4, env=env)
     on_redis = broker.startswith("redis://")
     outcome = settle(orch.app, jobs, timeout=90, idle=in_flight(jobs) if on_redis else None)
 
@@ -114,9 +114,9 @@ def kill_a_busy_child(running, emulator, *, attempts: int = 5) -> int:
 
 
 @pytest.mark.slow
-def test_sigkill_of_one_pool_child_loses_nothing(emulator_proc, worker_proc, make_orchestrator):
+def test_sigkill_of_one_pool_child_loses_nothing(emulator_proc, start_worker, make_orchestrator):
     emulator = emulator_proc(REGION, latency=0.05)
-    running = worker_proc(pool="prefork", concurrency=4, env=FAST_REDELIVERY)
+    running = start_worker(pool="prefork", concurrency=4, env=FAST_REDELIVERY)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, JOBS)
 
@@ -140,10 +140,10 @@ def test_sigkill_of_one_pool_child_loses_nothing(emulator_proc, worker_proc, mak
 
 
 def test_a_bedrock_that_throttles_one_call_in_five_still_completes_every_job(
-    emulator_proc, worker_proc, make_orchestrator
+    emulator_proc, start_worker, make_orchestrator
 ):
     emulator = emulator_proc(REGION, throttle_rate=0.2, seed=7)
-    running = worker_proc(pool="threads", concurrency=8)
+    running = start_worker(pool="threads", concurrency=8)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, 100)
 
@@ -177,12 +177,12 @@ PERMANENT = [
 
 @pytest.mark.parametrize(("allowed", "model", "status", "code"), PERMANENT)
 def test_403_and_400_are_final_at_once_with_a_typed_error_naming_region_resource_and_hint(
-    emulator_proc, worker_proc, producer_settings, allowed, model, status, code
+    emulator_proc, start_worker, producer_settings, allowed, model, status, code
 ):
     from orchestrator import close_producer, producer_app
 
     emulator = emulator_proc(allowed)
-    worker_proc(pool="threads", concurrency=2)
+    start_worker(pool="threads", concurrency=2)
     app = producer_app(producer_settings)
     try:
         started = time.monotonic()

@@ -59,7 +59,7 @@ def results(redis_urls: tuple[str, str]) -> Any:
 
 
 def test_a_subagent_job_lost_in_transit_is_put_back_under_its_own_id_and_runs_once(
-    emulator_proc, worker_proc, make_orchestrator, broker_db, results
+    emulator_proc, start_worker, make_orchestrator, broker_db, results
 ):
     emulator = emulator_proc(REGION, latency=0.05)
     orch = parent(make_orchestrator, emulator.url)
@@ -68,7 +68,7 @@ def test_a_subagent_job_lost_in_transit_is_put_back_under_its_own_id_and_runs_on
     lost_id = lost["headers"]["id"]
     assert broker_db.hexists(LEDGER_KEY, lost["properties"]["delivery_tag"])
 
-    worker = worker_proc(env=FAST_REDELIVERY)
+    worker = start_worker(env=FAST_REDELIVERY)
     outcome = settle(orch.app, jobs, timeout=60)
 
     deliveries = Counter(worker.received())
@@ -85,7 +85,7 @@ def test_a_subagent_job_lost_in_transit_is_put_back_under_its_own_id_and_runs_on
 
 
 def test_a_user_task_lost_in_transit_is_put_back_too(
-    emulator_proc, worker_proc, producer_settings, broker_db
+    emulator_proc, start_worker, producer_settings, broker_db
 ):
     from orchestrator import close_producer, producer_app
 
@@ -98,7 +98,7 @@ def test_a_user_task_lost_in_transit_is_put_back_too(
         )
         lost = take_off_the_queue(broker_db)
         assert lost["headers"]["id"] == job.id
-        worker_proc(env=FAST_REDELIVERY, flags=["--include", "tests.integration.worker_tasks"])
+        start_worker(env=FAST_REDELIVERY, flags=["--include", "tests.integration.worker_tasks"])
         seen = job.get(timeout=60)
     finally:
         close_producer(app)
@@ -106,7 +106,7 @@ def test_a_user_task_lost_in_transit_is_put_back_too(
 
 
 def test_an_envelope_that_expired_while_its_job_was_lost_is_refused_and_dead_lettered(
-    emulator_proc, worker_proc, producer_settings, broker_db
+    emulator_proc, start_worker, producer_settings, broker_db
 ):
     from orchestrator import close_producer, producer_app
     from workers.dead_letters import DeadLetters
@@ -121,7 +121,7 @@ def test_an_envelope_that_expired_while_its_job_was_lost_is_refused_and_dead_let
         )
         job = publish(app, token)
         take_off_the_queue(broker_db)
-        worker_proc(env=FAST_REDELIVERY)
+        start_worker(env=FAST_REDELIVERY)
         with pytest.raises(EnvelopeExpired):
             job.get(timeout=60)
         dead = DeadLetters(app).entries()
@@ -132,12 +132,12 @@ def test_an_envelope_that_expired_while_its_job_was_lost_is_refused_and_dead_let
 
 
 def test_a_live_job_that_runs_past_the_lease_window_is_not_delivered_again(
-    emulator_proc, worker_proc, make_orchestrator
+    emulator_proc, start_worker, make_orchestrator
 ):
     """A 3 s lease window; one job waits 8 s for its countdown, one runs a 9 s Bedrock call."""
     emulator = emulator_proc(REGION, latency=9.0)
-    worker = worker_proc(concurrency=2, env=FAST_REDELIVERY)
-    second = worker_proc(concurrency=2, env=FAST_REDELIVERY)  # would take any early redelivery
+    worker = start_worker(concurrency=2, env=FAST_REDELIVERY)
+    second = start_worker(concurrency=2, env=FAST_REDELIVERY)  # would take any early redelivery
     orch = parent(make_orchestrator, emulator.url)
     running = orch.spawn("runs long").id
     with orch.propagating():
@@ -154,13 +154,13 @@ def test_a_live_job_that_runs_past_the_lease_window_is_not_delivered_again(
 
 @pytest.mark.slow
 def test_a_killed_workers_jobs_are_taken_up_within_two_lock_ttls_with_default_settings(
-    emulator_proc, worker_proc, make_orchestrator
+    emulator_proc, start_worker, make_orchestrator
 ):
     """The issue's run: two threads workers of 4, Bedrock answering in 0.5 s, 40 jobs, one
     worker SIGKILLed 2.5 s in. Default lease window (60 s) and job-lock TTL (60 s)."""
     emulator = emulator_proc(REGION, latency=0.5)
-    doomed = worker_proc(pool="threads", concurrency=4)
-    survivor = worker_proc(pool="threads", concurrency=4)
+    doomed = start_worker(pool="threads", concurrency=4)
+    survivor = start_worker(pool="threads", concurrency=4)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, 40)
     time.sleep(2.5)  # the issue's moment of the kill, not a race being papered over
