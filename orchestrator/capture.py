@@ -3,7 +3,7 @@
 Usage::
 
     import os
-    from orchestrator.capture import capture
+    from orchestrator import capture
 
     config = capture(environ=os.environ, region=args.region, model=args.model)
     config.model_id          # resolved here, once; subagents never re-derive it
@@ -18,10 +18,8 @@ refuses: boto3 would fall back to its own defaults, Baton does not.
 
 from __future__ import annotations
 
-import configparser
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from envelope import (
@@ -35,6 +33,7 @@ from envelope import (
     requires_profile,
 )
 from envelope import resolve as resolve_model
+from orchestrator.aws_config import config_path, profile_region
 from orchestrator.errors import InvalidSetting, RegionNotConfigured
 
 T = TypeVar("T")
@@ -60,9 +59,6 @@ ENDPOINT_VARIABLES = (
 
 #: Model variables, highest first: the agent tool's own variable, then Baton's.
 MODEL_VARIABLES = ("ANTHROPIC_MODEL", "BATON_MODEL")
-
-#: Where the AWS CLI and boto3 look for profiles when ``AWS_CONFIG_FILE`` is unset.
-DEFAULT_AWS_CONFIG_FILE = "~/.aws/config"
 
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
@@ -216,44 +212,14 @@ def _region_from_profile(environ: Mapping[str, str]) -> Setting[str]:
     profile = environ.get("AWS_PROFILE")
     if not profile:
         raise RegionNotConfigured(_NO_REGION)
-    path = _config_path(environ)
-    region = _read_profile_region(path, profile)
+    path = config_path(environ)
+    region = profile_region(path, profile)
     if not region:
         raise RegionNotConfigured(
             f"{_NO_REGION} (AWS_PROFILE={profile!r} is set, but {path} gives that profile no "
             "region: add 'region = ...' to its section)"
         )
     return Setting(region, f"profile {profile!r} in {path}")
-
-
-def _config_path(environ: Mapping[str, str]) -> Path:
-    """Locate the AWS config file as the AWS CLI does, but from ``environ``, not ``os.environ``."""
-    configured = environ.get("AWS_CONFIG_FILE")
-    if configured:
-        return Path(configured).expanduser()
-    home = environ.get("HOME")
-    if home:
-        return Path(home) / ".aws" / "config"
-    return Path(DEFAULT_AWS_CONFIG_FILE).expanduser()
-
-
-def _read_profile_region(path: Path, profile: str) -> str | None:
-    """Return the ``region`` of ``profile`` in the config file at ``path``, else None.
-
-    A missing file or section is not an error here: the profile may live only in the credentials
-    file. An unparseable file is, because guessing past it could pick the wrong region.
-    """
-    # Raw, like botocore: AWS config values may contain '%', which interpolation would reject.
-    parser = configparser.RawConfigParser(strict=False)
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise InvalidSetting(
-            f"AWS config file {path} cannot be parsed ({exc}); fix its syntax or point "
-            "AWS_CONFIG_FILE at a valid file"
-        ) from exc
-    section = "default" if profile == "default" else f"profile {profile}"
-    return parser.get(section, "region", fallback=None) or None
 
 
 def _capture_cross_region(

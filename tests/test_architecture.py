@@ -69,3 +69,17 @@ def test_packages_import_each_other_only_through_their_surface():
         "import these from the package (add the name to its __init__ if it is missing): "
         f"{sorted(reaching_in)}"
     )
+
+
+#: The size a module may grow to before it is split by concept.
+MAX_MODULE_LINES = 300
+
+
+def test_no_module_of_the_packages_is_over_300_lines():
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these by concept: {long}"
