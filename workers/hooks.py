@@ -1,7 +1,7 @@
 """Every Celery signal handler and patch of the worker side, installed and removed as a pair.
 
 Importing ``workers`` installs none of them. A worker installs them all when it starts
-(``connect``, from the worker app's ``baton.hooks`` step, before the pool starts); a Baton app
+(``connect``, from the worker app's ``baton.admission`` step, before the pool starts); a Baton app
 installs the publish hook alone at its first publish (``connect_publish``), so a process that
 only publishes gets no executor patch. ``disconnect`` removes them all, as OpenTelemetry's
 ``uninstrument`` does; the hooks hold no runtime of their own, so an app made with
