@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 from rich.console import Console
 from rich.markup import escape
 
@@ -25,6 +30,7 @@ from orchestrator import (
     capture_location,
     connection_error,
     discovered_catalogue,
+    no_credentials,
 )
 from workers import client_config
 
@@ -64,6 +70,8 @@ def call(envelope: BedrockEnvelope, environ: Mapping[str, str]) -> Diagnosis:
         )
     except ClientError as exc:
         return _client_error(exc, envelope)
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        return no_credentials(exc)
     except BotoCoreError as exc:
         return connection_error(exc, endpoint=client.meta.endpoint_url, environ=environ)
     finally:

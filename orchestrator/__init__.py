@@ -13,7 +13,13 @@ diagnoses of ``baton doctor`` and the least-privilege policy of ``baton iam-poli
 """
 
 from orchestrator.capture import CapturedConfig, capture, capture_location
-from orchestrator.diagnosis import Diagnosis, access_denied, bedrock_error, connection_error
+from orchestrator.diagnosis import (
+    Diagnosis,
+    access_denied,
+    bedrock_error,
+    connection_error,
+    no_credentials,
+)
 from orchestrator.errors import CaptureError, InvalidSetting, RegionNotConfigured
 from orchestrator.iam import iam_policy
 from orchestrator.parent import Orchestrator, discovered_catalogue
@@ -36,5 +42,6 @@ __all__ = [
     "connection_error",
     "discovered_catalogue",
     "iam_policy",
+    "no_credentials",
     "producer_app",
 ]

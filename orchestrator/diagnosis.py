@@ -131,6 +131,20 @@ def connection_error(error: Exception, *, endpoint: str, environ: Mapping[str, s
     )
 
 
+def no_credentials(error: Exception) -> Diagnosis:
+    """Explain a call that was never sent because botocore found no (or half a) credential set."""
+    return Diagnosis(
+        False,
+        "no AWS credentials: the call was not sent",
+        [
+            f"error: {error}",
+            "give this process the identity a worker would have: AWS_PROFILE, or "
+            "AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY, or AWS_BEARER_TOKEN_BEDROCK, or an "
+            "instance or pod role",
+        ],
+    )
+
+
 def bedrock_error(
     code: str, status: object, message: str, *, region: str, model_id: str
 ) -> Diagnosis:

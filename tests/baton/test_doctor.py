@@ -96,3 +96,18 @@ def test_iam_policy_prints_the_profile_and_every_destination_model():
     )
     assert {a.split(":")[3] for a in arns[1:]} == {"ap-southeast-2", "ap-southeast-4"}
     assert policy["Statement"][-1]["Effect"] == "Deny"
+
+
+def test_doctor_without_credentials_says_so_and_not_that_bedrock_is_unreachable(
+    start_emulator, tmp_path
+):
+    bedrock = start_emulator("eu-central-1")
+    # no variables, no ~/.aws files, no instance metadata: nowhere to find credentials
+    env = clean_env(
+        BATON_CACHE_DIR=str(tmp_path), HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true"
+    )
+    result = baton("doctor", "--region", "eu-central-1", "--endpoint", bedrock.url, env=env)
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 1, out
+    assert "no AWS credentials: the call was not sent" in out
+    assert "could not reach Bedrock" not in out

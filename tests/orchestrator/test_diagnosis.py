@@ -9,6 +9,7 @@ from orchestrator.diagnosis import (
     bedrock_error,
     connection_error,
     invalid_model,
+    no_credentials,
     on_demand,
     other_error,
 )
@@ -52,6 +53,13 @@ def test_a_connection_error_lists_the_proxy_variables():
         OSError("refused"), endpoint="https://x", environ={"HTTPS_PROXY": "http://proxy:3128"}
     )
     assert "proxy settings: HTTPS_PROXY=http://proxy:3128" in verdict.lines
+
+
+def test_missing_credentials_are_not_called_a_connection_problem():
+    verdict = no_credentials(OSError("Unable to locate credentials"))
+    assert verdict.title == "no AWS credentials: the call was not sent"
+    assert "error: Unable to locate credentials" in verdict.lines
+    assert not any("DNS" in line or "proxy" in line for line in verdict.lines)
 
 
 @pytest.mark.parametrize(

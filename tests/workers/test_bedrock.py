@@ -7,7 +7,9 @@ botocore's ``before-send`` event, signed and ready to go, without a network.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from typing import Any
 
 import pytest
@@ -18,10 +20,15 @@ from emulator import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from envelope import EnvelopeMissing
 from tests.factories import make_envelope
 from tests.workers.test_clients import Sent, signed_request
-from workers import NoCurrentEnvelope, WorkerSettings
+from workers import NoCurrentEnvelope, WorkerMisconfigured, WorkerSettings
 from workers.context import Job, bind, unbind
 from workers.runtime import WorkerRuntime
 from workers.sessions import control_endpoint
+
+#: The anthropic SDK comes with the ``anthropic`` (or ``compat``) extra, not with ``dev``.
+needs_anthropic = pytest.mark.skipif(
+    find_spec("anthropic") is None, reason="the anthropic extra is not installed"
+)
 
 API: dict[str, Callable[[], Any]] = {
     "bedrock_client": workers.bedrock_client,
@@ -205,6 +212,7 @@ def test_an_alias_with_no_profile_in_the_geography_falls_back_to_the_job_model(w
         assert env["ANTHROPIC_DEFAULT_SONNET_MODEL"].startswith("apac.")
 
 
+@needs_anthropic
 def test_the_anthropic_client_is_pinned_and_signs_with_sigv4_despite_a_bearer_token(job):
     client = workers.anthropic_client(max_retries=0)
     assert client.aws_region == "eu-west-1"
@@ -226,7 +234,15 @@ def test_the_anthropic_client_refuses_arguments_the_envelope_decides(job, argume
         workers.anthropic_client(**{argument: "x"})
 
 
+@needs_anthropic
 def test_the_async_anthropic_client_is_pinned_too(emulated_job):
     client = workers.async_anthropic_client()
     assert client.aws_region == "eu-west-1"
     assert str(client.base_url).rstrip("/") == "http://127.0.0.1:8750"
+
+
+@pytest.mark.parametrize("call", ["anthropic_client", "async_anthropic_client"])
+def test_an_adapter_whose_sdk_is_missing_names_the_extra_to_install(job, monkeypatch, call):
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # as on a worker without the extra
+    with pytest.raises(WorkerMisconfigured, match=r"pip install 'baton\[anthropic\]'"):
+        API[call]()

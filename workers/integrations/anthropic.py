@@ -24,7 +24,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from workers.context import require_job
-from workers.integrations.pinning import refuse_pinned
+from workers.integrations.pinning import missing_sdk, refuse_pinned
 
 if TYPE_CHECKING:
     from anthropic import AnthropicBedrock, AsyncAnthropicBedrock
@@ -93,15 +93,19 @@ def anthropic_client(**kwargs: Any) -> AnthropicBedrock:
     Keyword arguments go to the SDK (``timeout``, ``max_retries``...), except the region,
     endpoint and credential ones, which the envelope decides.
     """
-    from anthropic import AnthropicBedrock, DefaultHttpxClient
-
     signer, options = _options(kwargs)
+    try:
+        from anthropic import AnthropicBedrock, DefaultHttpxClient
+    except ImportError as exc:
+        raise missing_sdk("anthropic", extra="anthropic", call="anthropic_client()") from exc
     return AnthropicBedrock(http_client=DefaultHttpxClient(auth=signer), **options)
 
 
 def async_anthropic_client(**kwargs: Any) -> AsyncAnthropicBedrock:
     """Return an ``AsyncAnthropicBedrock``, pinned as :func:`anthropic_client` is."""
-    from anthropic import AsyncAnthropicBedrock, DefaultAsyncHttpxClient
-
     signer, options = _options(kwargs)
+    try:
+        from anthropic import AsyncAnthropicBedrock, DefaultAsyncHttpxClient
+    except ImportError as exc:
+        raise missing_sdk("anthropic", extra="anthropic", call="async_anthropic_client()") from exc
     return AsyncAnthropicBedrock(http_client=DefaultAsyncHttpxClient(auth=signer), **options)

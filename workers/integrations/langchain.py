@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from envelope import geography_prefix
 from workers.bedrock import bedrock_client, bedrock_control_client
 from workers.context import current_envelope
-from workers.integrations.pinning import refuse_pinned
+from workers.integrations.pinning import missing_sdk, refuse_pinned
 
 if TYPE_CHECKING:
     from langchain_aws import ChatBedrockConverse
@@ -66,7 +66,10 @@ def chat_model(**kwargs: Any) -> ChatBedrockConverse:
             credentials) was passed.
         NoCurrentEnvelope: called outside a Baton task.
     """
-    from langchain_aws import ChatBedrockConverse
+    try:
+        from langchain_aws import ChatBedrockConverse
+    except ImportError as exc:
+        raise missing_sdk("langchain-aws", extra="langchain", call="chat_model()") from exc
 
     refuse_pinned(kwargs, _PINNED, call="chat_model()", others="temperature, max_tokens...")
     envelope = current_envelope()

@@ -1,8 +1,11 @@
-"""The one rule every adapter shares: what the envelope decides cannot be passed in."""
+"""The rules every adapter shares: what the envelope decides cannot be passed in, and a missing
+framework is named with the extra that installs it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from workers.errors import WorkerMisconfigured
 
 
 def refuse_pinned(
@@ -19,3 +22,11 @@ def refuse_pinned(
             f"{', '.join(found)} come from the job's envelope and cannot be passed to {call}; "
             f"pass its other options ({others})"
         )
+
+
+def missing_sdk(package: str, *, extra: str, call: str) -> WorkerMisconfigured:
+    """The error for ``call`` on a worker where ``package`` (``extra``'s framework) is missing."""
+    return WorkerMisconfigured(
+        f"{call} needs {package}, which is not installed on this worker; install it with "
+        f"pip install 'baton[{extra}]'"
+    )

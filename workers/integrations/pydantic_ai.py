@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from workers.bedrock import bedrock_client
 from workers.context import current_envelope
-from workers.integrations.pinning import refuse_pinned
+from workers.integrations.pinning import missing_sdk, refuse_pinned
 
 if TYPE_CHECKING:
     from pydantic_ai.models.bedrock import BedrockConverseModel
@@ -42,8 +42,11 @@ def bedrock_model(**kwargs: Any) -> BedrockConverseModel:
         TypeError: ``model_name`` or ``provider`` was passed; the envelope decides them.
         NoCurrentEnvelope: called outside a Baton task.
     """
-    from pydantic_ai.models.bedrock import BedrockConverseModel
-    from pydantic_ai.providers.bedrock import BedrockProvider
+    try:
+        from pydantic_ai.models.bedrock import BedrockConverseModel
+        from pydantic_ai.providers.bedrock import BedrockProvider
+    except ImportError as exc:
+        raise missing_sdk("pydantic-ai", extra="pydantic-ai", call="bedrock_model()") from exc
 
     refuse_pinned(kwargs, _PINNED, call="bedrock_model()", others="settings, profile")
     provider = BedrockProvider(bedrock_client=bedrock_client())

@@ -29,7 +29,7 @@ from botocore.config import Config
 from workers.bedrock import bedrock_session
 from workers.clients import client_config
 from workers.context import require_job
-from workers.integrations.pinning import refuse_pinned
+from workers.integrations.pinning import missing_sdk, refuse_pinned
 
 if TYPE_CHECKING:
     from strands.models import BedrockModel
@@ -53,7 +53,10 @@ def bedrock_model(*, boto_client_config: Config | None = None, **kwargs: Any) ->
             was passed.
         NoCurrentEnvelope: called outside a Baton task.
     """
-    from strands.models import BedrockModel
+    try:
+        from strands.models import BedrockModel
+    except ImportError as exc:
+        raise missing_sdk("strands-agents", extra="strands", call="bedrock_model()") from exc
 
     refuse_pinned(kwargs, _PINNED, call="bedrock_model()", others="max_tokens, temperature...")
     job = require_job()
