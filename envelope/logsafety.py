@@ -4,7 +4,8 @@ botocore's DEBUG records carry what Baton must never log in plain text: ``botoco
 the canonical request (with ``x-amz-security-token``), ``botocore.endpoint`` the request headers,
 ``botocore.parsers`` response bodies (an STS AssumeRole answer holds ``SecretAccessKey`` and
 ``SessionToken``). Parents and workers cap those loggers at INFO, so a ``--loglevel debug`` run
-stays safe to share.
+stays safe to share, or at the root logger's level when that is higher, so the cap never makes
+a quiet process chattier (``Found credentials in environment variables`` under a WARNING root).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ SECRET_BEARING_LOGGERS = (
 
 
 def cap_secret_bearing_loggers() -> None:
-    """Raise the secret-bearing loggers to INFO (never lower a level someone set higher)."""
+    """Raise the secret-bearing loggers to INFO, or to the root logger's level when that is
+    higher (never lower a level someone set higher)."""
+    floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
     for name in SECRET_BEARING_LOGGERS:
         logger = logging.getLogger(name)
-        if logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)
+        if logger.level < floor:
+            logger.setLevel(floor)
