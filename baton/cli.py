@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -19,6 +20,17 @@ from rich.console import Console
 from baton.dead_letters import dead_letters
 from baton.emulator import emulator
 from baton.errors import CliExit, explained
+
+#: Columns when the output is not a terminal (a CI log, a file): wide enough that an ARN, a model
+#: ID or a policy statement is never split across lines, as rich's default 80 would.
+PIPED_WIDTH = 200
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console: the terminal's width, ``COLUMNS`` when set, else ``PIPED_WIDTH``."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=PIPED_WIDTH if wide else None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,7 +79,7 @@ def run(
     from baton.run import run_prompts
     from orchestrator import Orchestrator
 
-    err = Console(stderr=True)
+    err = console(stderr=True)
     with explained():
         orch = Orchestrator.from_env(region=region, model=model)
     require_broker(orch.app)  # one line within seconds, rather than a traceback after retries
@@ -76,7 +88,7 @@ def run(
         for line in orch.config.explain():
             err.print(f"[dim]{line}[/]")
     code = run_prompts(
-        orch, prompts, agent=agent, timeout=timeout, as_json=as_json, out=Console(), err=err
+        orch, prompts, agent=agent, timeout=timeout, as_json=as_json, out=console(), err=err
     )
     sys.exit(code)
 
@@ -110,7 +122,7 @@ def status(root_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(list(nodes.values()), indent=2, default=str))
     else:
-        Console().print(render(roots, nodes, root_id))
+        console().print(render(roots, nodes, root_id))
 
 
 @main.command()
@@ -209,7 +221,7 @@ def doctor(region: str | None, model: str | None, endpoint: str | None) -> None:
     with explained():
         from baton.doctor import run_doctor
 
-        sys.exit(run_doctor(region=region, model=model, endpoint=endpoint, console=Console()))
+        sys.exit(run_doctor(region=region, model=model, endpoint=endpoint, console=console()))
 
 
 @main.command("iam-policy")
@@ -269,7 +281,7 @@ def demo(region: str, model: str | None) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     with explained():
-        sys.exit(run_demo(region=region, model=model, console=Console()))
+        sys.exit(run_demo(region=region, model=model, console=console()))
 
 
 main.add_command(dead_letters)
