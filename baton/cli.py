@@ -26,6 +26,17 @@ from baton.errors import CliExit, explained
 PIPED_WIDTH = 200
 
 
+def _check_regions(values: tuple[str, ...]) -> tuple[str, ...]:
+    from envelope import is_region
+
+    bad = [value for value in values if not is_region(value)]
+    if bad:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, bad))} is not an AWS region name such as eu-west-1"
+        )
+    return values
+
+
 def console(*, stderr: bool = False) -> Console:
     """A rich console: the terminal's width, ``COLUMNS`` when set, else ``PIPED_WIDTH``."""
     stream = sys.stderr if stderr else sys.stdout
@@ -126,7 +137,14 @@ def status(root_id: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--region", "regions", multiple=True, required=True, help="Region to serve (repeat).")
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    required=True,
+    callback=lambda _ctx, _param, values: _check_regions(values),
+    help="Region to serve (repeat).",
+)
 @click.option(
     "--pool",
     type=click.Choice(["prefork", "threads", "solo"]),

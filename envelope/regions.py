@@ -14,8 +14,14 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-#: An AWS region name: ``eu-west-1``, ``us-gov-west-1``, ``ap-southeast-4``.
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")  # ASCII digits only
+#: An AWS region name: ``eu-west-1``, ``us-gov-west-1``, ``ap-southeast-4``. The middle word is
+#: one of the compass words every AWS region has used, so a region of a country AWS opens next
+#: passes and a typo (``eu-wst-1``) does not.
+REGION_PATTERN = re.compile(
+    r"^[a-z]{2}(-gov|-iso[a-z]?)?"
+    r"-(north|south|east|west|central|northeast|northwest|southeast|southwest)"
+    r"-[0-9]{1,2}$"  # ASCII digits only
+)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,13 @@ def test_every_command_has_help_with_examples(command):
     assert "Examples:" in result.stdout
 
 
+@pytest.mark.parametrize("region", ["eu-wst-1", "eu-west", "EU-WEST-1"])
+def test_worker_refuses_a_region_that_is_no_aws_region_name_before_starting(region):
+    result = CliRunner().invoke(main, ["worker", "--region", "eu-west-1", "--region", region])
+    assert result.exit_code == 2
+    assert f"{region!r} is not an AWS region name such as eu-west-1" in result.output
+
+
 @pytest.mark.integration
 def test_run_without_any_region_is_one_clear_line_and_exit_2():
     result = baton("run", "--prompt", "hi", env=clean_env(BATON_ENVELOPE_KEY="k" * 32))

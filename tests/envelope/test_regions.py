@@ -89,6 +89,11 @@ def test_geography_prefix_is_read_only_from_a_known_prefix(model_id, expected):
         ("eu-west-1\n", False),
         ("us-east-100", False),
         ("", False),
+        ("cn-northwest-1", True),
+        ("mx-central-1", True),
+        ("xy-southwest-9", True),  # a country AWS has not opened yet
+        ("eu-wst-1", False),  # a typo
+        ("eu-est-1", False),
     ],
 )
 def test_is_region_accepts_exactly_aws_region_names(name, expected):
