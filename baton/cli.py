@@ -11,37 +11,15 @@ Usage::
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
-from rich.console import Console
 
+from baton.console import console
 from baton.dead_letters import dead_letters
 from baton.emulator import emulator
 from baton.errors import CliExit, explained
-
-#: Columns when the output is not a terminal (a CI log, a file): wide enough that an ARN, a model
-#: ID or a policy statement is never split across lines, as rich's default 80 would.
-PIPED_WIDTH = 200
-
-
-def _check_regions(values: tuple[str, ...]) -> tuple[str, ...]:
-    from envelope import is_region
-
-    bad = [value for value in values if not is_region(value)]
-    if bad:
-        raise click.BadParameter(
-            f"{', '.join(map(repr, bad))} is not an AWS region name such as eu-west-1"
-        )
-    return values
-
-
-def console(*, stderr: bool = False) -> Console:
-    """A rich console: the terminal's width, ``COLUMNS`` when set, else ``PIPED_WIDTH``."""
-    stream = sys.stderr if stderr else sys.stdout
-    wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, width=PIPED_WIDTH if wide else None)
+from baton.worker import check_regions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,7 +120,7 @@ def status(root_id: str, as_json: bool) -> None:
     "regions",
     multiple=True,
     required=True,
-    callback=lambda _ctx, _param, values: _check_regions(values),
+    callback=lambda _ctx, _param, values: check_regions(values),
     help="Region to serve (repeat).",
 )
 @click.option(

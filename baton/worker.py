@@ -8,8 +8,20 @@ import sys
 import tempfile
 from collections.abc import Iterable
 
+import click
+
 from baton.errors import CliExit
-from envelope import queue_for
+from envelope import is_region, queue_for
+
+
+def check_regions(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--region`` values as given, or click's one-line usage error (exit 2) naming the bad."""
+    bad = [value for value in values if not is_region(value)]
+    if bad:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, bad))} is not an AWS region name such as eu-west-1"
+        )
+    return values
 
 
 def import_tasks(modules: Iterable[str]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baton.cli import PIPED_WIDTH, console
+from baton.console import PIPED_WIDTH, console
 
 ARN = (
     "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/"
