@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from celery import Celery
 
+from tests.integration.harness import wait_until
+
 pytestmark = pytest.mark.integration
 
 
@@ -33,5 +35,14 @@ def test_a_worker_ignores_a_keyless_shutdown_broadcast_by_default(start_worker, 
 
 def test_a_worker_that_opts_in_answers_remote_control(start_worker, attacker):
     start_worker(pool="solo", concurrency=1, flags=["--remote-control"])
-    replies = attacker.control.ping(timeout=5)
+    # kombu's Redis transport subscribes to the control fanout on the worker's first poll, which
+    # can come after "ready." is logged: a broadcast sent before that reaches nobody. So ask
+    # until the worker answers, for at most 20 s.
+    replies: list[dict[str, object]] = []
+
+    def answered() -> bool:
+        replies[:] = attacker.control.ping(timeout=1)
+        return bool(replies)
+
+    wait_until(answered, timeout=20)
     assert len(replies) == 1 and next(iter(replies[0].values())) == {"ok": "pong"}
