@@ -19,6 +19,7 @@ dropped connections, the script cache, kombu's consumer and worker processes.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import fakeredis
@@ -55,6 +56,17 @@ class FakeRedisServer:
         class Connection(fakeredis.FakeRedisConnection):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **{**kwargs, "server": server})
+
+            def read_response(self, *args: Any, **kwargs: Any) -> Any:
+                # A reply is proof of health, as redis-py's own read_response counts it: the next
+                # health check is one interval away. fakeredis reads replies itself and leaves
+                # the clock alone, so redis-py 8.2, which pipelines its handshake (CLIENT SETINFO,
+                # SELECT) and checks health before each command, would send a PING between two
+                # of them and take the handshake's reply for the PING's.
+                reply = super().read_response(*args, **kwargs)
+                if self.health_check_interval:
+                    self.next_health_check = time.monotonic() + self.health_check_interval
+                return reply
 
         return Connection
 
