@@ -222,7 +222,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Exit status: 0 written; 1 install or quick loop failed (file untouched); 2 usage.",
     )
     parser.add_argument(
-        "--output", type=Path, default=ROOT / "constraints.txt", help="default: constraints.txt"
+        "--output",
+        type=Path,
+        default=ROOT / "constraints.txt",
+        help="default: the repository's constraints.txt",
     )
     parser.add_argument("--extras", default=",".join(DEFAULT_EXTRAS), help="default: %(default)s")
     parser.add_argument("--python", default=sys.executable, help="must be Python 3.11 (CI's)")
