@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import types
 import urllib.parse
 
+import botocore.auth
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -122,10 +124,28 @@ class Clock:
         return self.now
 
 
+def freeze_signing_clock(moment: dt.datetime, monkeypatch) -> None:
+    """Make botocore's SigV4 signer read ``moment`` as the time, whichever clock it reads.
+
+    Newer botocore releases ask ``botocore.auth.get_current_datetime``; older ones, 1.39 among
+    them (the lower bound), call ``datetime.datetime.utcnow`` through ``botocore.auth``.
+    """
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: moment)
+        return
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def utcnow(cls) -> dt.datetime:  # type: ignore[override]
+            return moment
+
+    monkeypatch.setattr(botocore.auth, "datetime", types.SimpleNamespace(datetime=Frozen))
+
+
 def signed(path, body, credentials, *, service: str, at: float, monkeypatch) -> Request:
     """Sign as botocore does, at the time ``at`` of the service's fake clock."""
     moment = dt.datetime.fromtimestamp(at, dt.UTC).replace(tzinfo=None)
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *a, **k: moment)
+    freeze_signing_clock(moment, monkeypatch)
     url = f"http://127.0.0.1{path}"
     request = AWSRequest(method="POST", url=url, data=body, headers={"Host": "127.0.0.1"})
     SigV4Auth(credentials, service, "eu-west-1").add_auth(request)
