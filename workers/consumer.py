@@ -71,6 +71,10 @@ def _request(message: Any, job_id: str) -> SimpleNamespace:
 class BatonConsumer(Consumer):
     """Celery's consumer, dead-lettering a message for a task it does not know, with the fix."""
 
+    # Set by Celery's Consumer; its stubs do not declare them.
+    connection_errors: tuple[type[BaseException], ...]
+    event_dispatcher: Any
+
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         headers = message.headers or {}
         job_id, name = headers.get("id"), headers.get("task")
