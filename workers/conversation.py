@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
-from workers.errors import BedrockCallFailed, BedrockCallRetryable
+from workers.errors import BedrockCallFailed, BedrockCallRetryable, IdentityUnavailable
 from workers.results import Usage
 
 if TYPE_CHECKING:
@@ -38,6 +43,14 @@ TASK_TOOL_SPEC: dict[str, Any] = {
         },
     }
 }
+
+#: Where botocore's default chain looks for the worker's own credentials, in its order.
+CREDENTIAL_SOURCES = (
+    "AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY; AWS_PROFILE (else the default profile) in "
+    "~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE); "
+    "web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN); container credentials (ECS "
+    "task role, EKS pod identity); the EC2 instance role"
+)
 
 _HINTS = {
     "AccessDeniedException": "the identity lacks bedrock:InvokeModel on this resource in this "
@@ -95,6 +108,13 @@ def converse(
         response = client.converse(**request)
     except ClientError as exc:
         raise _call_failed(exc, client=client, model_id=model_id) from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise IdentityUnavailable(
+            f"no AWS credentials were found on this worker, so the call to "
+            f"{client.meta.endpoint_url} ({client.meta.region_name}) was not sent ({exc}); "
+            f"botocore looked in: {CREDENTIAL_SOURCES}. Give the worker one of these, or have "
+            "the parent pick another identity (BATON_IDENTITY)"
+        ) from exc
     except BotoCoreError as exc:
         raise BedrockCallFailed(
             f"could not reach Bedrock at {client.meta.endpoint_url} "
