@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
 from envelope.constants import (
+    EMULATOR_REGIONS_HEADER,
     HEADER_KEY,
     MAX_CHILDREN,
     MAX_DEPTH,
@@ -152,6 +153,7 @@ __all__ = [
     "DEFAULT_MAX_TURNS",
     "DEFAULT_TTL_SECONDS",
     "EMBEDDED",
+    "EMULATOR_REGIONS_HEADER",
     "ENV_PREFIX",
     "HEADER_KEY",
     "INSECURE_ENDPOINTS_CONTEXT",

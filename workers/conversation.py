@@ -12,6 +12,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from envelope import EMULATOR_REGIONS_HEADER, is_region
 from workers.errors import BedrockCallFailed, BedrockCallRetryable, IdentityUnavailable
 from workers.results import Usage
 
@@ -153,9 +154,33 @@ def _call_failed(exc: ClientError, *, client: BedrockRuntimeClient, model_id: st
     code = error.get("Code", "Unknown")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
     hint = _HINTS.get(code, "see `baton doctor` for a diagnosis")
+    allowed = emulator_regions(exc.response)
+    if code == "AccessDeniedException" and allowed is not None:
+        hint = emulator_hint(allowed, region=client.meta.region_name)
     retryable = isinstance(status, int) and (status == 429 or status >= 500)
     kind = BedrockCallRetryable if retryable else BedrockCallFailed
     return kind(
         f"Bedrock answered {status} {code} in {client.meta.region_name} for model {model_id}: "
         f"{error.get('Message', '')}; {hint}"
+    )
+
+
+def emulator_regions(response: Any) -> list[str] | None:
+    """The regions a 403 from Baton's local emulator says it allows, or None for any other
+    endpoint (Bedrock sends no such header). Only region names are kept from it."""
+    headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    value = headers.get(EMULATOR_REGIONS_HEADER)
+    if not isinstance(value, str):
+        return None
+    return [region for region in value.split(",") if is_region(region)]
+
+
+def emulator_hint(allowed: list[str], *, region: str) -> str:
+    """The fix for a 403 the local emulator answered: its ``--allow-region`` list, not IAM."""
+    regions = sorted({*allowed, region})
+    flags = " ".join(f"--allow-region {name}" for name in regions)
+    allows = f"allows only {', '.join(allowed)}" if allowed else "allows no region"
+    return (
+        f"this 403 came from Baton's local emulator, which {allows} (its --allow-region list); "
+        f"restart it with one --allow-region per region the fleet calls: `baton emulator {flags}`"
     )

@@ -103,3 +103,22 @@ def test_a_worker_with_no_credentials_says_none_were_found_and_where_it_looked(
     assert "AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY" in error["message"]
     assert "could not reach Bedrock" not in error["message"]
     assert bedrock.calls() == []
+
+
+def test_a_403_from_an_emulator_without_the_region_names_its_allow_region_option(
+    parent_env, start_emulator, start_worker
+):
+    bedrock = start_emulator("eu-west-1")
+    start_worker("eu-central-1")
+
+    result = baton("run", "--json", "--prompt", "x", env=parent_env("eu-central-1", bedrock.url))
+
+    assert result.returncode == 1, result.stderr
+    error = json.loads(result.stdout)[0]["error"]
+    assert error["message"].startswith("Bedrock answered 403 AccessDeniedException in eu-central-1")
+    assert error["message"].endswith(
+        "; this 403 came from Baton's local emulator, which allows only eu-west-1 (its "
+        "--allow-region list); restart it with one --allow-region per region the fleet calls: "
+        "`baton emulator --allow-region eu-central-1 --allow-region eu-west-1`"
+    )
+    assert "baton iam-policy" not in error["message"]

@@ -6,7 +6,7 @@ import botocore.session
 import pytest
 
 from workers import IdentityUnavailable
-from workers.conversation import converse, user_text
+from workers.conversation import converse, emulator_hint, emulator_regions, user_text
 
 
 class _Nothing:
@@ -34,3 +34,15 @@ def test_a_worker_with_no_credentials_says_so_and_where_they_are_looked_for():
     assert "AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY" in message
     assert "the EC2 instance role" in message
     assert "could not reach" not in message
+
+
+def test_only_region_names_are_read_from_the_emulator_header_and_bedrock_sends_none():
+    def response(headers):
+        return {"ResponseMetadata": {"HTTPHeaders": headers}}
+
+    header = "x-baton-emulator-allowed-regions"
+    assert emulator_regions(response({header: "eu-west-1,`rm -rf`,none"})) == ["eu-west-1"]
+    assert emulator_regions(response({"x-amzn-errortype": "AccessDeniedException"})) is None
+    assert "which allows no region (its --allow-region list)" in emulator_hint(
+        [], region="eu-west-2"
+    )
