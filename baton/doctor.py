@@ -32,8 +32,7 @@ from orchestrator import (
     discovered_catalogue,
     no_credentials,
 )
-from workers import client_config
-from workers.conversation import emulator_hint, emulator_regions
+from workers import client_config, emulator_hint, emulator_regions
 
 #: The smallest useful call: one word in, one token out.
 PING = {
