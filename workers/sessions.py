@@ -31,7 +31,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from envelope import Endpoint, parse_endpoint
+from envelope import parse_endpoint
 from workers.allowlist import EndpointAllowlist, client_endpoint_refusal
 from workers.errors import EndpointNotAllowed
 
@@ -69,7 +69,11 @@ _CLIENT_SIGNATURE = inspect.signature(boto3.Session.client)
 
 
 class EndpointGuard:
-    """Where a session's Bedrock clients go by default, and the check on where they may go."""
+    """Where a session's Bedrock clients go by default, and the check on where they may go.
+
+    ``inherited`` holds the job's own endpoints: the envelope's (else the regional default) and
+    its control-plane sibling.
+    """
 
     def __init__(
         self,
@@ -83,12 +87,15 @@ class EndpointGuard:
         self.region = region
         self.defaults = {"bedrock-runtime": endpoint, "bedrock": control_endpoint(endpoint)}
         self._allowlist = allowlist
-        self._inherited: frozenset[Endpoint] | None = None
+        # Resolved now, in the thread that owns the session: botocore sessions are not
+        # thread-safe, and the session's clients may be used from other threads.
+        urls = [url or self._regional(service) for service, url in self.defaults.items()]
+        self.inherited = frozenset(parse_endpoint(url) for url in urls)
 
     def check(self, url: str) -> None:
         """Raise EndpointNotAllowed unless a client of this job may call ``url``."""
         refusal = client_endpoint_refusal(
-            self._allowlist, url, region=self.region, inherited=self.inherited()
+            self._allowlist, url, region=self.region, inherited=self.inherited
         )
         if refusal is not None:
             raise EndpointNotAllowed(refusal)
@@ -98,13 +105,6 @@ class EndpointGuard:
         scheme, _sep, rest = str(request.url).partition("://")
         authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
         self.check(f"{scheme}://{authority}")
-
-    def inherited(self) -> frozenset[Endpoint]:
-        """The job's own endpoints: the envelope's (else the regional default) and its sibling."""
-        if self._inherited is None:
-            urls = [url or self._regional(service) for service, url in self.defaults.items()]
-            self._inherited = frozenset(parse_endpoint(url) for url in urls)
-        return self._inherited
 
     def _regional(self, service: str) -> str:
         config = Config(ignore_configured_endpoint_urls=True)  # type: ignore[call-arg]
