@@ -23,6 +23,7 @@ session's instance variables and components):
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -68,6 +69,18 @@ BEDROCK_SERVICES = ("bedrock-runtime", "bedrock")
 _CLIENT_SIGNATURE = inspect.signature(boto3.Session.client)
 
 
+@functools.lru_cache(maxsize=64)
+def regional_endpoint(service: str, region: str) -> str:
+    """The endpoint botocore gives ``service`` in ``region`` when none is named (partition and
+    FIPS settings included), from a session of its own: once per process, about 0.1 s."""
+    config = Config(ignore_configured_endpoint_urls=True)  # type: ignore[call-arg]
+    client = botocore.session.Session().create_client(service, region_name=region, config=config)
+    try:
+        return str(client.meta.endpoint_url)
+    finally:
+        client.close()
+
+
 class EndpointGuard:
     """Where a session's Bedrock clients go by default, and the check on where they may go.
 
@@ -77,19 +90,15 @@ class EndpointGuard:
 
     def __init__(
         self,
-        core: botocore.session.Session,
         *,
         region: str,
         endpoint: str | None,
         allowlist: EndpointAllowlist,
     ) -> None:
-        self._core = core
         self.region = region
         self.defaults = {"bedrock-runtime": endpoint, "bedrock": control_endpoint(endpoint)}
         self._allowlist = allowlist
-        # Resolved now, in the thread that owns the session: botocore sessions are not
-        # thread-safe, and the session's clients may be used from other threads.
-        urls = [url or self._regional(service) for service, url in self.defaults.items()]
+        urls = [url or regional_endpoint(service, region) for service, url in self.defaults.items()]
         self.inherited = frozenset(parse_endpoint(url) for url in urls)
 
     def check(self, url: str) -> None:
@@ -105,14 +114,6 @@ class EndpointGuard:
         scheme, _sep, rest = str(request.url).partition("://")
         authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
         self.check(f"{scheme}://{authority}")
-
-    def _regional(self, service: str) -> str:
-        config = Config(ignore_configured_endpoint_urls=True)  # type: ignore[call-arg]
-        client = self._core.create_client(service, region_name=self.region, config=config)
-        try:
-            return str(client.meta.endpoint_url)
-        finally:
-            client.close()
 
 
 class PinnedSession(boto3.Session):
@@ -155,7 +156,6 @@ def pinned_session(
     events = core.get_component("event_emitter")
     events.register_first("choose-signer", _sigv4_for_bedrock)
     guard = EndpointGuard(
-        core,
         region=region,
         endpoint=endpoint,
         allowlist=allowlist or EndpointAllowlist(bedrock=False),
