@@ -15,9 +15,9 @@ def dead_letters() -> None:
     """List, replay or purge refused messages (the `baton.dead` list or queue on the broker).
 
     Every message a worker refused (missing, tampered, expired or unknown-key envelope, region or
-    endpoint outside policy) is kept with its reason, time, task name and an envelope summary
-    without secrets. Replay re-publishes it as it was, once the operator has fixed the fleet's
-    configuration: a tampered envelope is refused again.
+    endpoint outside policy, a task the worker never imported) is kept with its reason, time, task
+    name and an envelope summary without secrets. Replay re-publishes it as it was, once the
+    operator has fixed the fleet's configuration: a tampered envelope is refused again.
 
     \b
     Examples:

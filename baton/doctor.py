@@ -32,7 +32,7 @@ from orchestrator import (
     discovered_catalogue,
     no_credentials,
 )
-from workers import client_config
+from workers import client_config, emulator_hint, emulator_regions
 
 #: The smallest useful call: one word in, one token out.
 PING = {
@@ -89,7 +89,14 @@ def _client_error(exc: ClientError, envelope: BedrockEnvelope) -> Diagnosis:
     error = exc.response.get("Error", {})
     code, message = error.get("Code", "Unknown"), error.get("Message", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-    return bedrock_error(code, status, message, region=envelope.region, model_id=envelope.model_id)
+    verdict = bedrock_error(
+        code, status, message, region=envelope.region, model_id=envelope.model_id
+    )
+    allowed = emulator_regions(exc.response)
+    if code != "AccessDeniedException" or allowed is None:
+        return verdict
+    hint = emulator_hint(allowed, region=envelope.region)
+    return Diagnosis(verdict.ok, verdict.title, [*verdict.lines, hint])
 
 
 def run_doctor(

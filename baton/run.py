@@ -39,9 +39,9 @@ def render(results: list[dict[str, Any]], *, as_json: bool, console: Console) ->
             error = result["error"]
             table.add_row(
                 result["job_id"][:8],
-                "-",
-                "-",
-                "-",
+                result.get("agent", "-"),
+                result.get("region", "-"),
+                result.get("model_id", "-"),
                 f"[red]{escape(error['type'])}[/]: {escape(error['message'])}",
             )
         else:
@@ -74,7 +74,13 @@ def run_prompts(
     finished = wait_with_progress(
         jobs, timeout=timeout, console=err, region=orch.envelope.region, agent=agent
     )
-    results = [outcome(job) for job in jobs]
+    sent = {
+        "agent": agent or "general-purpose",
+        "region": orch.envelope.region,
+        "model_id": orch.envelope.model_id,
+    }
+    # A failed job has no result of its own to say where it ran: what it was sent with does.
+    results = [{**sent, **found} if "error" in found else found for found in map(outcome, jobs)]
     render(results, as_json=as_json, console=out)
     if not finished:
         err.print(f"timed out after {timeout:g} s; is a worker for {orch.envelope.region} running?")

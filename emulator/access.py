@@ -20,7 +20,7 @@ from emulator.credentials import Identity
 from emulator.errors import AccessDenied
 from emulator.iam import Decision, PolicyDocument
 from emulator.profiles import InferenceProfile, ProfileRegistry
-from envelope import geography_prefix
+from envelope import EMULATOR_REGIONS_HEADER, geography_prefix
 
 #: Converse and InvokeModel are both authorised as this action.
 ACTION = "bedrock:InvokeModel"
@@ -124,11 +124,21 @@ class AccessPolicy:
     Args:
         document: the effective identity-based policy every test identity gets.
         profiles: where the destinations of each inference profile come from.
+        allowed_regions: the ``--allow-region`` list, named on every 403 in
+            ``EMULATOR_REGIONS_HEADER`` so a client can say which option fixes it.
     """
 
-    def __init__(self, document: PolicyDocument, profiles: ProfileRegistry) -> None:
+    def __init__(
+        self,
+        document: PolicyDocument,
+        profiles: ProfileRegistry,
+        *,
+        allowed_regions: Iterable[str] = (),
+    ) -> None:
         self.document = document
         self._profiles = profiles
+        regions = ",".join(sorted(allowed_regions)) or "none"
+        self._headers = ((EMULATOR_REGIONS_HEADER, regions),)
         self._cache: dict[tuple[str, str, str, str], tuple[str, Decision] | None] = {}
 
     def grants(self, model_id: str, *, region: str, account_id: str) -> tuple[Grant, ...]:
@@ -154,7 +164,7 @@ class AccessPolicy:
             self._cache[key] = self._first_denial(action, grants)
         denial = self._cache[key]
         if denial is not None:
-            raise access_denied(identity, action, *denial)
+            raise access_denied(identity, action, *denial, headers=self._headers)
 
     def authorize_read(self, identity: Identity, action: str, grant: Grant) -> None:
         """Raise AccessDenied only on an explicit Deny: reads are allowed to any known caller."""
@@ -162,7 +172,9 @@ class AccessPolicy:
             self.document.evaluate(action, grant.resource, grant.context())
             is Decision.EXPLICIT_DENY
         ):
-            raise access_denied(identity, action, grant.resource, Decision.EXPLICIT_DENY)
+            raise access_denied(
+                identity, action, grant.resource, Decision.EXPLICIT_DENY, headers=self._headers
+            )
 
     def _first_denial(self, action: str, grants: tuple[Grant, ...]) -> tuple[str, Decision] | None:
         for grant in grants:
@@ -180,9 +192,15 @@ class AccessPolicy:
 
 
 def access_denied(
-    identity: Identity, action: str, resource: str, decision: Decision
+    identity: Identity,
+    action: str,
+    resource: str,
+    decision: Decision,
+    *,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> AccessDenied:
-    """Return the 403 worded as Bedrock words it, for an implicit or an explicit deny."""
+    """Return the 403 worded as Bedrock words it, for an implicit or an explicit deny; the body
+    is Bedrock's, ``headers`` are the emulator's own."""
     reason = (
         "with an explicit deny in an identity-based policy"
         if decision is Decision.EXPLICIT_DENY
@@ -190,5 +208,6 @@ def access_denied(
     )
     return AccessDenied(
         f"User: {identity.arn} is not authorized to perform: {action} on resource: {resource} "
-        f"{reason}"
+        f"{reason}",
+        headers=headers,
     )

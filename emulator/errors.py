@@ -57,9 +57,11 @@ class ServiceError(EmulatorError):
     #: Bedrock spells the body key ``message`` except for AccessDenied, where it is ``Message``.
     body_key: ClassVar[str] = "message"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, headers: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        #: Response headers besides ``x-amzn-ErrorType``: what only the emulator adds.
+        self.headers = headers
 
 
 class AuthenticationError(ServiceError):

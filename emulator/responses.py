@@ -48,5 +48,5 @@ def error_response(error: ServiceError, *, rid: str | None = None) -> Response:
         {error.body_key: error.message},
         status=error.status,
         rid=rid,
-        extra_headers=(("x-amzn-ErrorType", error.error_type),),
+        extra_headers=(("x-amzn-ErrorType", error.error_type), *error.headers),
     )

@@ -151,7 +151,9 @@ def build_service(settings: EmulatorSettings, journal: Journal | None = None) ->
     """
     profiles = ProfileRegistry(settings.app_profiles)
     return BedrockService(
-        policy=AccessPolicy(settings.document(), profiles),
+        policy=AccessPolicy(
+            settings.document(), profiles, allowed_regions=settings.allowed_regions
+        ),
         journal=journal if journal is not None else Journal(settings.journal_size),
         faults=FaultInjector(settings.faults, seed=settings.seed),
         profiles=profiles,

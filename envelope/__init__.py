@@ -22,6 +22,7 @@ cryptography for seals. ``import envelope`` loads no Celery, kombu or redis.
 from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
 from envelope.constants import (
+    EMULATOR_REGIONS_HEADER,
     HEADER_KEY,
     MAX_CHILDREN,
     MAX_DEPTH,
@@ -95,6 +96,7 @@ __all__ = [
     "DEFAULT_MAX_TURNS",
     "DEFAULT_TTL_SECONDS",
     "EMBEDDED",
+    "EMULATOR_REGIONS_HEADER",
     "HEADER_KEY",
     "INSECURE_ENDPOINTS_CONTEXT",
     "INSECURE_ENDPOINTS_VARIABLE",

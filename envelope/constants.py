@@ -12,6 +12,11 @@ from typing import Final
 #: ``chain`` or ``stamps``: Celery gives those meanings of its own.
 HEADER_KEY = "baton_envelope"
 
+#: The response header with which Baton's local emulator answers a 403 AccessDeniedException:
+#: the regions its ``--allow-region`` list allows (comma-separated, or ``none``), so a worker or
+#: ``baton doctor`` can name the emulator's fix instead of an IAM policy.
+EMULATOR_REGIONS_HEADER = "x-baton-emulator-allowed-regions"
+
 #: The Celery task name of a subagent job.
 TASK_NAME = "baton.subagent"
 

@@ -10,8 +10,9 @@ Usage::
         return client.converse(modelId=current_envelope().model_id, ...)
 
 Besides the task-side API and the app, the surface holds what the CLI composes: ``configure``,
-``WorkerSettings``, ``serve_metrics``, ``DeadLetters`` and ``client_config`` (``baton doctor``
-builds its client as a worker would).
+``WorkerSettings``, ``serve_metrics``, ``DeadLetters``, ``client_config`` (``baton doctor``
+builds its client as a worker would) and ``emulator_regions``/``emulator_hint`` (and explains an
+emulator's 403 as a worker does).
 """
 
 from workers.bedrock import (
@@ -23,6 +24,7 @@ from workers.bedrock import (
 from workers.celery_app import BatonCelery, app, configure, create_app
 from workers.clients import client_config
 from workers.context import current_envelope, current_job
+from workers.conversation import emulator_hint, emulator_regions
 from workers.dead_letters import DeadLetters
 from workers.errors import (
     AgentDefinitionInvalid,
@@ -36,6 +38,7 @@ from workers.errors import (
     NoCurrentEnvelope,
     PolicyViolation,
     RegionNotAllowed,
+    TaskNotRegistered,
     TreeBudgetExhausted,
     UnknownAgent,
     WorkerError,
@@ -60,6 +63,7 @@ __all__ = [
     "NoCurrentEnvelope",
     "PolicyViolation",
     "RegionNotAllowed",
+    "TaskNotRegistered",
     "TreeBudgetExhausted",
     "UnknownAgent",
     "WorkerError",
@@ -78,6 +82,8 @@ __all__ = [
     "create_app",
     "current_envelope",
     "current_job",
+    "emulator_hint",
+    "emulator_regions",
     "inherit",
     "serve_metrics",
 ]

@@ -200,6 +200,30 @@ def _endpoint_refusal(allowlist: EndpointAllowlist, url: str, region: str) -> st
     )
 
 
+def client_endpoint_refusal(
+    allowlist: EndpointAllowlist, url: str, *, region: str, inherited: frozenset[Endpoint]
+) -> str | None:
+    """Say why a client a task built itself may not call ``url``, or None when it may.
+
+    The job's own endpoints (``inherited``: its runtime endpoint and the control-plane sibling,
+    as ``bedrock_client()`` and ``bedrock_control_client()`` use them) are always allowed;
+    anything else only where ``BATON_ALLOWED_ENDPOINTS`` admits it for the job's region.
+    """
+    try:
+        endpoint = parse_endpoint(url)
+    except ValueError as exc:
+        return f"{exc}. A task's own Bedrock client must name an origin, or leave endpoint_url out"
+    if endpoint in inherited or allowlist.admits(endpoint, region=region):
+        return None
+    jobs = ", ".join(sorted(origin.origin for origin in inherited))
+    return (
+        f"endpoint {endpoint.origin} is not allowed on this worker for region {region} (allowed: "
+        f"{allowlist.describe()}; this job's: {jobs}), so the call was not sent; leave "
+        "endpoint_url out and a client from bedrock_session() goes where the job goes, or add "
+        "the origin to BATON_ALLOWED_ENDPOINTS"
+    )
+
+
 def _check_transport(endpoints: EndpointAllowlist, insecure_endpoints: frozenset[str]) -> None:
     """Refuse to start with a plain-http origin off this machine that is not opted into."""
     bare = sorted(

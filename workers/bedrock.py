@@ -43,14 +43,17 @@ def bedrock_control_client() -> BedrockClient:
 
 
 def bedrock_session() -> boto3.Session:
-    """Return a boto3 Session pinned to the running job's region and identity.
+    """Return a boto3 Session pinned to the running job's region, identity and endpoint.
 
     ``session.region_name`` is the envelope's region; a client made from it ignores
-    ``AWS_ENDPOINT_URL*`` and never uses ``AWS_BEARER_TOKEN_BEDROCK``. Pass the envelope's
-    ``endpoint_url`` to that client yourself when it names one (``bedrock_client()`` does).
+    ``AWS_ENDPOINT_URL*`` and never uses ``AWS_BEARER_TOKEN_BEDROCK``. A ``bedrock-runtime`` or
+    ``bedrock`` client made from it with no ``endpoint_url`` calls the envelope's endpoint (or
+    its control-plane sibling); one pointed at an endpoint this worker does not allow
+    (``BATON_ALLOWED_ENDPOINTS``) raises ``EndpointNotAllowed``, and nothing is sent.
     """
     job = require_job()
-    return job.runtime.clients.session(job.envelope)
+    runtime = job.runtime
+    return runtime.clients.session(job.envelope, allowlist=runtime.endpoint_allowlist)
 
 
 def bedrock_credentials() -> FrozenCredentials:

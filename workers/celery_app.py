@@ -119,6 +119,8 @@ def create_app(settings: WorkerSettings) -> BatonCelery:
         {
             **celery_settings(current=_current_envelope),
             "worker_hijack_root_logger": False,
+            # A message for a task this worker never imported is dead-lettered with the fix.
+            "worker_consumer": "workers.consumer:BatonConsumer",
         }
     )
     app.steps["worker"].add(AdmissionStep)

@@ -24,6 +24,7 @@ from botocore.config import Config
 
 from envelope import BedrockEnvelope
 from workers import metrics
+from workers.allowlist import EndpointAllowlist
 from workers.errors import IdentityUnavailable
 from workers.identity import Identities
 from workers.sessions import control_endpoint, pinned_session
@@ -138,19 +139,27 @@ class ClientCache:
             )
         return FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
-    def session(self, envelope: BedrockEnvelope) -> boto3.Session:
-        """Return this thread's pinned session for the envelope's identity and region.
+    def session(
+        self, envelope: BedrockEnvelope, *, allowlist: EndpointAllowlist | None = None
+    ) -> boto3.Session:
+        """Return this thread's pinned session for the envelope's identity, region and endpoint;
+        its Bedrock clients may call the envelope's endpoints and what ``allowlist`` admits.
 
         One per thread, because boto3 sessions are not thread-safe; the credentials behind it
         are the process's, so a whole tree shares one assumed role.
         """
-        key = (envelope.region, envelope.client_fingerprint[2])
+        key = (envelope.region, envelope.endpoint_url, envelope.client_fingerprint[2])
         sessions: dict[object, boto3.Session] | None = getattr(self._per_thread, "sessions", None)
         if sessions is None:
             sessions = self._per_thread.sessions = {}
         session = sessions.get(key)
         if session is None:
-            session = pinned_session(self.credentials(envelope), region=envelope.region)
+            session = pinned_session(
+                self.credentials(envelope),
+                region=envelope.region,
+                endpoint=envelope.endpoint_url,
+                allowlist=allowlist,
+            )
             sessions[key] = session
         return session
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
-from workers.errors import BedrockCallFailed, BedrockCallRetryable
+from envelope import EMULATOR_REGIONS_HEADER, is_region
+from workers.errors import BedrockCallFailed, BedrockCallRetryable, IdentityUnavailable
 from workers.results import Usage
 
 if TYPE_CHECKING:
@@ -38,6 +44,14 @@ TASK_TOOL_SPEC: dict[str, Any] = {
         },
     }
 }
+
+#: Where botocore's default chain looks for the worker's own credentials, in its order.
+CREDENTIAL_SOURCES = (
+    "AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY; AWS_PROFILE (else the default profile) in "
+    "~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE); "
+    "web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN); container credentials (ECS "
+    "task role, EKS pod identity); the EC2 instance role"
+)
 
 _HINTS = {
     "AccessDeniedException": "the identity lacks bedrock:InvokeModel on this resource in this "
@@ -95,6 +109,13 @@ def converse(
         response = client.converse(**request)
     except ClientError as exc:
         raise _call_failed(exc, client=client, model_id=model_id) from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise IdentityUnavailable(
+            f"no AWS credentials were found on this worker, so the call to "
+            f"{client.meta.endpoint_url} ({client.meta.region_name}) was not sent ({exc}); "
+            f"botocore looked in: {CREDENTIAL_SOURCES}. Give the worker one of these, or have "
+            "the parent pick another identity (BATON_IDENTITY)"
+        ) from exc
     except BotoCoreError as exc:
         raise BedrockCallFailed(
             f"could not reach Bedrock at {client.meta.endpoint_url} "
@@ -133,9 +154,33 @@ def _call_failed(exc: ClientError, *, client: BedrockRuntimeClient, model_id: st
     code = error.get("Code", "Unknown")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
     hint = _HINTS.get(code, "see `baton doctor` for a diagnosis")
+    allowed = emulator_regions(exc.response)
+    if code == "AccessDeniedException" and allowed is not None:
+        hint = emulator_hint(allowed, region=client.meta.region_name)
     retryable = isinstance(status, int) and (status == 429 or status >= 500)
     kind = BedrockCallRetryable if retryable else BedrockCallFailed
     return kind(
         f"Bedrock answered {status} {code} in {client.meta.region_name} for model {model_id}: "
         f"{error.get('Message', '')}; {hint}"
+    )
+
+
+def emulator_regions(response: Any) -> list[str] | None:
+    """The regions a 403 from Baton's local emulator says it allows, or None for any other
+    endpoint (Bedrock sends no such header). Only region names are kept from it."""
+    headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    value = headers.get(EMULATOR_REGIONS_HEADER)
+    if not isinstance(value, str):
+        return None
+    return [region for region in value.split(",") if is_region(region)]
+
+
+def emulator_hint(allowed: list[str], *, region: str) -> str:
+    """The fix for a 403 the local emulator answered: its ``--allow-region`` list, not IAM."""
+    regions = sorted({*allowed, region})
+    flags = " ".join(f"--allow-region {name}" for name in regions)
+    allows = f"allows only {', '.join(allowed)}" if allowed else "allows no region"
+    return (
+        f"this 403 came from Baton's local emulator, which {allows} (its --allow-region list); "
+        f"restart it with one --allow-region per region the fleet calls: `baton emulator {flags}`"
     )

@@ -15,6 +15,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         ├── NoCurrentEnvelope (also an EnvelopeMissing)
         ├── IdentityUnavailable
         ├── UnknownAgent
+        ├── TaskNotRegistered
         ├── AgentDefinitionInvalid
         ├── WorkerMisconfigured
         └── BedrockCallFailed
@@ -91,6 +92,13 @@ class UnknownAgent(WorkerError):
     """Raised when a job names a subagent type this worker does not define."""
 
     code = "unknown_agent"
+
+
+class TaskNotRegistered(WorkerError):
+    """Raised when a worker receives a message for a task it has not imported (a missing
+    ``--include``); the message is dead-lettered, not discarded."""
+
+    code = "task_not_registered"
 
 
 class WorkerMisconfigured(WorkerError):

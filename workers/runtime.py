@@ -29,7 +29,7 @@ from envelope import (
     encode,
 )
 from workers.agents import AgentRegistry
-from workers.allowlist import FleetPolicy
+from workers.allowlist import EndpointAllowlist, FleetPolicy
 from workers.ceilings import Ceilings
 from workers.clients import ClientCache
 from workers.errors import IdentityUnavailable, WorkerMisconfigured
@@ -103,6 +103,14 @@ class WorkerRuntime:
         """The settings' insecure endpoints, parsed once rather than on every job."""
         return self.settings.insecure_endpoints
 
+    @property
+    def endpoint_allowlist(self) -> EndpointAllowlist:
+        """``BATON_ALLOWED_ENDPOINTS``: the policy's, else parsed from settings (the settings
+        checked it when they were loaded)."""
+        if self.policy is not None:
+            return self.policy.allowed_endpoints
+        return EndpointAllowlist.parse(self.settings.allowed_endpoints)
+
     def configure_policy(self, consumed_queues: Iterable[str]) -> FleetPolicy:
         """Fix the policy at worker start, from settings or the queues the worker consumes."""
         self.policy = FleetPolicy.for_worker(
@@ -120,8 +128,8 @@ class WorkerRuntime:
         if token is None:
             raise EnvelopeMissing(
                 f"job {getattr(request, 'id', '?')} carries no {HEADER_KEY} header, so it has no "
-                "Bedrock configuration to inherit; enqueue it through baton.Orchestrator or from "
-                "inside a Baton task"
+                "Bedrock configuration to inherit; enqueue it through orchestrator.Orchestrator "
+                "(spawn, or inside `with orch.propagating():`) or from inside a Baton task"
             )
         envelope = self._verified(token)
         check_binding(

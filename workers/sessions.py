@@ -12,18 +12,29 @@ session's instance variables and components):
 - no token provider, ``auth_scheme_preference=sigv4``, and a first ``choose-signer`` handler
   that answers SigV4 for Bedrock: botocore reads ``AWS_BEARER_TOKEN_BEDROCK`` straight from the
   environment at each call and prefers it over SigV4 unless the *client's* ``Config`` names a
-  signature version, which a framework's own ``Config`` does not.
+  signature version, which a framework's own ``Config`` does not;
+- the endpoint: a ``bedrock-runtime`` or ``bedrock`` client made with no ``endpoint_url`` goes to
+  the job's endpoint (or its control-plane sibling), as ``bedrock_client()`` does. One pointed
+  elsewhere is refused (``EndpointNotAllowed``) unless ``BATON_ALLOWED_ENDPOINTS`` admits it:
+  when it is made, and again at botocore's ``before-send`` for every request of a Bedrock
+  client built on this session any other way (``session._session.create_client``), so nothing
+  leaves the process for an endpoint the worker does not allow.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.credentials import Credentials
 
 from envelope import parse_endpoint
+from workers.allowlist import EndpointAllowlist, client_endpoint_refusal
+from workers.errors import EndpointNotAllowed
 
 #: Runtime hosts of AWS and the control-plane host beside each (FIPS included).
 _CONTROL_HOSTS = {"bedrock-runtime": "bedrock", "bedrock-runtime-fips": "bedrock-fips"}
@@ -52,16 +63,106 @@ class _NoToken:
         return None
 
 
-def pinned_session(credentials: Credentials, *, region: str) -> boto3.Session:
-    """Return a Session for ``region`` and ``credentials`` that the environment cannot move."""
+#: The services whose clients inherit the job's endpoint; both sign as ``bedrock``.
+BEDROCK_SERVICES = ("bedrock-runtime", "bedrock")
+
+_CLIENT_SIGNATURE = inspect.signature(boto3.Session.client)
+
+
+@functools.lru_cache(maxsize=64)
+def regional_endpoint(service: str, region: str) -> str:
+    """The endpoint botocore gives ``service`` in ``region`` when none is named (partition and
+    FIPS settings included), from a session of its own: once per process, about 0.1 s."""
+    config = Config(ignore_configured_endpoint_urls=True)  # type: ignore[call-arg]
+    client = botocore.session.Session().create_client(service, region_name=region, config=config)
+    try:
+        return str(client.meta.endpoint_url)
+    finally:
+        client.close()
+
+
+class EndpointGuard:
+    """Where a session's Bedrock clients go by default, and the check on where they may go.
+
+    ``inherited`` holds the job's own endpoints: the envelope's (else the regional default) and
+    its control-plane sibling.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint: str | None,
+        allowlist: EndpointAllowlist,
+    ) -> None:
+        self.region = region
+        self.defaults = {"bedrock-runtime": endpoint, "bedrock": control_endpoint(endpoint)}
+        self._allowlist = allowlist
+        urls = [url or regional_endpoint(service, region) for service, url in self.defaults.items()]
+        self.inherited = frozenset(parse_endpoint(url) for url in urls)
+
+    def check(self, url: str) -> None:
+        """Raise EndpointNotAllowed unless a client of this job may call ``url``."""
+        refusal = client_endpoint_refusal(
+            self._allowlist, url, region=self.region, inherited=self.inherited
+        )
+        if refusal is not None:
+            raise EndpointNotAllowed(refusal)
+
+    def before_send(self, request: Any, **_: Any) -> None:
+        """botocore's ``before-send``: the request is signed and not yet sent."""
+        scheme, _sep, rest = str(request.url).partition("://")
+        authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        self.check(f"{scheme}://{authority}")
+
+
+class PinnedSession(boto3.Session):
+    """A boto3 Session whose Bedrock clients go where the job's clients go, or are refused."""
+
+    def __init__(self, core: botocore.session.Session, *, guard: EndpointGuard) -> None:
+        super().__init__(botocore_session=core, region_name=guard.region)
+        self.baton_guard = guard
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        """``boto3.Session.client``, with the job's endpoint filled in for a Bedrock client
+        that names none, and one that names an endpoint the worker does not allow refused."""
+        call = _CLIENT_SIGNATURE.bind(self, *args, **kwargs)
+        service = call.arguments["service_name"]
+        if service in self.baton_guard.defaults:
+            url = call.arguments.get("endpoint_url")
+            if url is None:
+                call.arguments["endpoint_url"] = self.baton_guard.defaults[service]
+            else:
+                self.baton_guard.check(str(url))
+        return super().client(*call.args[1:], **call.kwargs)
+
+
+def pinned_session(
+    credentials: Credentials,
+    *,
+    region: str,
+    endpoint: str | None = None,
+    allowlist: EndpointAllowlist | None = None,
+) -> PinnedSession:
+    """Return a Session for ``region`` and ``credentials`` that the environment cannot move,
+    whose Bedrock clients call ``endpoint`` (None: the regional default) or what ``allowlist``
+    admits for ``region`` (None: nothing else)."""
     core = botocore.session.Session()
     core.register_component("credential_provider", _OnlyThese(credentials))
     core.register_component("token_provider", _NoToken())
     core.set_config_variable("region", region)
     core.set_config_variable("ignore_configured_endpoint_urls", True)
     core.set_config_variable("auth_scheme_preference", "sigv4")
-    core.get_component("event_emitter").register_first("choose-signer", _sigv4_for_bedrock)
-    return boto3.Session(botocore_session=core, region_name=region)
+    events = core.get_component("event_emitter")
+    events.register_first("choose-signer", _sigv4_for_bedrock)
+    guard = EndpointGuard(
+        region=region,
+        endpoint=endpoint,
+        allowlist=allowlist or EndpointAllowlist(bedrock=False),
+    )
+    for service in BEDROCK_SERVICES:
+        events.register_first(f"before-send.{service}", guard.before_send)
+    return PinnedSession(core, guard=guard)
 
 
 def control_endpoint(runtime_endpoint: str | None) -> str | None:

@@ -45,6 +45,11 @@ def test_doctor_explains_a_403_with_the_missing_statement(doctor):
     assert "403 AccessDeniedException" in out
     assert "identity: arn:aws:iam::111122223333:user/baton-test" in out
     assert '"Sid": "InvokeInferenceProfile"' in out
+    assert (
+        "this 403 came from Baton's local emulator, which allows only eu-central-1 (its "
+        "--allow-region list); restart it with one --allow-region per region the fleet calls: "
+        "`baton emulator --allow-region eu-central-1 --allow-region eu-west-1`"
+    ) in out
 
 
 def test_doctor_explains_a_wrong_prefix_with_the_one_that_fits(doctor):

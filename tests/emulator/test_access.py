@@ -9,7 +9,7 @@ from emulator import OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY
 from emulator.access import ACTION, AccessPolicy, RegionPolicy, resource_arn
 from emulator.iam import Decision, PolicyDocument
 from emulator.profiles import ProfileRegistry
-from envelope import destinations
+from envelope import EMULATOR_REGIONS_HEADER, destinations
 
 US_PROFILE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 EU_PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -290,3 +290,20 @@ def test_an_application_profile_needs_its_destination_models_too(
         client.converse(modelId=app_arn, messages=MESSAGES)
 
     assert f"on resource: {_fm('eu-west-1')} because" in caught.value.response["Error"]["Message"]
+
+
+def test_a_403_names_the_allowed_regions_in_the_emulator_header_and_its_body_stays_bedrocks(
+    make_emulator, make_client
+):
+    emulator = make_emulator(allowed_regions=frozenset({"eu-west-1", "eu-central-1"}))
+
+    with pytest.raises(ClientError) as caught:
+        make_client(emulator, region="eu-west-2").converse(modelId=EU_PROFILE, messages=MESSAGES)
+
+    response = caught.value.response
+    assert response["ResponseMetadata"]["HTTPHeaders"][EMULATOR_REGIONS_HEADER] == (
+        "eu-central-1,eu-west-1"
+    )
+    assert response["Error"]["Message"].endswith(
+        "because no identity-based policy allows the bedrock:InvokeModel action"
+    )

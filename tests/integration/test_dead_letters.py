@@ -123,3 +123,23 @@ def test_refusals_are_dead_lettered_and_replay_runs_them_once_the_policy_allows(
     assert [c["region"] for c in bedrock.calls()] == ["us-east-1"]
     assert baton("dead-letters", "purge", "--yes", env=env).stdout.startswith("purged 1")
     assert DeadLetters(app).entries() == []
+
+
+def test_a_message_sent_outright_with_no_envelope_is_listed_naming_the_orchestrator_class(fleet):
+    from celery import Celery
+
+    app, _keyring, bedrock, start, env = fleet
+    worker = start()
+    plain = Celery("outright", broker=app.conf.broker_url, set_as_current=False)
+    try:
+        job = plain.send_task(TASK_NAME, kwargs={"prompt": "hi"}, queue="baton.eu-west-1")
+        worker.wait_for(f"refused job {job.id}", timeout=30)
+    finally:
+        plain.close()
+
+    listed = baton("dead-letters", "list", env=env)
+    line = next(line for line in listed.stdout.splitlines() if "envelope_missing" in line)
+    assert f"job {job.id} carries no baton_envelope header" in line
+    assert "enqueue it through orchestrator.Orchestrator (spawn, or inside" in line
+    assert "baton.Orchestrator" not in listed.stdout
+    assert bedrock.calls() == []

@@ -61,6 +61,13 @@ def test_a_missing_envelope_is_refused_with_a_typed_error():
         runtime().admit(request_with(None), task_name=TASK_NAME)
 
 
+def test_the_refusal_of_a_message_with_no_envelope_names_the_real_orchestrator_class():
+    with pytest.raises(EnvelopeMissing) as caught:
+        runtime().admit(request_with(None), task_name=TASK_NAME)
+    assert "enqueue it through orchestrator.Orchestrator (spawn, or inside" in str(caught.value)
+    assert "baton.Orchestrator" not in str(caught.value)
+
+
 def test_a_tampered_envelope_is_refused():
     import base64
 

@@ -1,0 +1,108 @@
+"""The worker's consumer: Celery's, except for a message whose task this worker never imported.
+
+Celery logs such a message, rejects it (on Redis: drops it) and stores ``NotRegistered`` as its
+result. On a queue whose workers load different ``--include`` lists, that loses every job the
+wrong worker takes, and says nothing of the fix. Requeueing would not do better: the same
+worker can take the message straight back, in a loop that never ends when no worker knows the
+task, while the parent waits out its timeout. So Baton fails the job at once with the fix
+(``TaskNotRegistered``: the ``--include`` the worker lacks) and keeps the message as a dead
+letter, which ``baton dead-letters replay`` re-publishes, as it was, once the workers load the
+module.
+
+The task name comes from a message anyone who can write the broker can send, so it is never
+imported or probed; it is only quoted, and only when it reads as a dotted Python name.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from types import SimpleNamespace
+from typing import Any
+
+from celery import signals
+from celery.utils.objects import Bunch
+from celery.worker.consumer import Consumer
+
+from workers import metrics
+from workers.dead_letters import DeadLetters, make_record
+from workers.errors import TaskNotRegistered
+
+logger = logging.getLogger("baton.worker")
+
+#: A task name worth quoting as one: dotted Python identifiers, of a sane length.
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,20}", re.ASCII)
+_MAX_NAME = 200
+
+
+def not_registered(name: str, *, queue: str | None, dead_letter: str) -> str:
+    """The refusal of a task named ``name`` that this worker has not imported."""
+    where = f"consuming {queue}" if queue else "on this queue"
+    if len(name) > _MAX_NAME or not _DOTTED_NAME.fullmatch(name):
+        return (
+            f"task {name[:80]!r} is not registered on this worker and is no Python task name; "
+            f"the message is dead letter {dead_letter}"
+        )
+    module, dot, _ = name.rpartition(".")
+    include = f"--include {module}" if dot else "--include <the module that defines it>"
+    return (
+        f"task {name} is not registered on this worker, so it did not run: every worker "
+        f"{where} must import the module that defines it; start them with `{include}` (or "
+        f"BATON_INCLUDE; the module named by the task's default name). The message is kept as "
+        f"dead letter {dead_letter}: `baton dead-letters replay --id {dead_letter}` once they do"
+    )
+
+
+def _request(message: Any, job_id: str) -> SimpleNamespace:
+    """The parts of a task request a dead-letter record reads, from the raw message."""
+    try:
+        args, kwargs, _embed = message.decode()
+    except Exception:  # a body this worker cannot read is still kept, without arguments
+        args, kwargs = [], {}
+    return SimpleNamespace(
+        id=job_id,
+        args=args if isinstance(args, list | tuple) else [],
+        kwargs=kwargs if isinstance(kwargs, dict) else {},
+        delivery_info=message.delivery_info or {},
+        headers=message.headers or {},
+    )
+
+
+class BatonConsumer(Consumer):
+    """Celery's consumer, dead-lettering a message for a task it does not know, with the fix."""
+
+    # Set by Celery's Consumer; its stubs do not declare them.
+    connection_errors: tuple[type[BaseException], ...]
+    event_dispatcher: Any
+
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
+        headers = message.headers or {}
+        job_id, name = headers.get("id"), headers.get("task")
+        if not isinstance(job_id, str) or not isinstance(name, str):
+            super().on_unknown_task(body, message, exc)  # protocol 1: Celery's own handling
+            return
+        request = _request(message, job_id)
+        delivery = request.delivery_info
+        queue = delivery.get("routing_key") or delivery.get("queue")
+        record = make_record(request, task_name=name, error=TaskNotRegistered(name))
+        error = TaskNotRegistered(not_registered(name, queue=queue, dead_letter=record["id"]))
+        record["message"] = str(error)
+        DeadLetters(self.app).record(record)
+        metrics.REFUSALS.labels(reason=error.code).inc()
+        logger.error("refused job %s (%s): %s [%s]", job_id, name[:_MAX_NAME], error, error.code)
+        message.reject_log_error(logger, self.connection_errors)
+        self.app.backend.mark_as_failure(
+            job_id,
+            error,
+            request=Bunch(
+                name=name,
+                chord=None,
+                root_id=headers.get("root_id"),
+                correlation_id=message.properties.get("correlation_id"),
+                reply_to=message.properties.get("reply_to"),
+                errbacks=None,
+            ),
+        )
+        if self.event_dispatcher:
+            self.event_dispatcher.send("task-failed", uuid=job_id, exception=repr(error))
+        signals.task_unknown.send(sender=self, message=message, exc=exc, name=name, id=job_id)
