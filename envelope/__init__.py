@@ -82,6 +82,7 @@ from envelope.model import (
     SealedAuth,
 )
 from envelope.profiles import Catalogue, catalogue, requires_profile, resolve
+from envelope.reach import Reach, child_stays_within, reach_of
 from envelope.regions import destinations, geographies_of, geography_prefix, is_region
 from envelope.routing import (
     PROPAGATING,
@@ -195,6 +196,7 @@ __all__ = [
     "ProfileAuth",
     "ProfileGeographyMismatch",
     "PublishingApp",
+    "Reach",
     "ResolutionError",
     "SealError",
     "SealExpired",
@@ -210,6 +212,7 @@ __all__ = [
     "check_binding",
     "check_endpoint_url",
     "child_jobs_key",
+    "child_stays_within",
     "decode",
     "decode_seal_key",
     "destinations",
@@ -227,6 +230,7 @@ __all__ = [
     "propagating_envelope",
     "publishing_app",
     "queue_for",
+    "reach_of",
     "recovered_key",
     "redact_url",
     "republish",
