@@ -116,11 +116,13 @@ if TYPE_CHECKING:
         LedgerChannel,
         LedgerQoS,
         LedgerTransport,
+        drop_entry,
         find_lost,
         ledger_transport,
         republish,
         task_id_of,
     )
+    from envelope.ledger_entries import lost_message, unacked_message
 
 #: Names of ``envelope.ledger``, exported on first use (it imports kombu).
 _LEDGER_NAMES = frozenset(
@@ -128,17 +130,22 @@ _LEDGER_NAMES = frozenset(
         "LedgerChannel",
         "LedgerQoS",
         "LedgerTransport",
+        "drop_entry",
         "find_lost",
         "ledger_transport",
         "republish",
         "task_id_of",
     }
 )
+#: Names of ``envelope.ledger_entries``, exported on first use (it imports kombu).
+_LEDGER_ENTRY_NAMES = frozenset({"lost_message", "unacked_message"})
 
 
 def __getattr__(name: str) -> object:
     if name in _LEDGER_NAMES:
         return getattr(_importlib.import_module("envelope.ledger"), name)
+    if name in _LEDGER_ENTRY_NAMES:
+        return getattr(_importlib.import_module("envelope.ledger_entries"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -216,6 +223,7 @@ __all__ = [
     "decode",
     "decode_seal_key",
     "destinations",
+    "drop_entry",
     "encode",
     "find_lost",
     "geographies_of",
@@ -224,6 +232,7 @@ __all__ = [
     "job_lock_key",
     "key_id",
     "ledger_transport",
+    "lost_message",
     "parse_endpoint",
     "parse_insecure_endpoints",
     "peek",
@@ -242,5 +251,6 @@ __all__ = [
     "settings_problem",
     "stamp_body",
     "task_id_of",
+    "unacked_message",
     "unseal_credentials",
 ]
