@@ -87,7 +87,9 @@ def test_a_fleet_runs_through_separate_broker_and_backend_users(
     emulator = start_emulator(REGION)
     env = {"BATON_BROKER_URL": broker, "BATON_RESULT_BACKEND": backend}
     start_worker(REGION, concurrency=2, env=env, flags=["--remote-control"])
-    settings = ProducerSettings(broker_url=broker, result_backend=backend, envelope_key=envelope_key)
+    settings = ProducerSettings(
+        broker_url=broker, result_backend=backend, envelope_key=envelope_key
+    )
     app = producer_app(settings)
     intruder = Celery("intruder", broker=broker, set_as_current=False)
     try:
