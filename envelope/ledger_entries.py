@@ -23,8 +23,11 @@ SHOWN = 80
 
 def is_task_message(message: dict[str, Any]) -> bool:
     """Whether ``message`` (kombu's dict) is a Celery task message with a delivery tag."""
-    headers = message.get("headers") or {}
-    properties = message.get("properties") or {}
+    if not isinstance(message, dict):
+        return False
+    headers, properties = message.get("headers"), message.get("properties")
+    if not (isinstance(headers, dict) and isinstance(properties, dict)):
+        return False
     return bool(headers.get("id") and headers.get("task") and properties.get("delivery_tag"))
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from envelope.ledger_entries import lost_message, unacked_message
+from envelope.ledger_entries import is_task_message, lost_message, unacked_message
 from tests.envelope.test_ledger import QUEUE, message
 
 
@@ -27,3 +27,11 @@ def test_a_lost_entry_whose_message_is_not_its_task_message_is_not_put_back(raw,
 def test_an_unreadable_unacknowledged_record_is_recognised(stored):
     assert unacked_message(stored) is None
     assert unacked_message(json.dumps([{"a": 1}, "", QUEUE])) == ({"a": 1}, "", QUEUE)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [[], "x", {"headers": [1], "properties": {}}, {"headers": {"id": "a"}, "properties": "x"}],
+)
+def test_anything_but_a_task_message_is_not_one_and_raises_nothing(message):
+    assert not is_task_message(message)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kombu.transport.redis import Mutex, MutexHeld
+from redis.exceptions import ResponseError
 
 from envelope import (
     LedgerChannel,
@@ -163,9 +164,19 @@ class RecoveringQoS(LedgerQoS):
             if lost_message(tag, raw) is None:  # logged: not a message Baton wrote
                 drop_entry(client, tag)
                 continue
-            count = republish(
-                client, tag, queue, raw, unacked_key=self.unacked_key, limit=MAX_RECOVERIES, now=now
-            )
+            try:
+                count = republish(
+                    client,
+                    tag,
+                    queue,
+                    raw,
+                    unacked_key=self.unacked_key,
+                    limit=MAX_RECOVERIES,
+                    now=now,
+                )
+            except ResponseError as exc:  # its queue key changed type meanwhile: next pass
+                logger.error("ledger entry %r not put back: %s", tag[:80], exc)
+                continue
             task_id = task_id_of(raw)
             if count > 0:
                 returned += 1
