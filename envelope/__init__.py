@@ -77,6 +77,7 @@ from envelope.model import (
     SealedAuth,
 )
 from envelope.profiles import Catalogue, catalogue, requires_profile, resolve
+from envelope.reach import Reach, child_stays_within, reach_of
 from envelope.regions import destinations, geographies_of, geography_prefix, is_region
 from envelope.seal import decode_seal_key, seal_credentials, unseal_credentials
 from envelope.urls import (
@@ -132,6 +133,7 @@ __all__ = [
     "ModelRequiresProfile",
     "ProfileAuth",
     "ProfileGeographyMismatch",
+    "Reach",
     "ResolutionError",
     "SealError",
     "SealExpired",
@@ -144,6 +146,7 @@ __all__ = [
     "check_binding",
     "check_endpoint_url",
     "child_jobs_key",
+    "child_stays_within",
     "decode",
     "decode_seal_key",
     "destinations",
@@ -157,6 +160,7 @@ __all__ = [
     "parse_insecure_endpoints",
     "peek",
     "queue_for",
+    "reach_of",
     "recovered_key",
     "requires_profile",
     "resolve",

@@ -41,11 +41,13 @@ from fleet.ledger import (
     LedgerChannel,
     LedgerQoS,
     LedgerTransport,
+    drop_entry,
     find_lost,
     ledger_transport,
     republish,
     task_id_of,
 )
+from fleet.ledger_entries import lost_message, unacked_message
 from fleet.ledger_lua import run_script
 from fleet.logsafety import cap_secret_bearing_loggers
 from fleet.routing import (
@@ -71,8 +73,10 @@ __all__ = [
     "baton_publishing",
     "cap_secret_bearing_loggers",
     "celery_settings",
+    "drop_entry",
     "find_lost",
     "ledger_transport",
+    "lost_message",
     "propagating_envelope",
     "publishing_app",
     "redact_url",
@@ -81,4 +85,5 @@ __all__ = [
     "settings_problem",
     "stamp_body",
     "task_id_of",
+    "unacked_message",
 ]

@@ -32,6 +32,13 @@ from kombu.transport.redis import Transport as RedisTransport
 from kombu.transport.virtual import QoS as VirtualQoS
 from kombu.utils.json import dumps, loads
 
+from fleet.ledger_entries import (
+    dropped,
+    groups,
+    is_task_message,
+    unacked_message,
+    unreadable_record,
+)
 from fleet.ledger_lua import ACK, FIND_LOST, PUT, REPUBLISH, run_script
 
 #: message tag -> "<queue list key>\\0<message as pushed>".
@@ -42,18 +49,13 @@ LEDGER_INDEX_KEY = "baton.ledger_index"
 SUSPECTS_KEY = "baton.ledger_suspects"
 #: message tag -> how many times a reaper has put it back (a sorted set, swept like suspects).
 RECOVERIES_KEY = "baton.ledger_recoveries"
+#: Where the next find-lost pass starts in the index (an offset among the entries old enough).
+CURSOR_KEY = "baton.ledger_cursor"
 
 #: Broker URL schemes served by the ledger's transport.
 REDIS_SCHEMES = ("redis", "rediss")
 
 _SEP = "\0"
-
-
-def is_task_message(message: dict[str, Any]) -> bool:
-    """Whether ``message`` (kombu's dict) is a Celery task message with a delivery tag."""
-    headers = message.get("headers") or {}
-    properties = message.get("properties") or {}
-    return bool(headers.get("id") and headers.get("task") and properties.get("delivery_tag"))
 
 
 def record(pipe: Any, tag: str, queue: str, raw: str, *, at: float | None = None) -> None:
@@ -85,18 +87,29 @@ def find_lost(
 ) -> list[tuple[str, str, str]]:
     """Return ``(tag, queue, message)`` of each entry found nowhere twice, ``grace`` apart.
 
-    Looks at the ``limit`` oldest entries put more than ``grace`` ago; the oldest queued ones are
-    near the head of their queue, where the search starts. One script call.
+    Looks at ``limit`` entries put more than ``grace`` ago, oldest first from where the last
+    pass stopped; the oldest queued ones are near the head of their queue, where the search
+    starts. An entry that cannot be read is dropped and logged, one at a time. One script call.
     """
     now = time.time() if now is None else now
-    found = run_script(
+    found, bad = run_script(
         client,
         FIND_LOST,
-        [LEDGER_KEY, LEDGER_INDEX_KEY, SUSPECTS_KEY, unacked_key, RECOVERIES_KEY],
+        [LEDGER_KEY, LEDGER_INDEX_KEY, SUSPECTS_KEY, unacked_key, RECOVERIES_KEY, CURSOR_KEY],
         [now, now - grace, limit, grace],
     )
-    texts = [item.decode() if isinstance(item, bytes) else str(item) for item in found]
-    return [(texts[i], texts[i + 1], texts[i + 2]) for i in range(0, len(texts), 3)]
+    for tag, reason in groups(bad, 2):
+        dropped(tag, reason)
+    return [(tag, queue, message) for tag, queue, message in groups(found, 3)]
+
+
+def drop_entry(client: Any, tag: str) -> None:
+    """Drop the ledger entry of ``tag``, its suspect mark and its count: one pipeline."""
+    with client.pipeline() as pipe:
+        forget(pipe, tag)
+        pipe.zrem(SUSPECTS_KEY, tag)
+        pipe.zrem(RECOVERIES_KEY, tag)
+        pipe.execute()
 
 
 def redelivered(raw: str) -> str:
@@ -153,6 +166,24 @@ class LedgerQoS(RedisQoS):
                 unacked_key=self.unacked_key,
             )
         VirtualQoS.ack(self, delivery_tag)
+
+    def restore_by_tag(self, tag: Any, client: Any = None, leftmost: bool = False) -> None:
+        """Kombu's requeue of an unacknowledged message; an unreadable record is dropped, logged."""
+
+        def restore_transaction(pipe: Any) -> None:
+            stored = pipe.hget(self.unacked_key, tag)
+            pipe.multi()
+            self._remove_from_indices(tag, pipe)  # type: ignore[attr-defined]
+            if not stored:
+                return
+            record = unacked_message(stored)
+            if record is None:
+                unreadable_record(tag)
+                return
+            self.channel._do_restore_message(*record, pipe, leftmost)
+
+        with self.channel.conn_or_acquire(client) as conn:
+            conn.transaction(restore_transaction, self.unacked_key)
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
         if requeue:  # back on its queue: still in the ledger, rewritten by the restore

@@ -27,34 +27,64 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 #: pass that finds one marks it a suspect; a pass at least a grace period later that finds it so
 #: again returns it as lost, with its queue and message. An entry seen anywhere is cleared.
 #: Suspects and counts of messages acknowledged since are swept out, a hundred a pass.
-#: KEYS: ledger, index, suspects, unacked, recoveries. ARGV: now, older-than, limit, grace.
+#: A pass looks at ``limit`` entries from a cursor kept in Redis and the next pass goes on from
+#: there, back to the oldest once it reaches the end: entries that stay (queued, held, or put
+#: there to pin the scan) cannot keep the pass from the rest. An entry that cannot be read (no
+#: separator, an empty queue name, a queue key that is not a list) is dropped from the ledger
+#: alone and returned as bad, with its reason, so the rest of the pass goes on.
+#: KEYS: ledger, index, suspects, unacked, recoveries, cursor. ARGV: now, older-than, limit, grace.
+#: Returns {lost: tag, queue, message, ...; bad: tag, reason, ...}.
 FIND_LOST = """
-local tags = redis.call('ZRANGE', KEYS[2], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, ARGV[3])
-local lost = {}
+local start = tonumber(redis.call('GET', KEYS[6])) or 0
+local tags = redis.call('ZRANGE', KEYS[2], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', start, ARGV[3])
+local lost, bad, gone = {}, {}, 0
+local function drop(tag, reason)
+  redis.call('HDEL', KEYS[1], tag)
+  redis.call('ZREM', KEYS[2], tag)
+  redis.call('ZREM', KEYS[3], tag)
+  gone = gone + 1
+  table.insert(bad, tag)
+  table.insert(bad, reason)
+end
 for _, tag in ipairs(tags) do
   local entry = redis.call('HGET', KEYS[1], tag)
   if not entry then
     redis.call('ZREM', KEYS[2], tag)
     redis.call('ZREM', KEYS[3], tag)
+    gone = gone + 1
   elseif redis.call('HEXISTS', KEYS[4], tag) == 1 then
     redis.call('ZREM', KEYS[3], tag)
   else
     local cut = string.find(entry, '\\0', 1, true)
-    local queue = string.sub(entry, 1, cut - 1)
-    local message = string.sub(entry, cut + 1)
-    if redis.call('LPOS', queue, message, 'RANK', -1) then
-      redis.call('ZREM', KEYS[3], tag)
+    if not cut then
+      drop(tag, 'no separator between queue and message')
+    elseif cut == 1 then
+      drop(tag, 'an empty queue name')
     else
-      local seen = redis.call('ZSCORE', KEYS[3], tag)
-      if not seen then
-        redis.call('ZADD', KEYS[3], ARGV[1], tag)
-      elseif tonumber(ARGV[1]) - tonumber(seen) >= tonumber(ARGV[4]) then
-        table.insert(lost, tag)
-        table.insert(lost, queue)
-        table.insert(lost, message)
+      local queue = string.sub(entry, 1, cut - 1)
+      local message = string.sub(entry, cut + 1)
+      local found = redis.pcall('LPOS', queue, message, 'RANK', -1)
+      if type(found) == 'table' and found.err then
+        drop(tag, 'its queue key is not a list')
+      elseif found then
+        redis.call('ZREM', KEYS[3], tag)
+      else
+        local seen = redis.call('ZSCORE', KEYS[3], tag)
+        if not seen then
+          redis.call('ZADD', KEYS[3], ARGV[1], tag)
+        elseif tonumber(ARGV[1]) - tonumber(seen) >= tonumber(ARGV[4]) then
+          table.insert(lost, tag)
+          table.insert(lost, queue)
+          table.insert(lost, message)
+        end
       end
     end
   end
+end
+if #tags < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[6], 0)
+else
+  redis.call('SET', KEYS[6], start + #tags - gone)
 end
 for _, key in ipairs({KEYS[3], KEYS[5]}) do
   for _, tag in ipairs(redis.call('ZRANGE', key, 0, 99)) do
@@ -63,7 +93,7 @@ for _, key in ipairs({KEYS[3], KEYS[5]}) do
     end
   end
 end
-return lost
+return {lost, bad}
 """
 
 #: Put a lost message back at the head of its queue, if it is still lost and has been put back

@@ -52,7 +52,7 @@ class EndpointNotAllowed(PolicyViolation):
 
 
 class GeographyNotAllowed(PolicyViolation):
-    """Raised when a child asks for a model outside its parent's geography (``global.``)."""
+    """Raised when a child's model may send calls where its parent's may not (``global.``)."""
 
     code = "geography_not_allowed"
 

@@ -17,15 +17,13 @@ from envelope import (
     TASK_NAME,
     BatonError,
     BedrockEnvelope,
-    geography_prefix,
-    resolve,
 )
 from workers import tracing
-from workers.agents import Agent
+from workers.child_models import job_model_id
 from workers.context import current_envelope
 from workers.conversation import TASK_TOOL_SPEC, converse
 from workers.delivery import budget, guard
-from workers.errors import BedrockCallRetryable, GeographyNotAllowed, TreeBudgetExhausted
+from workers.errors import BedrockCallRetryable, TreeBudgetExhausted
 from workers.loop import (
     STOP_MAX_JOBS,
     ChildCall,
@@ -44,29 +42,6 @@ RESUME_TASK_NAME = "baton.subagent.resume"
 def _runtime(task: Task) -> WorkerRuntime:  # type: ignore[type-arg]
     runtime: WorkerRuntime = task.app.baton_runtime  # type: ignore[attr-defined]
     return runtime
-
-
-def job_model_id(envelope: BedrockEnvelope, agent: Agent, model: str | None) -> str:
-    """The model a job calls: its own request, else its agent's, else the inherited one.
-
-    A name is resolved with the envelope's region and geography, never re-derived elsewhere.
-    A ``global.`` profile, which routes worldwide, is allowed only where the parent itself
-    chose one: a child cannot take a tree out of the parent's geography.
-
-    Raises:
-        GeographyNotAllowed: the name resolves to ``global.`` under a geographic parent.
-    """
-    name = model or agent.model
-    if name is None:
-        return envelope.model_id
-    resolved = resolve(name, region=envelope.region, cross_region=envelope.cross_region)
-    if geography_prefix(resolved) == "global" and geography_prefix(envelope.model_id) != "global":
-        raise GeographyNotAllowed(
-            f"model {name!r} is the global profile {resolved}, which routes worldwide, but this "
-            f"tree's parent chose {envelope.model_id}; a child stays in its parent's geography "
-            "(name a model of that geography, or have the parent opt in with a global. model)"
-        )
-    return resolved
 
 
 def run_subagent(

@@ -215,3 +215,55 @@ def test_a_connection_on_the_ledger_transport_is_written_as_the_redis_url_it_is(
     connection = Connection("redis://127.0.0.1:6379/5", transport=LedgerTransport)
     assert connection.as_uri() == Connection("redis://127.0.0.1:6379/5").as_uri()
     assert connection.as_uri().startswith("redis://")
+
+
+# Issue 24, finding 3: anyone who writes the broker writes the ledger. A bad entry is dropped,
+# one at a time, and logged; it never fails the script or pins the scan.
+
+
+def poison(client: fakeredis.FakeRedis, tag: str, entry: str, *, at: float = 0.0) -> None:
+    client.hset(LEDGER_KEY, tag, entry)
+    client.zadd(LEDGER_INDEX_KEY, {tag: at})
+
+
+def really_lost(client: fakeredis.FakeRedis, *, at: float = 1.0) -> str:
+    raw = message("job-lost", "tag-lost")
+    put(client, raw, "tag-lost", at=at)
+    client.lrem(QUEUE, 1, raw)  # taken by BRPOP; its worker died before kombu recorded it
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("no-separator-here", "no separator"),
+        ("\0message", "an empty queue name"),
+        (f"{LEDGER_KEY}\0message", "not a list"),
+    ],
+)
+def test_an_unreadable_entry_is_dropped_and_logged_and_the_pass_goes_on(
+    client, caplog, entry, reason
+):
+    poison(client, "poison", entry)
+    raw = really_lost(client)
+
+    assert lost(client, now=100) == []
+    assert lost(client, now=200) == [("tag-lost", QUEUE, raw)]
+    assert not client.hexists(LEDGER_KEY, "poison")
+    assert client.zscore(LEDGER_INDEX_KEY, "poison") is None
+    logged = [r.getMessage() for r in caplog.records if "'poison'" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].startswith("ledger entry 'poison' dropped: ")
+    assert reason in logged[0]
+
+
+def test_decoys_that_stay_put_cannot_pin_the_scan_on_themselves(client):
+    for i in range(500):  # queued on a queue nobody consumes: each pass sees them again
+        put(client, message(f"decoy-{i}", f"decoy-{i}"), f"decoy-{i}", at=0)
+    raw = really_lost(client, at=1)
+
+    found = []
+    for now in (100, 100, 200, 200):  # two passes a grace period apart... twice
+        found += lost(client, now=now)
+    assert found == [("tag-lost", QUEUE, raw)]
+    assert client.zcard(SUSPECTS_KEY) == 1  # the lost one; the decoys are queued, not suspect

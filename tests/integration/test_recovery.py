@@ -19,7 +19,7 @@ import redis
 
 from baton.status import collect, label
 from envelope import HEADER_KEY, EnvelopeExpired, recovered_key
-from fleet.ledger import LEDGER_KEY
+from fleet.ledger import LEDGER_INDEX_KEY, LEDGER_KEY
 from tests.integration.faults import FAST_REDELIVERY, parent, report, spawn
 from tests.integration.harness import (
     QUEUE,
@@ -182,3 +182,49 @@ def test_a_killed_workers_jobs_are_taken_up_within_two_lock_ttls_with_default_se
     assert outcome.lost == []
     assert put_back >= 1, "the kill took no job with it; nothing was proven"
     assert recovered_after < 120
+
+
+def poison_the_ledger(broker_db: redis.Redis, *, decoys: int = 500) -> None:
+    """What anyone who writes the broker can do (issue 24, finding 3): the issue's two writes,
+    a lost entry whose message is not JSON, an unacknowledged record kombu cannot read, and
+    ``decoys`` entries at score 0 that stay put on a queue nobody consumes."""
+    broker_db.hset(LEDGER_KEY, "poison", "no-separator-here")
+    broker_db.zadd(LEDGER_INDEX_KEY, {"poison": 0})
+    broker_db.hset(LEDGER_KEY, "not-json", f"{QUEUE}\0not json")
+    broker_db.zadd(LEDGER_INDEX_KEY, {"not-json": 0})
+    broker_db.hset("unacked", "bad-record", "not a kombu record")
+    broker_db.zadd("unacked_index", {"bad-record": 0})
+    with broker_db.pipeline() as pipe:
+        for i in range(decoys):
+            raw = json.dumps({"headers": {"id": f"d{i}", "task": "x"}, "properties": {}})
+            pipe.lpush("baton.nowhere", raw)
+            pipe.hset(LEDGER_KEY, f"decoy-{i}", f"baton.nowhere\0{raw}")
+            pipe.zadd(LEDGER_INDEX_KEY, {f"decoy-{i}": 0})
+        pipe.execute()
+
+
+def test_a_poisoned_ledger_stops_no_worker_and_a_lost_job_still_comes_back(
+    emulator_proc, start_worker, make_orchestrator, broker_db
+):
+    emulator = emulator_proc(REGION)
+    orch = parent(make_orchestrator, emulator.url)
+    jobs = spawn(orch, 1)
+    lost = take_off_the_queue(broker_db)
+    poison_the_ledger(broker_db)
+
+    worker = start_worker(env=FAST_REDELIVERY)  # the old code exited: "Unrecoverable error"
+    outcome = settle(orch.app, jobs, timeout=60)
+    later = orch.gather([orch.spawn("after the poison")], timeout=30)[0]
+
+    assert outcome.lost == []
+    assert outcome.results[lost["headers"]["id"]]["job_id"] == lost["headers"]["id"]
+    assert later["stop_reason"] == "end_turn"
+    assert worker.proc.popen.poll() is None
+    lines = "\n".join(worker.proc.lines)
+    assert "Unrecoverable error" not in lines
+    for bad in ("ledger entry 'poison' dropped", "ledger entry 'not-json' dropped"):
+        assert bad in lines
+    assert "unacknowledged record 'bad-record' dropped" in lines
+    assert not broker_db.hexists(LEDGER_KEY, "poison")
+    # The decoys alone are left, once the last acknowledgement is in: queued, so never lost.
+    wait_until(lambda: broker_db.hlen(LEDGER_KEY) == 500, timeout=10)

@@ -241,3 +241,27 @@ def test_the_scan_finds_a_secret_hidden_in_an_envelope_inside_a_message_body():
     scan.blob("redis", json.dumps({"body": body.decode()}))
 
     assert scan.hits == Counter({("redis", "secret"): 1})
+
+
+def test_a_subprocess_gets_no_fleet_setting_spelt_in_lower_case(
+    emulator_proc, start_worker, producer_settings, envelope_key
+):
+    """Issue 24, finding 5: settings are read without regard to case, so a worker takes
+    ``baton_envelope_keys`` as its keys; ``claude_code_env()`` must not pass it on."""
+    from envelope import HEADER_KEY
+    from orchestrator import close_producer, producer_app
+    from tests.integration.harness import QUEUE, crafted
+
+    emulator = emulator_proc(REGION)
+    lower = {"baton_envelope_keys": f"default:{envelope_key}", "baton_seal_key": "x" * 43}
+    start_worker(env=lower, flags=["--include", "tests.integration.worker_tasks"])
+    app = producer_app(producer_settings)
+    try:
+        token = crafted(emulator.url, keyring=producer_settings.keyring())
+        job = app.send_task("baton.test.subprocess_env", headers={HEADER_KEY: token}, queue=QUEUE)
+        seen = job.get(timeout=60)  # it ran: the worker took the lower-case keys as its own
+    finally:
+        close_producer(app)
+    assert [name for name in seen["names"] if name.upper().startswith("BATON_")] == []
+    assert seen["fleet_values"] == []
+    assert "AWS_REGION" in seen["names"]

@@ -18,7 +18,7 @@ from typing import Any
 from celery import chain, chord, group
 
 from envelope import TASK_NAME
-from workers import app, bedrock_client, current_envelope
+from workers import app, bedrock_client, claude_code_env, current_envelope
 
 
 class Transient(Exception):
@@ -153,3 +153,12 @@ def cache_stats() -> dict[str, Any]:
         "endpoint": client.meta.endpoint_url,
         "signature_version": client.meta.config.signature_version,
     }
+
+
+@app.task(name="baton.test.subprocess_env")
+def subprocess_env() -> dict[str, list[str]]:
+    """What ``claude_code_env()`` hands a subprocess: its names, and those whose value is one of
+    the worker's ``BATON_*`` settings in any case (issue 24, finding 5). No value is returned."""
+    env = claude_code_env()
+    fleet = {value for name, value in os.environ.items() if name.upper().startswith("BATON_")}
+    return {"names": sorted(env), "fleet_values": sorted(n for n, v in env.items() if v in fleet)}

@@ -132,9 +132,16 @@ def test_no_credential_interpolation_falls_back_to_a_default():
     assert [name for name, _ in names if CREDENTIAL_NAME.search(name)] == []
 
 
+#: A URL's password: written out, or a compose interpolation (which may hold spaces).
+URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@:]*:(\$\{[^}]*\}|[^/\s@]+)@")
+
+
 def test_no_test_secret_or_url_credentials_appear_in_the_compose_file(compose):
     assert EMULATOR_TEST_SECRET not in COMPOSE_FILE.read_text()
     assert [s for s in strings_in(compose) if URL_WITH_CREDENTIALS.search(s)] == []
+    passwords = [m[1] for s in strings_in(compose) for m in URL_PASSWORD.finditer(s)]
+    assert passwords, "the broker and backend URLs carry their ACL users' passwords"
+    assert [p for p in passwords if not REQUIRED_INTERPOLATION.fullmatch(p)] == []
 
 
 def test_every_long_running_service_has_a_healthcheck(compose):

@@ -190,6 +190,16 @@ def test_scaling_keeps_at_least_two_workers_per_group(manifests):
         assert "replicas" not in deployment.doc["spec"], "the ScaledObject owns the count"
 
 
+def test_broker_backend_and_keda_are_separate_redis_acl_users(manifests):
+    """A broker writer must not be a backend writer: ops/redis/users.acl gives each its keys."""
+    values = secret_values(manifests)
+    broker, backend = urlsplit(values["broker-url"]), urlsplit(values["result-backend"])
+    assert (broker.username, backend.username) == ("baton-broker", "baton-backend")
+    assert broker.password != backend.password
+    assert values["redis-keda-username"] == "<baton-keda>"
+    assert "redis-password" not in values, "no password shared by every side"
+
+
 def test_keda_measures_the_broker_database_at_an_address_the_worker_defines(manifests):
     broker_db = urlsplit(secret_values(manifests)["broker-url"]).path.strip("/")
     for deployment in worker_deployments(manifests):
@@ -209,7 +219,7 @@ def test_scaled_objects_authenticate_through_a_secret_backed_trigger_authenticat
             assert not {"password", "passwordFromEnv"} & set(trigger["metadata"])
             auth = auths[trigger["authenticationRef"]["name"]]
             refs = auth.doc["spec"]["secretTargetRef"]
-            assert {ref["parameter"] for ref in refs} == {"password"}
+            assert {ref["parameter"] for ref in refs} == {"username", "password"}
             assert all(ref["key"] in keys for ref in refs), auth.name
 
 

@@ -202,6 +202,37 @@ def test_claude_code_env_reads_the_process_environment_by_default(job):
     assert "ANTHROPIC_BEDROCK_BASE_URL" not in env  # the regional default: nothing to override
 
 
+def test_claude_code_env_drops_the_fleets_settings_in_any_case(job, monkeypatch):
+    """Issue 24, finding 5: settings are read without regard to case, so a worker takes
+    ``baton_envelope_key`` as its key; the subprocess must get neither it nor the broker's
+    password, nor any other spelling of the dropped prefixes."""
+    secret = "lower-case-fleet-key-0123456789"
+    broker = "redis://:hunter2@10.0.0.5:6379/0"
+    monkeypatch.delenv("BATON_ENVELOPE_KEY")
+    monkeypatch.setenv("baton_envelope_key", secret)
+    monkeypatch.setenv("baton_broker_url", broker)
+    assert WorkerSettings().envelope_key.get_secret_value() == secret  # the worker takes it
+    base = {
+        "PATH": "/usr/bin",
+        "baton_envelope_key": secret,
+        "Baton_Broker_Url": broker,
+        "aws_endpoint_url": "http://127.0.0.1:9",
+        "Aws_Profile": "decoy",
+        "anthropic_api_key": "sk-not-this",
+        "claude_code_use_vertex": "1",
+        "Claude_Code_Skip_Bedrock_Auth": "1",
+    }
+
+    for env in (workers.claude_code_env(base), workers.claude_code_env()):
+        assert not [k for k in env if k.upper().startswith(("BATON_", "CLAUDE_CODE_SKIP_"))]
+        assert secret not in env.values()
+        assert not [v for v in env.values() if "hunter2" in v]
+        assert env["PATH"]
+    env = workers.claude_code_env(base)
+    assert set(base) - set(env) == set(base) - {"PATH"}
+    assert env["AWS_REGION"] == "eu-west-1"
+
+
 def test_an_alias_with_no_profile_in_the_geography_falls_back_to_the_job_model(wrong_worker_env):
     # ap-southeast-1 is in apac, where Haiku 4.5 has no profile: never another geography.
     for envelope in in_job(

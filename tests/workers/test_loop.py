@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envelope import Limits, Lineage, ModelNotInGeography
+from envelope import Limits, Lineage, ModelNotInGeography, resolve
 from tests.factories import make_envelope
 from workers.agents import AgentRegistry
 from workers.conversation import Reply, ToolUse
@@ -119,7 +119,8 @@ HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
     ],
 )
 def test_an_explorer_on_haiku_resolves_with_the_parents_geography(region, expected):
-    envelope = make_envelope(region=region)
+    parent_model = resolve("claude-sonnet-4", region=region, cross_region=True)
+    envelope = make_envelope(region=region, model_id=parent_model)
     assert job_model_id(envelope, BUILTINS.get("explorer"), None) == expected
 
 

@@ -133,3 +133,54 @@ def test_recovery_reasons_are_their_own_label_values_and_anything_else_is_other(
     assert metrics.reason_label(WORKER_LOST) == WORKER_LOST
     assert metrics.reason_label(LOST_IN_TRANSIT) == LOST_IN_TRANSIT
     assert metrics.reason_label("worker lost; DROP TABLE") == metrics.OTHER
+
+
+# Issue 24, finding 3: a pass runs on kombu's connection path, so a bad entry must never raise.
+
+
+def test_a_pass_over_a_poisoned_ledger_drops_the_poison_and_still_puts_back_the_lost(
+    client, qos, told, caplog
+):
+    from fleet import ledger
+
+    client.hset(ledger.LEDGER_KEY, "poison", "no-separator-here")  # the issue's two writes
+    client.zadd(ledger.LEDGER_INDEX_KEY, {"poison": 0})
+    client.hset(ledger.LEDGER_KEY, "not-json", f"{QUEUE}\0not json")
+    client.zadd(ledger.LEDGER_INDEX_KEY, {"not-json": 0})
+    raw = json.dumps(
+        {
+            "headers": {"id": "job-lost", "task": "baton.subagent"},
+            "properties": {"delivery_tag": "t"},
+        }
+    )
+    ledger.put(client, QUEUE, raw, "t", now=0)
+    client.rpop(QUEUE)  # lost in transit
+
+    _, grace = lease_timings(WINDOW)
+    assert qos.maintain(now=100) == (0, 0)
+    assert qos.maintain(now=100 + grace) == (0, 1)
+    assert told == [("job-lost", LOST_IN_TRANSIT)]
+    assert client.hkeys(ledger.LEDGER_KEY) == [b"t"]
+    assert "ledger entry 'poison' dropped" in caplog.text
+    assert "ledger entry 'not-json' dropped" in caplog.text
+
+
+def test_an_expired_lease_whose_record_cannot_be_read_is_dropped_not_raised(
+    client, qos, told, caplog
+):
+    hold(client, qos, "good", "job-good", at=0)
+    client.zadd("unacked_index", {"bad": 0})
+    client.hset("unacked", "bad", "not a kombu record")
+    assert qos.maintain(now=WINDOW * 2) == (1, 0)
+    assert told == [("job-good", WORKER_LOST)]
+    assert client.hlen("unacked") == 0
+    assert "unacknowledged record 'bad' dropped" in caplog.text
+
+
+def test_a_pass_that_fails_outright_is_logged_and_never_raised(client, qos, caplog):
+    from fleet import ledger
+
+    client.set(ledger.LEDGER_KEY, "not a hash")  # no script can read this ledger
+    client.zadd(ledger.LEDGER_INDEX_KEY, {"x": 0})
+    assert qos.maintain(now=100) is None
+    assert "recovery pass failed" in caplog.text

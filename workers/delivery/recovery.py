@@ -31,9 +31,19 @@ from collections.abc import Callable
 from typing import Any
 
 from kombu.transport.redis import Mutex, MutexHeld
-from kombu.utils.json import loads
+from redis.exceptions import ResponseError
 
-from fleet import LedgerChannel, LedgerQoS, LedgerTransport, find_lost, republish, task_id_of
+from fleet import (
+    LedgerChannel,
+    LedgerQoS,
+    LedgerTransport,
+    drop_entry,
+    find_lost,
+    lost_message,
+    republish,
+    task_id_of,
+    unacked_message,
+)
 
 logger = logging.getLogger("baton.worker")
 
@@ -103,7 +113,8 @@ class RecoveringQoS(LedgerQoS):
         """Run a pass if one is due here and no other worker is running one.
 
         Returns how many jobs it put back (lease expired, lost in transit), or None when it
-        did not run.
+        did not run. It never raises: kombu calls it on its connection path, where an error
+        would stop the worker, so a failed pass is logged and the next beat tries again.
         """
         now = time.time() if now is None else now
         every, grace = lease_timings(self.window)
@@ -117,6 +128,9 @@ class RecoveringQoS(LedgerQoS):
             ):
                 return self._restore_expired(client, now), self._reap(client, grace, now)
         except MutexHeld:
+            return None
+        except Exception as exc:  # Redis away, or a ledger no script can read: next beat
+            logger.error("recovery pass failed, tried again next beat: %r", exc)
             return None
         finally:
             self._pass_lock.release()
@@ -134,10 +148,11 @@ class RecoveringQoS(LedgerQoS):
         restored = 0
         for tag in expired:
             stored = client.hget(self.unacked_key, tag)
-            self.restore_by_tag(tag, client)
-            if stored is not None:
+            self.restore_by_tag(tag, client)  # drops, and logs, a record it cannot read
+            record = unacked_message(stored) if stored is not None else None
+            if record is not None:
                 restored += 1
-                self._recovered(_task_id(loads(_text(stored))[0]), WORKER_LOST)
+                self._recovered(_task_id(record[0]), WORKER_LOST)
         return restored
 
     def _reap(self, client: Any, grace: float, now: float) -> int:
@@ -146,9 +161,22 @@ class RecoveringQoS(LedgerQoS):
         for tag, queue, raw in find_lost(
             client, unacked_key=self.unacked_key, grace=grace, limit=PASS_LIMIT, now=now
         ):
-            count = republish(
-                client, tag, queue, raw, unacked_key=self.unacked_key, limit=MAX_RECOVERIES, now=now
-            )
+            if lost_message(tag, raw) is None:  # logged: not a message Baton wrote
+                drop_entry(client, tag)
+                continue
+            try:
+                count = republish(
+                    client,
+                    tag,
+                    queue,
+                    raw,
+                    unacked_key=self.unacked_key,
+                    limit=MAX_RECOVERIES,
+                    now=now,
+                )
+            except ResponseError as exc:  # its queue key changed type meanwhile: next pass
+                logger.error("ledger entry %r not put back: %s", tag[:80], exc)
+                continue
             task_id = task_id_of(raw)
             if count > 0:
                 returned += 1
@@ -172,10 +200,6 @@ class RecoveringQoS(LedgerQoS):
                 type(self).on_recovered(task_id, reason)
             except Exception:  # a failed mark must not stop the pass
                 logger.exception("could not record the recovery of job %s", task_id)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _task_id(message: dict[str, Any]) -> str | None:

@@ -34,7 +34,8 @@ from envelope import BedrockEnvelope, ResolutionError, resolve
 from workers.context import require_job
 
 #: Variable prefixes dropped from the base environment: every one could move the CLI elsewhere
-#: or, for ``BATON_``, hand it the fleet's secrets.
+#: or, for ``BATON_``, hand it the fleet's secrets. Compared without regard to case: settings are
+#: read that way (pydantic-settings' default), so a worker takes ``baton_envelope_key`` as its key.
 _DROPPED_PREFIXES = ("AWS_", "ANTHROPIC_", "BATON_", "CLAUDE_CODE_USE_", "CLAUDE_CODE_SKIP_")
 
 #: Kept although it starts with ``AWS_``: which CAs to trust, not where to call.
@@ -71,7 +72,7 @@ def claude_code_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {
         name: value
         for name, value in source.items()
-        if name in _KEPT or not name.startswith(_DROPPED_PREFIXES)
+        if name in _KEPT or not name.upper().startswith(_DROPPED_PREFIXES)
     }
     credentials = job.runtime.clients.frozen_credentials(envelope)
     env |= {
