@@ -23,7 +23,7 @@ loads kombu.
 import importlib as _importlib
 from typing import TYPE_CHECKING
 
-from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
+from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, binding_group, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
 from envelope.constants import (
     HEADER_KEY,
@@ -204,6 +204,7 @@ __all__ = [
     "UnknownModel",
     "baton_publishing",
     "bind_message",
+    "binding_group",
     "cap_secret_bearing_loggers",
     "catalogue",
     "celery_settings",

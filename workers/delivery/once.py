@@ -1,0 +1,55 @@
+"""At most one run per message for user tasks: a copy delivered again is dropped.
+
+Subagent jobs have their guard (:mod:`.guard`). A user task on the Baton app, acknowledged early
+as Celery's default, had none: a captured message pushed back onto its queue ran again every
+time (a keyless broker writer can do that; the binding admits the very message it was made for).
+Its first delivery now records the message (its task id and retry count) in the result
+backend's Redis with ``SET NX``, and any later delivery of the same message finds the mark and
+is dropped unrun (``Ignore``: nothing stored over the first run's result), logged.
+
+The mark lives as long as the envelope can still be admitted (``exp`` plus the clock skew): a
+copy that arrives later is refused as ``EnvelopeExpired`` anyway. A retry is a new message
+(``retries`` + 1) and runs. A message acknowledged early is gone once it starts, so a worker
+that dies in the middle loses it (Celery's at-most-once) and a mark never stops a delivery
+that has not run; a message the ledger puts back was lost before it started. A user task
+acknowledged late (``acks_late=True``) takes the subagents' guard instead: a copy of a job
+whose success is stored returns that result, and a copy of a job still running waits.
+
+One round trip per user task, the price measured in README's "Nothing lost, nothing run twice".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery.exceptions import Ignore
+
+from envelope import DEFAULT_CLOCK_SKEW_SECONDS, BedrockEnvelope
+from workers.delivery.backend import backend_redis
+
+logger = logging.getLogger("baton.worker")
+
+#: Where the first delivery of a user task's message is recorded.
+ONCE_KEY_PREFIX = "baton:once:"
+
+
+def once_key(job_id: str, retries: int) -> str:
+    """The mark of one message: a job id and its retry count."""
+    return f"{ONCE_KEY_PREFIX}{job_id}:{retries}"
+
+
+def first_delivery(task: Any, envelope: BedrockEnvelope) -> None:
+    """Record this delivery of the running message; raise ``Ignore`` when it was delivered
+    before, so the copy does not run. Does nothing when results do not live in Redis."""
+    client = backend_redis(task.app.backend)
+    if client is None:
+        return
+    request = task.request
+    ttl = max(int(envelope.exp + DEFAULT_CLOCK_SKEW_SECONDS - time.time()), 1)
+    if not client.set(once_key(str(request.id), int(request.retries or 0)), 1, nx=True, ex=ttl):
+        logger.warning(
+            "job %s (%s) was delivered before; this copy is dropped unrun", request.id, task.name
+        )
+        raise Ignore()
