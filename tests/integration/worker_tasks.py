@@ -153,3 +153,14 @@ def cache_stats() -> dict[str, Any]:
         "endpoint": client.meta.endpoint_url,
         "signature_version": client.meta.config.signature_version,
     }
+
+
+@app.task(name="baton.test.charge", bind=True)
+def charge(self: Any, *results: Any, tag: str = "charge") -> dict[str, Any]:
+    """Make one Converse call (a side effect the emulator's journal counts); return what it saw,
+    with any results it was given (a chord callback's)."""
+    envelope = current_envelope()
+    bedrock_client().converse(
+        modelId=envelope.model_id, messages=[{"role": "user", "content": [{"text": tag}]}]
+    )
+    return {**observe(tag, self.request.id), "results": list(results)}
