@@ -3,7 +3,7 @@
 Subagent jobs have their guard (:mod:`.guard`). A user task on the Baton app, acknowledged early
 as Celery's default, had none: a captured message pushed back onto its queue ran again every
 time (a keyless broker writer can do that; the binding admits the very message it was made for).
-Its first delivery now records the message (its task id and retry count) in the result
+Its first delivery now records the message (its task id, retry count and binding) in the result
 backend's Redis with ``SET NX``, and any later delivery of the same message finds the mark and
 is dropped unrun (``Ignore``: nothing stored over the first run's result), logged.
 
@@ -26,8 +26,9 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
-from envelope import DEFAULT_CLOCK_SKEW_SECONDS, BedrockEnvelope
+from envelope import BINDING_KEY, DEFAULT_CLOCK_SKEW_SECONDS, BedrockEnvelope
 from workers.delivery.backend import backend_redis
+from workers.runtime import request_header
 
 logger = logging.getLogger("baton.worker")
 
@@ -35,9 +36,11 @@ logger = logging.getLogger("baton.worker")
 ONCE_KEY_PREFIX = "baton:once:"
 
 
-def once_key(job_id: str, retries: int) -> str:
-    """The mark of one message: a job id and its retry count."""
-    return f"{ONCE_KEY_PREFIX}{job_id}:{retries}"
+def once_key(job_id: str, retries: int, binding: str | None) -> str:
+    """The mark of one message: its job id, retry count and binding (a replacement keeps the
+    job id of the task it replaces, but it is another task or other arguments, so another
+    binding)."""
+    return f"{ONCE_KEY_PREFIX}{job_id}:{retries}:{binding}"
 
 
 def first_delivery(task: Any, envelope: BedrockEnvelope) -> None:
@@ -48,7 +51,8 @@ def first_delivery(task: Any, envelope: BedrockEnvelope) -> None:
         return
     request = task.request
     ttl = max(int(envelope.exp + DEFAULT_CLOCK_SKEW_SECONDS - time.time()), 1)
-    if not client.set(once_key(str(request.id), int(request.retries or 0)), 1, nx=True, ex=ttl):
+    key = once_key(str(request.id), int(request.retries or 0), request_header(request, BINDING_KEY))
+    if not client.set(key, 1, nx=True, ex=ttl):
         logger.warning(
             "job %s (%s) was delivered before; this copy is dropped unrun", request.id, task.name
         )
