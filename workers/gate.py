@@ -118,7 +118,8 @@ class GatedTask(Task):  # type: ignore[type-arg]
         """
         guarded = getattr(self, "baton_guarded", False)
         if not guarded and not self.acks_late:
-            once.first_delivery(self, envelope)
+            if getattr(self, "baton_once", True):  # @app.task(baton_once=False) opts out
+                once.first_delivery(self, envelope)
             return self.run(*args, **kwargs)
         turns = int((kwargs.get("state") or {}).get("turns", 0)) if guarded else 0
         lock_ttl = runtime.settings.job_lock_ttl
