@@ -56,3 +56,24 @@ def test_results_kept_outside_redis_mean_no_mark(fake_redis):
     app = Celery("once-test", broker=fake_redis.url(0), backend="cache+memory://")
     first_delivery(delivery(app), make_envelope())
     first_delivery(delivery(app), make_envelope())
+
+
+def test_a_mark_sent_twice_over_a_dropped_connection_is_still_the_first_delivery(app, monkeypatch):
+    """The backend client sends a command again when its reply was lost; the repeat finds the
+    token this delivery wrote and runs the task, where a bare SET NX would have dropped it."""
+    from workers.delivery import once
+
+    calls: list[Any] = []
+    real = once.run_script
+
+    def reply_lost_once(client: Any, script: str, keys: list[str], args: list[Any]) -> Any:
+        calls.append(args)
+        real(client, script, keys, args)  # the first send lands, its reply is lost
+        return real(client, script, keys, args)  # sent again, as the retry policy does
+
+    monkeypatch.setattr(once, "run_script", reply_lost_once)
+    first_delivery(delivery(app), make_envelope())
+    monkeypatch.setattr(once, "run_script", real)
+    with pytest.raises(Ignore):
+        first_delivery(delivery(app), make_envelope())
+    assert len(calls) == 1

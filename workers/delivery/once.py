@@ -4,8 +4,8 @@ Subagent jobs have their guard (:mod:`.guard`). A user task on the Baton app, ac
 as Celery's default, had none: a captured message pushed back onto its queue ran again every
 time (a keyless broker writer can do that; the binding admits the very message it was made for).
 Its first delivery now records the message (its task id, retry count and binding) in the result
-backend's Redis with ``SET NX``, and any later delivery of the same message finds the mark and
-is dropped unrun (``Ignore``: nothing stored over the first run's result), logged.
+backend's Redis, unless a mark is there already, and any later delivery of the same message
+finds the mark and is dropped unrun, logged (``Ignore``: nothing stored over the first result).
 
 The mark lives as long as the envelope can still be admitted (``exp`` plus the clock skew): a
 copy that arrives later is refused as ``EnvelopeExpired`` anyway. A retry is a new message
@@ -15,18 +15,22 @@ that has not run; a message the ledger puts back was lost before it started. A u
 acknowledged late (``acks_late=True``) takes the subagents' guard instead: a copy of a job
 whose success is stored returns that result, and a copy of a job still running waits.
 
-One round trip per user task, the price measured in README's "Nothing lost, nothing run twice".
+One round trip per user task (one script call), the price measured in README's "Nothing lost,
+nothing run twice". The mark holds a random token of this delivery, so the call is safe to send
+twice: the workers' backend client sends a command again over a dropped connection, and a
+repeat that finds its own token is still the first delivery.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import Any
 
 from celery.exceptions import Ignore
 
-from envelope import BINDING_KEY, DEFAULT_CLOCK_SKEW_SECONDS, BedrockEnvelope
+from envelope import BINDING_KEY, DEFAULT_CLOCK_SKEW_SECONDS, BedrockEnvelope, run_script
 from workers.delivery.backend import backend_redis
 from workers.runtime import request_header
 
@@ -34,6 +38,17 @@ logger = logging.getLogger("baton.worker")
 
 #: Where the first delivery of a user task's message is recorded.
 ONCE_KEY_PREFIX = "baton:once:"
+
+#: Mark the message with this delivery's token unless another delivery marked it: 1 when the
+#: mark is (now) this delivery's, 0 when another one's.
+_MARK = """
+local holder = redis.call('get', KEYS[1])
+if not holder then
+  redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return holder == ARGV[1] and 1 or 0
+"""
 
 
 def once_key(job_id: str, retries: int, binding: str | None) -> str:
@@ -52,7 +67,7 @@ def first_delivery(task: Any, envelope: BedrockEnvelope) -> None:
     request = task.request
     ttl = max(int(envelope.exp + DEFAULT_CLOCK_SKEW_SECONDS - time.time()), 1)
     key = once_key(str(request.id), int(request.retries or 0), request_header(request, BINDING_KEY))
-    if not client.set(key, 1, nx=True, ex=ttl):
+    if not run_script(client, _MARK, [key], [f"{random.getrandbits(128):032x}", ttl]):
         logger.warning(
             "job %s (%s) was delivered before; this copy is dropped unrun", request.id, task.name
         )
