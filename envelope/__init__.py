@@ -19,7 +19,7 @@ This package imports nothing else of Baton's, and no broker library: the stdlib,
 cryptography for seals. ``import envelope`` loads no Celery, kombu or redis.
 """
 
-from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, check_binding
+from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, binding_group, check_binding
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
 from envelope.constants import (
     EMULATOR_REGIONS_HEADER,
@@ -142,6 +142,7 @@ __all__ = [
     "SealedAuth",
     "UnknownModel",
     "bind_message",
+    "binding_group",
     "catalogue",
     "check_binding",
     "check_endpoint_url",

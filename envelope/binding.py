@@ -8,6 +8,14 @@ signature, the message's task id and task name, and its arguments and the signat
 (link, link_error, the rest of a chain, a chord body). A worker admits a message only when the
 binding matches the message it received.
 
+A chord member's ``group`` and ``group_index`` headers are covered too, when it has a group: the
+Redis backend counts a finished member into the chord its ``group`` header names, at the place
+its ``group_index`` says, so a finished member replayed with those two edited would count into
+another chord (firing its callback early, and its own last member then finding the chord done)
+or twice into its own. The chord's size is no header: the publisher stores it in the backend,
+and the chord body travels in the bound ``chord`` entry. A message with no group is bound as
+before, so its binding is unchanged.
+
 What still runs: Celery's redelivery of the same message (same bytes, same binding), and a retry
 (re-published by the worker, which binds the new message). What does not: the header on a new job
 id, on new arguments, on another task name, or with another callback.
@@ -54,8 +62,25 @@ _C_ENCODER = (
 _ENCODE = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _content(task_id: str, task_name: str, args: Any, kwargs: Any, embedded: Any) -> bytes:
+def binding_group(request: Any) -> list[Any] | None:
+    """The chord-membership fields a binding covers for a task request: ``[group,
+    group_index]``, or None for a message in no group."""
+    group = getattr(request, "group", None)
+    return [group, getattr(request, "group_index", None)] if group else None
+
+
+def _content(
+    task_id: str,
+    task_name: str,
+    args: Any,
+    kwargs: Any,
+    embedded: Any,
+    *,
+    group: list[Any] | None = None,
+) -> bytes:
     fields = [task_id, task_name, args, kwargs, embedded]
+    if group is not None:
+        fields.append(group)
     text = "".join(_C_ENCODER(fields, 0)) if _C_ENCODER is not None else _ENCODE(fields)
     return text.encode("utf-8", "surrogatepass")
 
@@ -94,6 +119,7 @@ def bind_message(keyring: Keyring, headers: dict[str, Any], body: Any, token: st
         args,
         kwargs,
         [embed.get(name) for name in EMBEDDED],
+        group=[headers["group"], headers.get("group_index")] if headers.get("group") else None,
     )
     headers[BINDING_KEY] = _mac(keyring, kid, token, content)
 
@@ -109,13 +135,17 @@ def check_binding(
     args: Any,
     kwargs: Any,
     embedded: Sequence[Any],
+    group: list[Any] | None = None,
 ) -> None:
-    """Raise ``EnvelopeBindingInvalid`` unless ``binding`` is the token's MAC for this message."""
-    expected = _mac(keyring, kid, token, _content(task_id, task_name, args, kwargs, embedded))
+    """Raise ``EnvelopeBindingInvalid`` unless ``binding`` is the token's MAC for this message
+    (``group``: :func:`binding_group` of its request)."""
+    content = _content(task_id, task_name, args, kwargs, embedded, group=group)
+    expected = _mac(keyring, kid, token, content)
     if not isinstance(binding, str) or not hmac.compare_digest(expected, binding):
         raise EnvelopeBindingInvalid(
             f"the envelope on job {task_id} ({task_name}) was made for another message: its "
             f"{BINDING_KEY} header is {'missing' if not binding else 'for other contents'} (a "
-            "header copied onto a new job id, new arguments, another task or another callback); "
+            "header copied onto a new job id, new arguments, another task, another callback or "
+            "another chord); "
             "publish jobs through an Orchestrator or from a Baton task, which bind each message"
         )

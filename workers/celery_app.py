@@ -46,10 +46,12 @@ class BatonCelery(PublishingApp, Celery):
     #: What is wrong with the environment the app was built from; a worker will not start.
     baton_settings_problem: str | None = None
 
-    def send_task(self, *args: Any, **kwargs: Any) -> Any:
-        """Celery's, with the publish hook installed first (once per process)."""
+    def send_task(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Celery's, with the publish hook installed first (once per process), refusing a
+        message whose envelope this app would not bind (``PublishRefused``) before it is sent."""
         hooks.connect_publish()
-        return super().send_task(*args, **kwargs)
+        hooks.check_publish(name, kwargs.get("headers"))
+        return super().send_task(name, *args, **kwargs)
 
     @property
     def Worker(self) -> type[CeleryWorker]:

@@ -6,11 +6,12 @@ task sees its caller's context.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from envelope import BedrockEnvelope
+from envelope import HEADER_KEY, BedrockEnvelope
 from workers.errors import NoCurrentEnvelope
 
 if TYPE_CHECKING:
@@ -20,16 +21,66 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Job:
     """An admitted job: its verified envelope, its own task id (the parent of its children) and
-    the runtime of the app that admitted it (whose keys, seal key and client cache serve it)."""
+    the runtime of the app that admitted it (whose keys, seal key and client cache serve it).
+
+    It also says which tokens the worker may bind for it (:meth:`may_bind`): its own verified
+    ``token`` (a retry, a replace, a chain step or link stamped with it), every token it minted
+    (:meth:`mint`: its children, a chord's resume), and the tokens its verified message
+    ``embedded`` (a chord body, callbacks, errbacks, the rest of a chain), which the message's
+    binding covered. Nothing else: a token copied off the broker is never bound.
+    """
 
     envelope: BedrockEnvelope
     task_id: str
     runtime: WorkerRuntime
+    token: str = ""
+    embedded: tuple[Any, ...] = ()
+    minted: set[str] = field(default_factory=set, compare=False, repr=False)
+
+    def mint(self, envelope: BedrockEnvelope) -> str:
+        """Sign ``envelope`` (one this job derived: a child's, a refreshed one) and remember it
+        as this job's to bind."""
+        token = self.runtime.sign(envelope)
+        self.minted.add(token)
+        return token
+
+    def may_bind(self, token: str) -> bool:
+        """Tell whether ``token`` is this job's own, one it minted, or one its message embeds."""
+        if token == self.token or token in self.minted:
+            return True
+        if token in embedded_tokens(self.embedded):
+            self.minted.add(token)  # walked once per token, not once per publish
+            return True
+        return False
+
+
+def embedded_tokens(value: Any, depth: int = 0) -> set[str]:
+    """Every envelope token in the signatures ``value`` holds (their ``options.headers``, nested
+    in a chain's or group's ``tasks``, a chord's ``header`` and ``body``), at most 32 deep."""
+    found: set[str] = set()
+    if depth > 32:
+        return found
+    if isinstance(value, Mapping):
+        token = value.get(HEADER_KEY)
+        if isinstance(token, str) and token:
+            found.add(token)
+        for item in value.values():
+            if isinstance(item, Mapping | list | tuple):
+                found |= embedded_tokens(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, Mapping | list | tuple):
+                found |= embedded_tokens(item, depth + 1)
+    return found
 
 
 #: The request attribute where the gate leaves the admitted job, for publishes Celery makes after
 #: the body returns (chain steps, link callbacks) while the task is still current.
 JOB_ATTRIBUTE = "baton_job"
+
+#: The request attribute where the gate leaves, for a refused message whose binding held, the
+#: tokens of its chord body: the chord callback is the one thing it may still have published.
+VOUCHED_ATTRIBUTE = "baton_vouched"
 
 _CURRENT: ContextVar[Job | None] = ContextVar("baton_current_job", default=None)
 

@@ -4,8 +4,9 @@ Redis has no dead-letter exchange and RabbitMQ's would lose the reason, so the w
 own record: a Redis list ``baton.dead`` on a Redis broker, a durable queue ``baton.dead`` bound to
 the ``baton.dlx`` exchange on RabbitMQ (kombu gives both from one code path). A record holds the
 reason, the time, the task name, an envelope summary without secrets, and the original message
-(arguments and the signed token), which ``replay`` re-publishes as it was: a tampered envelope
-is refused again, a region refused by policy runs once the operator has widened it.
+(arguments, the signed token and its binding), which ``replay`` sends again as it was, past the
+publish hooks, so nothing is signed anew: a tampered envelope or a missing or foreign binding is
+refused again, a region refused by policy runs once the operator has widened it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 from kombu.simple import SimpleQueue
 
-from envelope import BINDING_KEY, HEADER_KEY, BatonError, EnvelopeMalformed, peek
+from envelope import BINDING_KEY, HEADER_KEY, BatonError, EnvelopeMalformed, peek, queue_for
 from workers.runtime import envelope_token, request_header
 
 logger = logging.getLogger("baton.worker")
@@ -118,24 +119,44 @@ class DeadLetters:
                 if wanted is not None and record["id"] not in wanted:
                     message.requeue()
                     continue
-                self._publish(record)
+                if not self._publish(record):
+                    logger.error("dead letter %s names no queue; left in place", record["id"])
+                    message.requeue()
+                    continue
                 message.ack()
                 replayed.append(record)
             queue.close()
         return replayed
 
-    def _publish(self, record: dict[str, Any]) -> None:
-        headers = {HEADER_KEY: record["token"]} if record.get("token") else {}
-        if record.get("binding"):
-            headers[BINDING_KEY] = record["binding"]  # as it was: the hooks leave it be
-        self.app.send_task(
-            record["task"],
-            args=record["args"],
-            kwargs=record["kwargs"],
-            task_id=record["job_id"] or None,
-            headers=headers,
-            queue=record.get("queue"),
+    def _publish(self, record: dict[str, Any]) -> bool:
+        """Send the stored message as it was, past every publish hook: nothing is signed or
+        bound again, so a message refused for its binding is refused again. False, and nothing
+        sent, when the record names no queue and no region to send it to."""
+        region = (record.get("envelope") or {}).get("region")
+        name = record.get("queue") or (queue_for(region) if isinstance(region, str) else None)
+        if not name:
+            return False
+        message = self.app.amqp.create_task_message(
+            record["job_id"] or uuid.uuid4().hex, record["task"], record["args"], record["kwargs"]
         )
+        headers = dict(message.headers)
+        if record.get("token"):
+            headers[HEADER_KEY] = record["token"]
+        if record.get("binding"):
+            headers[BINDING_KEY] = record["binding"]
+        queue = self.app.amqp.queues[name]
+        with self.app.connection_for_write() as connection:
+            connection.Producer().publish(
+                message.body,
+                exchange=queue.exchange,
+                routing_key=queue.routing_key,
+                headers=headers,
+                serializer="json",
+                declare=[queue],
+                retry=True,
+                **message.properties,
+            )
+        return True
 
     def purge(self) -> int:
         """Drop every record; return how many there were."""

@@ -13,6 +13,8 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         │   ├── TreeBudgetExhausted
         │   └── DepthExceeded
         ├── NoCurrentEnvelope (also an EnvelopeMissing)
+        ├── PublishRefused
+        ├── BuiltinNotAllowed
         ├── IdentityUnavailable
         ├── UnknownAgent
         ├── TaskNotRegistered
@@ -123,3 +125,18 @@ class BedrockCallRetryable(BedrockCallFailed):
     """Raised when Bedrock throttled or failed on its side (429, 5xx): worth another try."""
 
     code = "bedrock_call_retryable"
+
+
+class PublishRefused(WorkerError):
+    """Raised when a worker is asked to bind a token it may not vouch for: with no admitted job
+    running, or a token that is neither the running job's own, one it minted, nor one its
+    verified message embeds. Nothing is signed and nothing is sent."""
+
+    code = "publish_refused"
+
+
+class BuiltinNotAllowed(WorkerError):
+    """Raised when a message asks a worker to run one of Celery's built-in tasks that publishes
+    (``celery.group``, ``celery.chord``, ``celery.chunks``...): no broker message may start one."""
+
+    code = "builtin_not_allowed"

@@ -13,35 +13,37 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 
-from envelope import BatonError, BedrockEnvelope
+from envelope import EMBEDDED, BatonError, BedrockEnvelope
 from workers import metrics, tracing
-from workers.context import JOB_ATTRIBUTE, Job, bind, current_job, unbind
+from workers.context import JOB_ATTRIBUTE, VOUCHED_ATTRIBUTE, Job, bind, current_job, unbind
 from workers.dead_letters import DeadLetters, make_record
-from workers.delivery import guard
-from workers.runtime import WorkerRuntime
+from workers.delivery import guard, once
+from workers.errors import BuiltinNotAllowed
+from workers.runtime import WorkerRuntime, envelope_token
 
 logger = logging.getLogger("baton.worker")
 
-#: Celery's own bookkeeping tasks call no Bedrock and are not gated. Named one by one, so a task
-#: called "celery.something" cannot slip past the gate.
-UNGATED_TASKS = frozenset(
-    {
-        "celery.accumulate",
-        "celery.backend_cleanup",
-        "celery.chain",
-        "celery.chord",
-        "celery.chord_unlock",
-        "celery.chunks",
-        "celery.group",
-        "celery.map",
-        "celery.ping",
-        "celery.starmap",
-    }
-)
+#: Celery's built-ins that publish nothing and call no Bedrock: they run ungated. Named one by
+#: one, so a task called "celery.something" cannot slip past the gate.
+UNGATED_TASKS = frozenset({"celery.accumulate", "celery.backend_cleanup", "celery.ping"})
+
+#: Every other built-in (``celery.group``, ``chord``, ``chord_unlock``, ``chunks``, ``map``,
+#: ``starmap``, ``chain``, and whatever a later Celery registers) publishes on the worker's
+#: behalf. Neither Baton's canvases nor a user's send one as a message (Celery runs them in the
+#: publisher, and the Redis backend joins chords natively), so a message that asks for one is
+#: refused (``BuiltinNotAllowed``), dead-lettered, and publishes nothing: deny by default.
+BUILTIN_PREFIX = "celery."
+
+#: What a refused message may not do through Celery afterwards: publish its callbacks, errbacks
+#: or the rest of its chain, all of which would carry a token the worker did not vouch for.
+_PUBLISHED_AFTER = ("callbacks", "errbacks", "chain")
 
 
 class GatedTask(Task):  # type: ignore[type-arg]
     """A task that runs only with a verified, allowed envelope, which it makes current."""
+
+    #: The main process fails a job (hard time limit, lost child) as that job.
+    Request = "workers.request:GatedRequest"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.name in UNGATED_TASKS:
@@ -51,14 +53,20 @@ class GatedTask(Task):  # type: ignore[type-arg]
             return super().__call__(*args, **kwargs)  # a plain call inside a job: same config
         runtime: WorkerRuntime = self.app.baton_runtime  # type: ignore[attr-defined]
         envelope = self._admit(runtime, request)
-        job = Job(envelope=envelope, task_id=str(request.id), runtime=runtime)
+        job = Job(
+            envelope=envelope,
+            task_id=str(request.id),
+            runtime=runtime,
+            token=envelope_token(request) or "",
+            embedded=tuple(getattr(request, name, None) for name in EMBEDDED),
+        )
         setattr(request, JOB_ATTRIBUTE, job)
         started = time.perf_counter()
         outcome = "failure"
         token = bind(job)
         try:
             with tracing.job_span(request, task_name=self.name, envelope=envelope):
-                result = self._run(runtime, args, kwargs)
+                result = self._run(runtime, envelope, args, kwargs)
             outcome = "success"
             return result
         except (Ignore, Retry, Reject):
@@ -82,24 +90,58 @@ class GatedTask(Task):  # type: ignore[type-arg]
     def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
         """Return the request's verified envelope; dead-letter, count and re-raise a refusal."""
         try:
+            if self.name.startswith(BUILTIN_PREFIX):
+                raise BuiltinNotAllowed(
+                    f"job {request.id} asks for Celery's built-in {self.name}, which publishes "
+                    "on the worker's behalf; no broker message may start one (Baton and Celery "
+                    "run canvases in the process that publishes them)"
+                )
             return runtime.admit(request, task_name=self.name)
         except BatonError as exc:
+            disarm(runtime, request, task_name=self.name)
             DeadLetters(self.app).record(make_record(request, task_name=self.name, error=exc))
             metrics.REFUSALS.labels(reason=exc.code).inc()
             metrics.JOBS.labels(region="unknown", outcome="refused").inc()
             logger.error("refused job %s (%s): %s [%s]", request.id, self.name, exc, exc.code)
             raise
 
-    def _run(self, runtime: WorkerRuntime, args: Any, kwargs: Any) -> Any:
-        """Run the body; a guarded task's only when its delivery guard lets it.
+    def _run(
+        self, runtime: WorkerRuntime, envelope: BedrockEnvelope, args: Any, kwargs: Any
+    ) -> Any:
+        """Run the body once per message: a guarded task's only when its delivery guard lets
+        it, any other task's only on the first delivery of its message
+        (:mod:`workers.delivery.once`), or under the guard when it is acknowledged late.
 
         Only Celery's tracer gets here, and it has pushed the task and its request already:
         ``run`` is called as Celery calls it for a task without a ``__call__`` of its own, not
         through ``Task.__call__``, which would push a copy of the request (a few µs a job).
         """
-        if not getattr(self, "baton_guarded", False):
+        guarded = getattr(self, "baton_guarded", False)
+        if not guarded and not self.acks_late:
+            if getattr(self, "baton_once", True):  # @app.task(baton_once=False) opts out
+                once.first_delivery(self, envelope)
             return self.run(*args, **kwargs)
-        turns = int((kwargs.get("state") or {}).get("turns", 0))
+        turns = int((kwargs.get("state") or {}).get("turns", 0)) if guarded else 0
         lock_ttl = runtime.settings.job_lock_ttl
         with guard.guarded(self, expected_turns=turns, lock_ttl=lock_ttl) as stored:
             return stored if stored is not None else self.run(*args, **kwargs)
+
+
+def disarm(runtime: WorkerRuntime, request: Any, *, task_name: str) -> None:
+    """Keep a refused message from acting through Celery once the gate has raised.
+
+    Celery would publish its errbacks (and count it in a chord) with the refusal as its error.
+    A refused message publishes nothing of its own. It stays in its chord only when its binding
+    holds (a key holder made this very message, group and index included, and a policy or an
+    expiry refused it), so its parent's chord still completes and the parent carries on; then
+    the chord body's token, which that binding covered, is the one token it may have bound
+    (``VOUCHED_ATTRIBUTE``). A message whose binding fails counts in no chord at all.
+    """
+    vouched = runtime.vouched_tokens(request, task_name=task_name)
+    for name in _PUBLISHED_AFTER:
+        setattr(request, name, None)
+    if vouched is None:
+        request.chord = None
+        request.group = None
+        return
+    setattr(request, VOUCHED_ATTRIBUTE, vouched)

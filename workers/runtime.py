@@ -18,20 +18,24 @@ from envelope import (
     DEFAULT_CLOCK_SKEW_SECONDS,
     EMBEDDED,
     HEADER_KEY,
+    BatonError,
     BedrockEnvelope,
     EnvelopeMissing,
     Keyring,
     SealedAuth,
     SealKeyInvalid,
+    binding_group,
     check_binding,
     decode,
     decode_seal_key,
     encode,
+    key_id,
 )
 from workers.agents import AgentRegistry
 from workers.allowlist import EndpointAllowlist, FleetPolicy
 from workers.ceilings import Ceilings
 from workers.clients import ClientCache
+from workers.context import embedded_tokens
 from workers.errors import IdentityUnavailable, WorkerMisconfigured
 from workers.settings import WorkerSettings
 
@@ -142,6 +146,7 @@ class WorkerRuntime:
             args=request.args,
             kwargs=request.kwargs,
             embedded=[getattr(request, name, None) for name in EMBEDDED],
+            group=binding_group(request),
         )
         auth = envelope.auth
         if type(auth) is SealedAuth and auth.exp < time.time():
@@ -158,6 +163,29 @@ class WorkerRuntime:
                 "Using inherited Bedrock endpoint: %s", envelope.endpoint_url or "regional default"
             )
         return envelope
+
+    def vouched_tokens(self, request: Any, *, task_name: str) -> frozenset[str] | None:
+        """For a refused request: the tokens of its chord body when its binding holds (a key
+        holder made this very message), else None. Never raises."""
+        token = envelope_token(request)
+        try:
+            if token is None or key_id(token) not in self.keyring.keys:
+                return None
+            check_binding(
+                self.keyring,
+                kid=key_id(token),
+                token=token,
+                binding=request_header(request, BINDING_KEY),
+                task_id=str(request.id),
+                task_name=task_name,
+                args=request.args,
+                kwargs=request.kwargs,
+                embedded=[getattr(request, name, None) for name in EMBEDDED],
+                group=binding_group(request),
+            )
+        except BatonError:
+            return None
+        return frozenset(embedded_tokens(getattr(request, "chord", None)))
 
     def _verified(self, token: str) -> BedrockEnvelope:
         """Decode and verify ``token``, remembering tokens already verified in this process.

@@ -20,7 +20,7 @@ from envelope import (
 )
 from workers import tracing
 from workers.child_models import job_model_id
-from workers.context import current_envelope
+from workers.context import current_envelope, require_job
 from workers.conversation import TASK_TOOL_SPEC, converse
 from workers.delivery import budget, guard
 from workers.errors import BedrockCallRetryable, TreeBudgetExhausted
@@ -77,9 +77,18 @@ def resume_subagent(
     child_results: list[dict[str, Any]],
     state: dict[str, Any],
 ) -> SubagentResult | dict[str, Any]:
-    """Take the next turn once every child has answered."""
+    """Take the next turn once every child has answered.
+
+    The state's model is checked against the envelope as a child's model is (``job_model_id``):
+    a state is data in a message, and a key holder other than this job's parent may have made it.
+    """
     resumed = ConversationState.model_validate(state)
     try:
+        envelope = current_envelope()
+        if resumed.model_id != envelope.model_id:  # the inherited model needs no check
+            spec = _runtime(task).agents.get(resumed.agent)
+            model_id = job_model_id(envelope, spec, resumed.model_id)
+            resumed = resumed.model_copy(update={"model_id": model_id})
         return advance(task, resumed.with_results(list(child_results)))
     except BatonError as exc:
         return _failed(task, exc, as_tool=resumed.as_tool)
@@ -179,8 +188,8 @@ def _spawn(
     plan: list[ChildCall | Pending],
 ) -> Exception:
     """Replace the job with ``chord(children, resume)``; the callback carries the state."""
-    runtime = _runtime(task)
-    child_headers = {HEADER_KEY: runtime.sign(envelope.child(parent_id=state.job_id))}
+    job = require_job()  # it binds the tokens it mints here, and no others
+    child_headers = {HEADER_KEY: job.mint(envelope.child(parent_id=state.job_id))}
     children, pending = [], []
     for item in plan:
         if isinstance(item, Pending):
@@ -206,7 +215,7 @@ def _spawn(
         child_ids=[p.child_id for p in pending if p.child_id],
         ttl=envelope.exp - envelope.iat,
     )
-    resume_headers = {HEADER_KEY: runtime.sign(envelope.refreshed())}
+    resume_headers = {HEADER_KEY: job.mint(envelope.refreshed())}
     tracing.inject(resume_headers)  # whoever publishes the callback later, it joins this trace
     resume = task.app.signature(
         RESUME_TASK_NAME,

@@ -94,3 +94,48 @@ def test_a_binding_is_bound_to_the_token_too():
     headers[HEADER_KEY] = encode(make_envelope(region="eu-central-1"), keyring=keyring())
     with pytest.raises(EnvelopeBindingInvalid):
         check(headers, over_the_wire(body))
+
+
+def test_a_chord_members_group_and_index_are_covered_so_an_edit_is_refused():
+    headers: dict[str, Any] = {"id": "job-1", "task": "baton.subagent", HEADER_KEY: TOKEN}
+    headers.update(group="chord-a", group_index=1)
+    body = ((), {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
+    bind_message(keyring(), headers, body, TOKEN)
+
+    def check_group(group: list[Any]) -> None:
+        check_binding(
+            keyring(),
+            kid="default",
+            token=TOKEN,
+            binding=headers[BINDING_KEY],
+            task_id="job-1",
+            task_name="baton.subagent",
+            args=[],
+            kwargs={"n": 1},
+            embedded=[None] * 4,
+            group=group,
+        )
+
+    check_group(["chord-a", 1])
+    for edited in (["chord-b", 1], ["chord-a", 0], ["chord-a", None]):
+        with pytest.raises(EnvelopeBindingInvalid, match="another chord"):
+            check_group(edited)
+
+
+def test_a_message_in_no_group_is_bound_as_before_the_group_was_covered():
+    headers, body = published()
+    unchanged = {**headers, "group": None, "group_index": None}
+    del unchanged[BINDING_KEY]
+    bind_message(keyring(), unchanged, body, TOKEN)
+    assert unchanged[BINDING_KEY] == headers[BINDING_KEY]
+    check(headers, body)
+
+
+def test_binding_group_reads_a_requests_group_and_index_or_none():
+    from types import SimpleNamespace
+
+    from envelope import binding_group
+
+    assert binding_group(SimpleNamespace(group="g", group_index=2)) == ["g", 2]
+    assert binding_group(SimpleNamespace(group=None, group_index=None)) is None
+    assert binding_group(SimpleNamespace()) is None

@@ -162,3 +162,14 @@ def subprocess_env() -> dict[str, list[str]]:
     env = claude_code_env()
     fleet = {value for name, value in os.environ.items() if name.upper().startswith("BATON_")}
     return {"names": sorted(env), "fleet_values": sorted(n for n, v in env.items() if v in fleet)}
+
+
+@app.task(name="baton.test.charge", bind=True)
+def charge(self: Any, *results: Any, tag: str = "charge") -> dict[str, Any]:
+    """Make one Converse call (a side effect the emulator's journal counts); return what it saw,
+    with any results it was given (a chord callback's)."""
+    envelope = current_envelope()
+    bedrock_client().converse(
+        modelId=envelope.model_id, messages=[{"role": "user", "content": [{"text": tag}]}]
+    )
+    return {**observe(tag, self.request.id), "results": list(results)}

@@ -21,7 +21,7 @@ from celery.signals import after_task_publish, before_task_publish
 
 from envelope import BINDING_KEY, HEADER_KEY, Keyring, bind_message, decode, queue_for
 from tests.factories import make_envelope
-from workers import WorkerSettings, configure, create_app, hooks
+from workers import PublishRefused, WorkerSettings, configure, create_app, hooks
 from workers.context import Job, bind, unbind
 
 BROKER, BACKEND = "memory://localhost/", "cache+memory://"
@@ -120,27 +120,77 @@ def test_a_worker_start_installs_every_hook_and_disconnect_removes_them():
 def test_a_first_publish_installs_the_publish_hook_alone():
     original = ThreadPoolExecutor.submit
     app = create_app(settings(KEY_B))
-    token = app.baton_runtime.sign(make_envelope(kid=app.baton_runtime.keyring.active))
-    app.send_task("user.task", headers={HEADER_KEY: token})
+    parent = make_envelope(kid=app.baton_runtime.keyring.active)
+    reset = bind(Job(envelope=parent, task_id="parent-job", runtime=app.baton_runtime))
+    try:
+        app.send_task("user.task")
+    finally:
+        unbind(reset)
     assert len(baton_receivers()) == 1
     assert ThreadPoolExecutor.submit is original
 
 
 @pytest.mark.usefixtures("no_hooks")
-def test_an_app_binds_a_message_it_publishes_with_its_own_keys(published, module_app):
+def test_a_job_binds_what_it_publishes_with_the_keys_of_its_own_app(published, module_app):
     other = create_app(settings(KEY_B))
     configure(module_app, settings(KEY_A))  # configured last, as another test might have
     ring: Keyring = other.baton_runtime.keyring
-    token = other.baton_runtime.sign(make_envelope(kid=ring.active))
-    other.send_task("user.task", args=(1,), headers={HEADER_KEY: token})
+    parent = make_envelope(kid=ring.active)
+    reset = bind(Job(envelope=parent, task_id="parent-job", runtime=other.baton_runtime))
+    try:
+        other.send_task("user.task", args=(1,))
+    finally:
+        unbind(reset)
 
     headers, body = published[-1]
+    token = headers[HEADER_KEY]
     expected = {k: v for k, v in headers.items() if k != BINDING_KEY}
     bind_message(ring, expected, body, token)
     assert headers[BINDING_KEY] == expected[BINDING_KEY]
     wrong = {k: v for k, v in headers.items() if k != BINDING_KEY}
     bind_message(module_app.baton_runtime.keyring, wrong, body, token)
     assert headers[BINDING_KEY] != wrong[BINDING_KEY]
+
+
+@pytest.mark.usefixtures("no_hooks")
+def test_with_no_admitted_job_a_worker_app_refuses_a_token_and_sends_nothing(published):
+    app = create_app(settings(KEY_B))
+    token = app.baton_runtime.sign(make_envelope(kid=app.baton_runtime.keyring.active))
+
+    with pytest.raises(PublishRefused, match="no admitted job"):
+        app.send_task("baton.subagent", kwargs={"prompt": "x"}, headers={HEADER_KEY: token})
+    assert published == []
+
+
+@pytest.mark.usefixtures("no_hooks")
+def test_a_job_refuses_a_token_it_neither_holds_minted_nor_received(published):
+    app = create_app(settings(KEY_B))
+    runtime = app.baton_runtime
+    own = runtime.sign(make_envelope(kid=runtime.keyring.active))
+    copied = runtime.sign(make_envelope(kid=runtime.keyring.active, model_id="other"))
+    job = Job(envelope=make_envelope(), task_id="job-1", runtime=runtime, token=own)
+    reset = bind(job)
+    try:
+        with pytest.raises(PublishRefused, match="neither its own"):
+            app.send_task("baton.subagent", headers={HEADER_KEY: copied})
+        app.send_task("user.retry", headers={HEADER_KEY: own})  # its own: a retry, a replace
+    finally:
+        unbind(reset)
+    assert [headers[HEADER_KEY] for headers, _ in published] == [own]
+    assert published[0][0][BINDING_KEY]
+
+
+def test_a_job_may_bind_its_own_its_minted_and_its_embedded_tokens_only():
+    runtime = create_app(settings(KEY_B)).baton_runtime
+    sign = lambda **kw: runtime.sign(make_envelope(kid=runtime.keyring.active, **kw))  # noqa: E731
+    own, resume, copied = sign(), sign(model_id="resume"), sign(model_id="copied")
+    chord_body = {"task": "baton.subagent.resume", "options": {"headers": {HEADER_KEY: resume}}}
+    embedded = (None, None, None, {**chord_body, "kwargs": {"tasks": [chord_body]}})
+    job = Job(envelope=make_envelope(), task_id="j", runtime=runtime, token=own, embedded=embedded)
+
+    child = job.mint(make_envelope(kid=runtime.keyring.active, model_id="child"))
+
+    assert [job.may_bind(t) for t in (own, child, resume, copied)] == [True, True, True, False]
 
 
 @pytest.mark.usefixtures("no_hooks")

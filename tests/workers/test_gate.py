@@ -1,0 +1,79 @@
+"""The gate: deny by default for Celery's built-ins, and a refused message disarmed.
+
+A built-in that publishes (``celery.group``, ``chord``, ``chunks``...) would publish on the
+worker's behalf, so no message may start one; the few that publish nothing run ungated. The
+real attack, through a worker and the emulator, is in tests/integration/test_injection.py.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from envelope import HEADER_KEY, encode
+from tests.factories import bound_request, keyring, make_envelope
+from workers import BuiltinNotAllowed, WorkerSettings, create_app
+from workers.context import VOUCHED_ATTRIBUTE
+from workers.gate import BUILTIN_PREFIX, UNGATED_TASKS, disarm
+
+SETTINGS = WorkerSettings(
+    broker_url="memory://localhost/",
+    result_backend="cache+memory://",
+    envelope_key="k" * 32,
+    allowed_regions=("eu-west-1",),
+)
+
+
+def test_every_builtin_a_worker_app_registers_but_three_is_refused_when_a_message_asks():
+    app = create_app(SETTINGS)
+    builtins = sorted(name for name in app.tasks if name.startswith(BUILTIN_PREFIX))
+    assert {"celery.group", "celery.chord", "celery.chunks", "celery.starmap"} <= set(builtins)
+
+    refused = [name for name in builtins if name not in UNGATED_TASKS]
+    for name in refused:
+        result = app.tasks[name].apply(args=(), kwargs={}, headers={})
+        assert isinstance(result.result, BuiltinNotAllowed), (name, result.result)
+    assert set(builtins) - set(refused) <= {"celery.accumulate", "celery.backend_cleanup"}
+
+
+def test_a_builtin_celery_adds_later_is_refused_too():
+    app = create_app(SETTINGS)
+
+    @app.task(name="celery.future_builtin", shared=False)
+    def future_builtin() -> str:
+        return "ran"
+
+    assert isinstance(future_builtin.apply().result, BuiltinNotAllowed)
+
+
+def chord_body(token: str) -> dict[str, object]:
+    return {"task": "baton.subagent.resume", "options": {"headers": {HEADER_KEY: token}}}
+
+
+def test_a_refused_message_whose_binding_holds_keeps_its_chord_and_publishes_nothing_else():
+    runtime = create_app(SETTINGS).baton_runtime
+    token = encode(make_envelope(), keyring=runtime.keyring)
+    request = bound_request(
+        token,
+        embed={"chord": chord_body(token), "errbacks": [{"task": "user.errback"}]},
+        ring=runtime.keyring,
+    )
+    request.group, request.group_index = None, None
+
+    disarm(runtime, request, task_name="baton.subagent")
+
+    assert request.errbacks is None and request.callbacks is None and request.chain is None
+    assert request.chord == chord_body(token)
+    assert getattr(request, VOUCHED_ATTRIBUTE) == {token}
+
+
+def test_a_refused_message_whose_binding_fails_counts_in_no_chord():
+    runtime = create_app(SETTINGS).baton_runtime
+    token = encode(make_envelope(), keyring=runtime.keyring)
+    copied = bound_request(token, embed={"chord": chord_body(token)}, ring=keyring())
+    request = SimpleNamespace(**{**vars(copied), "kwargs": {"prompt": "forged"}})
+    request.group, request.group_index = "someone-elses-chord", 0
+
+    disarm(runtime, request, task_name="baton.subagent")
+
+    assert (request.chord, request.group) == (None, None)
+    assert not hasattr(request, VOUCHED_ATTRIBUTE)
