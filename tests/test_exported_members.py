@@ -12,7 +12,7 @@ import inspect
 
 import pytest
 
-PACKAGES = ["envelope", "orchestrator", "workers", "emulator", "baton"]
+PACKAGES = ["envelope", "fleet", "orchestrator", "workers", "emulator", "baton"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,0 +1,76 @@
+"""The governor's Lua scripts (:mod:`fleet.governor`): one atomic step each, on the fleet's Redis.
+
+Both read the server's clock (``TIME``), so workers on machines whose clocks disagree still share
+one schedule. Numbers go back to the client as strings: Redis truncates a Lua number to an integer.
+
+A key's state is one hash: ``rate`` (calls a second the fleet is held to), ``tat_r`` and ``tat_t``
+(when the next call may start, by requests and by tokens), ``cut_at`` (the last cut), ``ss`` (0
+once slow start is over), and success counts of the current and the previous second (``win_at``,
+``win_n``, ``prev_n``): the rate Bedrock actually delivered.
+"""
+
+from __future__ import annotations
+
+#: Reserve the next start time if it falls within the horizon. KEYS: state. ARGV: reserved
+#: tokens, horizon, ceiling (calls a second, 0: none), tokens a second (0: none), initial rate,
+#: ttl. Returns {admitted 0/1, wait, rate, start, now}.
+ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local cost, horizon = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ceiling, tps = tonumber(ARGV[3]), tonumber(ARGV[4])
+local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'tat_t')
+local rate = tonumber(s[1]) or tonumber(ARGV[5])
+if ceiling > 0 and rate > ceiling then rate = ceiling end
+local start = math.max(now, tonumber(s[2]) or now)
+if tps > 0 then start = math.max(start, tonumber(s[3]) or now) end
+if start - now > horizon then
+  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now)}
+end
+redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', start + 1 / rate)
+if tps > 0 then redis.call('HSET', KEYS[1], 'tat_t', start + cost / tps) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now)}
+"""
+
+#: Settle a call: give back the tokens it did not use, count a success (and grow the rate:
+#: by one a success in slow start, by alpha a second after), or cut the rate for a throttle of
+#: a call admitted after the last cut: to beta times itself, or to the rate Bedrock delivered
+#: in the last second if that is lower. KEYS: state. ARGV: outcome (ok, throttled, other),
+#: admitted at, tokens to give back, tokens a second, ceiling, initial, min rate, max rate,
+#: beta, alpha, ttl. Returns {cut 0/1, rate}.
+SETTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local outcome, admitted = ARGV[1], tonumber(ARGV[2])
+local refund, tps, ceiling = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
+local s = redis.call('HMGET', KEYS[1], 'rate', 'cut_at', 'ss', 'win_at', 'win_n', 'prev_n', 'tat_t')
+local rate = tonumber(s[1]) or tonumber(ARGV[6])
+local cut_at, slow = tonumber(s[2]) or 0, s[3] ~= '0'
+local win_at, win_n, prev_n = tonumber(s[4]) or now, tonumber(s[5]) or 0, tonumber(s[6]) or 0
+if now - win_at >= 1 then
+  if now - win_at < 2 then prev_n = win_n else prev_n = 0 end
+  win_at, win_n = now, 0
+end
+local cut = 0
+if outcome == 'ok' then
+  win_n = win_n + 1
+  if slow then rate = rate + 1 else rate = rate + tonumber(ARGV[10]) / rate end
+  rate = math.min(rate, math.max(tonumber(ARGV[6]), 2 * math.max(prev_n, win_n)) + 1)
+elseif outcome == 'throttled' and admitted > cut_at then
+  local target = rate * tonumber(ARGV[9])
+  if prev_n > 0 and prev_n < target then target = prev_n end
+  rate, cut_at, slow, cut = target, now, false, 1
+end
+if ceiling > 0 and rate > ceiling then rate = ceiling end
+rate = math.max(lowest, math.min(highest, rate))
+redis.call('HSET', KEYS[1], 'rate', rate, 'cut_at', cut_at, 'ss', slow and 1 or 0,
+  'win_at', win_at, 'win_n', win_n, 'prev_n', prev_n)
+local tat_t = tonumber(s[7])
+if tps > 0 and refund ~= 0 and tat_t and tat_t > now then
+  redis.call('HSET', KEYS[1], 'tat_t', math.max(now, tat_t - refund / tps))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[11])
+return {cut, tostring(rate)}
+"""
