@@ -17,7 +17,8 @@ from contextlib import contextmanager
 import click
 from pydantic import ValidationError
 
-from envelope import BatonError, settings_problem
+from envelope import BatonError
+from fleet import settings_problem
 
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1

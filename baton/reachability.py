@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import Celery
 
 from baton.errors import CliExit
-from envelope import redact_url
+from fleet import redact_url
 
 
 def require_broker(app: Celery) -> None:

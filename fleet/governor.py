@@ -12,11 +12,11 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
   reserved as Bedrock reserves them (input plus ``maxTokens``, or the model's maximum) and the
   unused part is given back when the call settles from its ``usage``.
 - **It learns without configuration.** A key with no quota configured starts at
-  :data:`INITIAL_RATE` calls a second and grows by one a success (slow start) until Bedrock first throttles. A throttle cuts the
-  fleet's rate to :data:`BETA` of itself, or to what Bedrock delivered in the last second if
-  lower, once: throttles of calls started before the last cut are the same congestion, not a
-  new one, so a hundred throttled jobs cut the rate once, not a hundred times. After that it
-  probes up by :data:`ALPHA` calls a second each second.
+  :data:`INITIAL_RATE` calls a second and grows by one a success (slow start) until Bedrock first
+  throttles. A throttle cuts the fleet's rate to :data:`BETA` of itself, or to what Bedrock
+  delivered in the last second if lower, once: throttles of calls started before the last cut are
+  the same congestion, not a new one, so a hundred throttled jobs cut the rate once, not a hundred
+  times. After that it probes up by :data:`ALPHA` calls a second each second.
 
 A call waits for admission; it does not fail and spends none of its retries. Starts within
 :data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds.
@@ -31,9 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from envelope import run_script
 from fleet.errors import AdmissionTimedOut
 from fleet.governor_lua import ADMIT, SETTLE
+from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
 
 #: Pace to just under a configured quota: Bedrock's own clock and ours drift a little.

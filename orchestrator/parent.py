@@ -29,12 +29,12 @@ from envelope import (
     Catalogue,
     Limits,
     Lineage,
-    cap_secret_bearing_loggers,
     encode,
     queue_for,
     resolve,
     root_jobs_key,
 )
+from fleet import cap_secret_bearing_loggers
 from orchestrator import propagation
 from orchestrator.capture import CapturedConfig, capture, capture_location
 from orchestrator.discovery import default_cache_dir, discover

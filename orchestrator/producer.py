@@ -6,9 +6,9 @@ import contextlib
 
 from celery import Celery
 
-from envelope import (
+from envelope import EnvelopeKeyError
+from fleet import (
     PUBLISH_OPTIONS,
-    EnvelopeKeyError,
     PublishingApp,
     celery_settings,
     ledger_transport,

@@ -5,7 +5,7 @@ stamped with the same token, so the workers that publish them later send the sam
 
 Every message a parent's Baton app publishes with an envelope is bound to itself
 (``envelope.binding``) with the keyring its Orchestrator registered, ``spawn`` included; other
-Celery apps' publishes are left alone (``envelope.routing.baton_publishing``).
+Celery apps' publishes are left alone (``fleet.baton_publishing``).
 
 The signal handler and its pair live here, on the producer side; the worker side has its own in
 ``workers.hooks``. Neither side imports the other.
@@ -19,17 +19,8 @@ from typing import Any
 
 from celery.signals import before_task_publish
 
-from envelope import (
-    HEADER_KEY,
-    PROPAGATING,
-    BedrockEnvelope,
-    EnvelopeMalformed,
-    Keyring,
-    baton_publishing,
-    bind_message,
-    key_id,
-    stamp_body,
-)
+from envelope import HEADER_KEY, BedrockEnvelope, EnvelopeMalformed, Keyring, bind_message, key_id
+from fleet import PROPAGATING, baton_publishing, stamp_body
 
 #: The keyrings of this process's Orchestrators, by each key id they hold: a message is bound
 #: with the key its token names.

@@ -20,8 +20,8 @@ from envelope import (
     MAX_JOBS,
     MAX_TURNS,
     MIN_ENVELOPE_TTL_SECONDS,
-    FleetConnection,
 )
+from fleet import FleetConnection
 
 #: How long a discovery answer is trusted before asking again.
 DEFAULT_DISCOVERY_TTL_SECONDS = 3600.0

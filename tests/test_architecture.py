@@ -1,8 +1,9 @@
-"""The package rule, enforced: orchestrator -> envelope <- workers.
+"""The package rule, enforced: orchestrator -> fleet -> envelope <- workers (workers -> fleet too).
 
-The wire contract (``envelope``) imports nothing of ours; the producer (``orchestrator``) and the
-consumer (``workers``) never import each other; the emulator imports ``envelope`` at most; only
-the CLI (``baton``) imports everything. import-linter reads these contracts from pyproject.toml;
+The wire contract (``envelope``) imports nothing of ours; how messages travel (``fleet``)
+imports ``envelope`` at most; the producer (``orchestrator``) and the consumer (``workers``)
+never import each other; the emulator imports ``envelope`` at most; only the CLI (``baton``)
+imports everything. import-linter reads these contracts from pyproject.toml;
 this test runs it so a forbidden import fails the test run, not only the lint step.
 """
 
@@ -33,17 +34,27 @@ def test_import_contracts_hold():
     assert "5 kept, 0 broken" in result.stdout
 
 
-def test_importing_the_wire_contract_loads_no_broker_aws_or_baton_library():
+def modules_loaded_by_importing(package: str, tops: set[str]) -> list[str]:
+    """Import ``package`` in a fresh interpreter; return the loaded modules under ``tops``."""
     code = (
-        "import sys, envelope; "
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'celery', 'kombu', 'boto3', 'botocore', 'redis', 'orchestrator', 'workers'}); "
-        "print(bad)"
+        f"import sys, {package}; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(tops)!r}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "[]"
+    return ast.literal_eval(out.strip())
+
+
+def test_importing_the_wire_contract_loads_no_broker_aws_or_baton_library():
+    broker_and_aws = {"celery", "kombu", "boto3", "botocore", "redis"}
+    ours = {"fleet", "orchestrator", "workers", "emulator", "baton"}
+    assert modules_loaded_by_importing("envelope", broker_and_aws | ours) == []
+
+
+def test_importing_the_fleet_loads_no_producer_consumer_emulator_or_cli():
+    ours = {"orchestrator", "workers", "emulator", "baton"}
+    assert modules_loaded_by_importing("fleet", ours) == []
 
 
 def cross_package_submodule_imports() -> Iterator[tuple[str, str]]:

@@ -17,15 +17,8 @@ from typing import Any, NoReturn
 from celery import Celery, bootsteps
 from celery.apps.worker import Worker as CeleryWorker
 
-from envelope import (
-    BatonError,
-    BedrockEnvelope,
-    PublishingApp,
-    celery_settings,
-    ledger_transport,
-    propagating_envelope,
-    recovered_key,
-)
+from envelope import BatonError, BedrockEnvelope, recovered_key
+from fleet import PublishingApp, celery_settings, ledger_transport, propagating_envelope
 from workers import hooks, metrics
 from workers.context import current_job
 from workers.delivery.backend import backend_redis, chord_safe

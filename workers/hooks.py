@@ -8,7 +8,7 @@ only publishes gets no executor patch. ``disconnect`` removes them all, as OpenT
 ``create_app`` is served with its own keys.
 
 ``before_task_publish`` carries the running job's envelope onward, on a Baton app's publishes
-only (``envelope.baton_publishing``). A message published with no envelope of its own gets a
+only (``fleet.baton_publishing``). A message published with no envelope of its own gets a
 child envelope of the current job (depth + 1, this job as parent, freshly signed by the runtime
 that admitted the job); a message that has one, such as a retry Celery copied, keeps it. Either
 way the signatures its body embeds (link, link_error, the rest of a chain, a chord body) are
@@ -36,15 +36,8 @@ from typing import Any, ParamSpec, TypeVar
 from celery import current_task
 from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
 
-from envelope import (
-    HEADER_KEY,
-    EnvelopeKeyError,
-    baton_publishing,
-    bind_message,
-    cap_secret_bearing_loggers,
-    publishing_app,
-    stamp_body,
-)
+from envelope import HEADER_KEY, EnvelopeKeyError, bind_message
+from fleet import baton_publishing, cap_secret_bearing_loggers, publishing_app, stamp_body
 from workers import tracing
 from workers.context import JOB_ATTRIBUTE, Job, current_job
 from workers.runtime import WorkerRuntime

@@ -12,14 +12,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from envelope import (
-    ENV_PREFIX,
-    FleetConnection,
-    SealKeyInvalid,
-    decode_seal_key,
-    is_region,
-    settings_problem,
-)
+from envelope import SealKeyInvalid, decode_seal_key, is_region
+from fleet import ENV_PREFIX, FleetConnection, settings_problem
 from workers.allowlist import EndpointAllowlist
 from workers.ceilings import (
     DEFAULT_MAX_CHILDREN,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from fleet import Fleet, WorkerSpec
+from workerfleet import Fleet, WorkerSpec
 
 #: States after which a job's result no longer changes.
 FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})

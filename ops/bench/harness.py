@@ -16,7 +16,6 @@ from typing import Any
 import redis
 from celery import Celery
 from drain import timed_drain
-from fleet import Fleet, WorkerSpec
 from names import (
     BATON_NOOP_TASK,
     PLAIN_CONVERSE_LATE_TASK,
@@ -29,6 +28,7 @@ from names import (
 )
 from plan import Plan
 from services import BENCH_DIR, TEST_CREDENTIALS, RedisServer, Services, clean_env
+from workerfleet import Fleet, WorkerSpec
 
 from envelope import HEADER_KEY, Keyring, encode, queue_for
 from orchestrator import Orchestrator, ProducerSettings, capture, close_producer, producer_app

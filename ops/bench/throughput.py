@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 from drain import Drain, timed_drain
-from fleet import Fleet, WorkerSpec
 from harness import (
     LATENCY_SECONDS,
     Bench,
@@ -25,6 +24,7 @@ from harness import (
     start_warm,
 )
 from names import PLAIN_QUEUE, REGION
+from workerfleet import Fleet, WorkerSpec
 
 from envelope import queue_for
 

@@ -13,11 +13,12 @@ PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 
 
 def test_the_most_specific_entry_wins_region_then_model_then_any():
-    table = QuotaTable.parse(
-        '{"eu-west-1/%s": {"requests_per_minute": 600},'
-        ' "%s": {"requests_per_minute": 300}, "*": {"tokens_per_minute": 1000}}'
-        % (PROFILE, PROFILE)
-    )
+    entries = {
+        f"eu-west-1/{PROFILE}": {"requests_per_minute": 600},
+        PROFILE: {"requests_per_minute": 300},
+        "*": {"tokens_per_minute": 1000},
+    }
+    table = QuotaTable.parse(json.dumps(entries))
     assert table.lookup(region="eu-west-1", model_id=PROFILE).requests_per_minute == 600
     assert table.lookup(region="eu-central-1", model_id=PROFILE).requests_per_minute == 300
     other = table.lookup(region="eu-west-1", model_id="anthropic.claude-3-haiku-20240307-v1:0")

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from envelope import job_lock_key
-from envelope.ledger import LEDGER_KEY
+from fleet.ledger import LEDGER_KEY
 from tests.integration.harness import QUEUE
 
 __all__ = ["in_flight"]

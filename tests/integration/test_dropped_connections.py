@@ -4,7 +4,7 @@ Redis, real RabbitMQ, a real worker, a real emulator.
 
 Redis as a broker has a window of kombu's: BRPOP took a message off the queue and the reply died
 with the connection before kombu recorded it as unacknowledged (kombu issues #305, #593). It lost
-a job in about one run in four here, until the publish ledger (``envelope.ledger``): such a
+a job in about one run in four here, until the publish ledger (``fleet.ledger``): such a
 message is now put back, and the runs must lose nothing on either broker.
 """
 

@@ -19,7 +19,7 @@ import redis
 
 from baton.status import collect, label
 from envelope import HEADER_KEY, EnvelopeExpired, recovered_key
-from envelope.ledger import LEDGER_KEY
+from fleet.ledger import LEDGER_KEY
 from tests.integration.faults import FAST_REDELIVERY, parent, report, spawn
 from tests.integration.harness import (
     QUEUE,

@@ -13,8 +13,8 @@ from envelope import (
     MAX_TURNS,
     MIN_ENVELOPE_TTL_SECONDS,
     Limits,
-    settings_problem,
 )
+from fleet import settings_problem
 from orchestrator import ProducerSettings
 
 BOUNDS = [

@@ -21,7 +21,8 @@ from celery.exceptions import Reject
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from envelope import BACKEND_RETRY_SETTINGS, job_lock_key
+from envelope import job_lock_key
+from fleet import BACKEND_RETRY_SETTINGS
 from tests.support.dropproxy import DropProxy
 from workers.delivery import backend, budget
 from workers.delivery.backend import BatonRedisBackend, chord_safe

@@ -77,7 +77,7 @@ def test_importing_workers_changes_nothing_in_the_process():
 import logging, sys
 from concurrent.futures import ThreadPoolExecutor
 from celery.signals import after_setup_logger, before_task_publish
-from envelope.logsafety import SECRET_BEARING_LOGGERS
+from fleet.logsafety import SECRET_BEARING_LOGGERS
 submit = ThreadPoolExecutor.submit
 levels = {name: logging.getLogger(name).level for name in SECRET_BEARING_LOGGERS}
 publish, setup = len(before_task_publish.receivers), len(after_setup_logger.receivers)

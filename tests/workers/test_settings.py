@@ -10,7 +10,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from envelope import DEFAULT_BROKER_URL, settings_problem
+from fleet import DEFAULT_BROKER_URL, settings_problem
 from tests.conftest import clean_env
 from workers import WorkerSettings
 from workers.settings import DEFAULT_CLIENT_CACHE_SIZE, settings_from_env

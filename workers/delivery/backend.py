@@ -10,7 +10,7 @@ and Baton's alike) is sent again on a fresh connection. Each is safe to send twi
 PUBLISH and EXPIRE are; Baton's scripts are written to be (a lock claim finds its own token, a
 budget reservation is answered once per turn); a child list may hold an ID twice and is read
 once each; and Celery's chord scripts are amended here (a repeat that finds its own claim has
-it). Connections time out (:data:`envelope.transport.BACKEND_RETRY_SETTINGS`), so an
+it). Connections time out (:data:`fleet.BACKEND_RETRY_SETTINGS`), so an
 unreachable or half-open Redis raises, and is retried, rather than hanging.
 
 A stored success is final. Celery reads a job's state before it writes a new one and skips the
@@ -36,10 +36,10 @@ from celery.backends.redis import (  # type: ignore[attr-defined]  # not in cele
 from redis.backoff import FullJitterBackoff
 from redis.retry import Retry
 
-from envelope import BACKEND_RETRY_SETTINGS, run_script
+from fleet import BACKEND_RETRY_SETTINGS, run_script
 
 #: The same policy as the orchestrator's backend, from the same figures
-#: (:data:`envelope.transport.BACKEND_RETRY_SETTINGS`): up to 20 retries, each after a random
+#: (:data:`fleet.BACKEND_RETRY_SETTINGS`): up to 20 retries, each after a random
 #: wait of up to 20 ms, 40 ms ... and at most 2 s; about 14 s in all on average, 29 s at most.
 #: Enough for a Redis restart or failover; bounded, so that a Redis that stays away fails a call.
 RETRY = Retry(

@@ -20,7 +20,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from envelope import child_jobs_key, run_script
+from envelope import child_jobs_key
+from fleet import run_script
 from workers.delivery.backend import backend_redis
 
 logger = logging.getLogger("baton.worker")

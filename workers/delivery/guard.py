@@ -27,7 +27,7 @@ from typing import Any
 import redis
 from celery.exceptions import Ignore, Reject
 
-from envelope import PUBLISH_OPTIONS
+from fleet import PUBLISH_OPTIONS
 from workers.delivery.backend import backend_redis
 from workers.delivery.lock import JobLock, keeper
 from workers.delivery.recovery import lease_timings

@@ -19,7 +19,8 @@ import time
 
 import redis
 
-from envelope import job_lock_key, run_script
+from envelope import job_lock_key
+from fleet import run_script
 
 logger = logging.getLogger("baton.worker")
 

@@ -10,7 +10,7 @@ waiting for their countdown, are never older than a quarter window, however long
 dead worker's stop being stamped, and once they are a window old a live worker puts them back
 at the head of their queue.
 
-The same pass looks in the publish ledger (:mod:`envelope.ledger`) for messages lost between
+The same pass looks in the publish ledger (:mod:`fleet.ledger`) for messages lost between
 kombu's BRPOP and its unacknowledged record, and puts those back too, under their own id with
 their own envelope. A pass runs on every worker, every quarter window, and only one at a time
 fleet-wide does the work: the one that takes kombu's own restore mutex (a Redis lock). So no
@@ -33,14 +33,7 @@ from typing import Any
 from kombu.transport.redis import Mutex, MutexHeld
 from kombu.utils.json import loads
 
-from envelope import (
-    LedgerChannel,
-    LedgerQoS,
-    LedgerTransport,
-    find_lost,
-    republish,
-    task_id_of,
-)
+from fleet import LedgerChannel, LedgerQoS, LedgerTransport, find_lost, republish, task_id_of
 
 logger = logging.getLogger("baton.worker")
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from envelope import cap_secret_bearing_loggers
-from envelope.logsafety import SECRET_BEARING_LOGGERS
+from fleet import cap_secret_bearing_loggers
+from fleet.logsafety import SECRET_BEARING_LOGGERS
 
 
 @pytest.fixture(autouse=True)

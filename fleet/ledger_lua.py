@@ -1,4 +1,4 @@
-"""The publish ledger's Lua scripts (``envelope.ledger``), one server-side step each, and how they
+"""The publish ledger's Lua scripts (``fleet.ledger``), one server-side step each, and how they
 are run: by SHA, loaded on first use.
 """
 

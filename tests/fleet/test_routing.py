@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from envelope import HEADER_KEY, EnvelopeMissing, encode
-from envelope.routing import PROPAGATING, EnvelopeRouter
+from fleet.routing import PROPAGATING, EnvelopeRouter
 from tests.factories import keyring, make_envelope
 
 

@@ -11,8 +11,8 @@ import json
 import fakeredis
 import pytest
 
-from envelope import ledger
-from envelope.ledger import (
+from fleet import ledger
+from fleet.ledger import (
     LEDGER_INDEX_KEY,
     LEDGER_KEY,
     RECOVERIES_KEY,

@@ -32,7 +32,7 @@ from kombu.transport.redis import Transport as RedisTransport
 from kombu.transport.virtual import QoS as VirtualQoS
 from kombu.utils.json import dumps, loads
 
-from envelope.ledger_lua import ACK, FIND_LOST, PUT, REPUBLISH, run_script
+from fleet.ledger_lua import ACK, FIND_LOST, PUT, REPUBLISH, run_script
 
 #: message tag -> "<queue list key>\\0<message as pushed>".
 LEDGER_KEY = "baton.ledger"

@@ -6,8 +6,8 @@ import pytest
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from envelope import FleetConnection
-from envelope.transport import ENV_PREFIX, check_service_url, redact_url, settings_problem
+from fleet import FleetConnection
+from fleet.connection import ENV_PREFIX, check_service_url, redact_url, settings_problem
 
 PASSWORD = "s3cr3t-Pa55"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from envelope.constants import HEADER_KEY
+from envelope import HEADER_KEY
 
 #: The keys of a protocol-2 ``embed`` that hold signatures published after this message.
 EMBEDDED_SIGNATURE_KEYS = ("callbacks", "errbacks", "chain")

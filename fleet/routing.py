@@ -13,10 +13,14 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from envelope.codec import peek
-from envelope.constants import HEADER_KEY, queue_for
-from envelope.errors import EnvelopeMalformed, EnvelopeMissing
-from envelope.model import BedrockEnvelope
+from envelope import (
+    HEADER_KEY,
+    BedrockEnvelope,
+    EnvelopeMalformed,
+    EnvelopeMissing,
+    peek,
+    queue_for,
+)
 
 #: The envelope and its signed token while a parent's ``propagating()`` block is open in this
 #: context (set by ``orchestrator.propagating``).

@@ -14,10 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from envelope.codec import Keyring
-from envelope.model import BedrockEnvelope
-from envelope.routing import EnvelopeRouter
-from envelope.urls import parse_insecure_endpoints
+from envelope import BedrockEnvelope, Keyring, parse_insecure_endpoints
+from fleet.routing import EnvelopeRouter
 
 #: A local Redis, db 0: the quick start's broker.
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
