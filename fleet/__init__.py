@@ -47,7 +47,16 @@ from fleet.connection import (
     settings_problem,
 )
 from fleet.errors import AdmissionTimedOut, FleetError, QuotaConfigInvalid
-from fleet.governor import Governor, Outcome, QuotaKey, Settled, Ticket
+from fleet.governor import (
+    Governor,
+    Outcome,
+    QuotaKey,
+    Settled,
+    Ticket,
+    mark_waiting,
+    waiting_for,
+    waiting_key,
+)
 from fleet.ledger import (
     LedgerChannel,
     LedgerQoS,
@@ -95,6 +104,7 @@ __all__ = [
     "celery_settings",
     "find_lost",
     "ledger_transport",
+    "mark_waiting",
     "propagating_envelope",
     "publishing_app",
     "quota_key",
@@ -106,4 +116,6 @@ __all__ = [
     "stamp_body",
     "task_id_of",
     "used_tokens",
+    "waiting_for",
+    "waiting_key",
 ]

@@ -28,13 +28,18 @@ _MODEL_PATH = re.compile(
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/bedrock/aws4_request")
 
 
-def quota_key(*, path: str, authorization: str | None) -> QuotaKey | None:
-    """Return the quota a request draws on, or None for one that draws on none (or unsigned)."""
+def quota_key(
+    *, path: str, authorization: str | None = None, region: str | None = None
+) -> QuotaKey | None:
+    """Return the quota a request draws on: its model ID from ``path``, its region from the
+    SigV4 ``authorization`` it was signed with, else ``region`` (the signer's, before signing).
+    None for a request that draws on no model quota, or names no region."""
     match = _MODEL_PATH.search(path.split("?", 1)[0])
     scope = _SCOPE.search(authorization or "")
-    if match is None or scope is None:
+    source = scope["region"] if scope is not None else region
+    if match is None or not source:
         return None
-    return QuotaKey(scope["region"], unquote(match["id"]))
+    return QuotaKey(source, unquote(match["id"]))
 
 
 def reserved_tokens(body: bytes | str | None, *, max_output_tokens: int) -> int:

@@ -56,6 +56,10 @@ MAX_POLL = 1.0
 STATE_TTL_SECONDS = 86_400
 #: Every state key starts with this.
 KEY_PREFIX = "baton:quota:"
+#: A job waiting for admission is marked under this prefix, for ``baton status``.
+WAITING_PREFIX = "baton:quota-wait:"
+#: The mark outlives a crashed waiter by at most this long; a waiter renews it as it polls.
+WAITING_MARK_SECONDS = 60
 
 Outcome = Literal["ok", "throttled", "other"]
 
@@ -191,6 +195,11 @@ class Governor:
         )
         return Settled(bool(int(cut)), float(rate))
 
+    @property
+    def client(self) -> Any:
+        """Return the Redis client the schedule lives in."""
+        return self._client
+
     def rate(self, key: QuotaKey) -> float | None:
         """Return the rate (calls a second) the fleet is held to for ``key``; None if unused."""
         value = self._client.hget(key.redis_key, "rate")
@@ -242,3 +251,19 @@ def _timed_out(key: QuotaKey, rate: float, wait: float, elapsed: float, max_wait
         f"the fleet is held to {rate * 60:.1f} calls a minute on quota {key}. Raise the quota "
         "(and BATON_BEDROCK_QUOTAS), spread the work over time, or give the job longer limits"
     )
+
+
+def waiting_key(job_id: str) -> str:
+    """Return the key marking ``job_id`` as waiting for its quota."""
+    return f"{WAITING_PREFIX}{job_id}"
+
+
+def mark_waiting(client: Any, job_id: str, *, key: QuotaKey, rate: float) -> None:
+    """Mark ``job_id`` as waiting for quota ``key`` held to ``rate`` calls a second."""
+    client.set(waiting_key(job_id), f"{key} at {rate * 60:.1f} calls/min", ex=WAITING_MARK_SECONDS)
+
+
+def waiting_for(client: Any, job_id: str) -> str | None:
+    """Return what ``job_id`` waits for (its quota and rate), or None when it does not wait."""
+    value = client.get(waiting_key(job_id))
+    return value.decode() if isinstance(value, bytes) else value

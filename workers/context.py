@@ -6,8 +6,9 @@ task sees its caller's context.
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from envelope import BedrockEnvelope
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Job:
     """An admitted job: its verified envelope, its own task id (the parent of its children) and
-    the runtime of the app that admitted it (whose keys, seal key and client cache serve it)."""
+    the runtime of the app that admitted it (whose keys, seal key and client cache serve it),
+    and when it started (``time.monotonic``), from which its time limits count."""
 
     envelope: BedrockEnvelope
     task_id: str
     runtime: WorkerRuntime
+    started: float = field(default_factory=time.monotonic)
 
 
 #: The request attribute where the gate leaves the admitted job, for publishes Celery makes after

@@ -13,6 +13,9 @@ session's instance variables and components):
   that answers SigV4 for Bedrock: botocore reads ``AWS_BEARER_TOKEN_BEDROCK`` straight from the
   environment at each call and prefers it over SigV4 unless the *client's* ``Config`` names a
   signature version, which a framework's own ``Config`` does not.
+
+Its clients are paced with the fleet (``workers.pacing``): a client made from the session
+inherits the session's handlers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import botocore.session
 from botocore.credentials import Credentials
 
 from envelope import parse_endpoint
+from workers import pacing
 
 #: Runtime hosts of AWS and the control-plane host beside each (FIPS included).
 _CONTROL_HOSTS = {"bedrock-runtime": "bedrock", "bedrock-runtime-fips": "bedrock-fips"}
@@ -61,6 +65,7 @@ def pinned_session(credentials: Credentials, *, region: str) -> boto3.Session:
     core.set_config_variable("ignore_configured_endpoint_urls", True)
     core.set_config_variable("auth_scheme_preference", "sigv4")
     core.get_component("event_emitter").register_first("choose-signer", _sigv4_for_bedrock)
+    pacing.attach(core.get_component("event_emitter"))
     return boto3.Session(botocore_session=core, region_name=region)
 
 
