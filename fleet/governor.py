@@ -139,14 +139,14 @@ class Governor:
             key: the quota the call draws on.
             reserved_tokens: input tokens plus the output cap, as Bedrock reserves them.
             max_wait: seconds the caller's limits allow it to wait.
-            on_wait: called once, with the rate, if the call has to wait beyond the horizon.
+            on_wait: called with the rate before each sleep of a call that waits beyond the
+                horizon (to mark it waiting, and keep the mark alive).
 
         Raises:
             AdmissionTimedOut: the call's start would fall after ``max_wait``; nothing reserved.
         """
         ceiling, per_token = self._limits(key)
         begun = time.monotonic()
-        told = False
         while True:
             slot, wait, rate = self._try(key, reserved_tokens, ceiling, per_token)
             elapsed = time.monotonic() - begun
@@ -156,9 +156,8 @@ class Governor:
                 return Ticket(key, slot[0], slot[1], reserved_tokens, elapsed + wait, rate)
             if elapsed + wait > max_wait:
                 raise AdmissionTimedOut(_timed_out(key, rate, wait, elapsed, max_wait))
-            if on_wait is not None and not told:
+            if on_wait is not None:
                 on_wait(rate)
-                told = True
             self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
 
     def settle(self, ticket: Ticket, *, outcome: Outcome, used_tokens: int | None) -> Settled:

@@ -42,6 +42,8 @@ logger = logging.getLogger("baton.worker")
 
 #: Seconds kept back from a job's limits for the call itself, once admitted.
 CALL_MARGIN = 30.0
+#: A waiting call rewrites its mark for ``baton status`` this often (it lives a minute).
+MARK_EVERY = 20.0
 #: Where an attempt's ticket waits for its settlement: botocore's per-call context dict.
 _TICKET = "baton_ticket"
 _HANDLERS = (
@@ -83,10 +85,12 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
     if governor is None:
         return None
     quota = governor.quota(key)
-    told: list[float] = []
+    told: list[float] = []  # when the mark was last written
 
     def waiting(rate: float) -> None:
-        told.append(rate)
+        if told and time.monotonic() - told[-1] < MARK_EVERY:
+            return
+        told.append(time.monotonic())
         metrics.quota_rate(key, rate)
         mark_waiting(governor.client, job.task_id, key=key, rate=rate)
 

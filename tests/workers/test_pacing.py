@@ -100,9 +100,7 @@ def test_a_client_from_bedrock_session_is_paced_with_the_fleet(
     assert len(quota_emulator.calls()) == 14
 
 
-def test_a_throttle_from_bedrock_cuts_the_learned_rate_and_is_counted(
-    wrong_worker_env, fake_redis
-):
+def test_a_throttle_from_bedrock_cuts_the_learned_rate_and_is_counted(wrong_worker_env, fake_redis):
     emulator = Emulator(allowed_regions={"eu-west-1"}, requests_per_minute=60).start()
     counted = metrics.THROTTLED.labels(region="eu-west-1", model=PROFILE)
     before = counted._value.get()
