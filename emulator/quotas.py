@@ -8,12 +8,13 @@ call sets none); when its answer is sent the reservation is settled to what it u
 tokens counted at the burndown rate. Over quota the answer is 429 ThrottlingException, "Too many
 requests, ..." or "Too many tokens, ...".
 
-Each quota is a token bucket refilled at its per-minute figure / 60 a second and holding
-``burst_seconds`` of it, so ``requests_per_minute=600`` admits 10 calls a second with a burst of
-10. A full bucket admits one call of any size (its level then goes below zero), so a call whose
-reservation alone exceeds a bucket's size is slow, never impossible. A throttled call reserves
-nothing. The settlement is applied when the answer leaves, after the emulator's latency, as
-Bedrock frees a reservation when the call ends.
+Each quota is a token bucket refilled at its per-minute figure / 60 a second. The requests bucket
+holds ``burst_seconds`` of it, so ``requests_per_minute=600`` admits 10 calls a second with a burst
+of 10; the tokens bucket holds a minute's worth, the quota itself, from which reservations are
+taken and to which settlements return. A full bucket admits one call of any size (its level then
+goes below zero), so a call whose reservation alone exceeds a bucket's size is slow, never
+impossible. A throttled call reserves nothing. The settlement is applied when the answer leaves,
+after the emulator's latency, as Bedrock frees a reservation when the call ends.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ TOO_MANY_TOKENS = "Too many tokens, please wait before trying again."
 #: What a call without ``maxTokens`` reserves: a model's maximum output (Claude Sonnet 4's is 64K;
 #: the emulator serves every model alike, so one figure stands for all).
 DEFAULT_MAX_OUTPUT_TOKENS = 64_000
-#: One second of the per-minute figure may be used at once, as Bedrock's limits behave.
+#: One second of the requests quota may be used at once.
 DEFAULT_BURST_SECONDS = 1.0
+#: The tokens quota is per minute: its bucket holds the whole minute.
+TOKEN_BUCKET_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ class QuotaSettings:
     Attributes:
         requests_per_minute: calls admitted per minute per key; None for no request quota.
         tokens_per_minute: tokens per minute per key; None for no token quota.
-        burst_seconds: how many seconds' worth of each quota may be used at once.
+        burst_seconds: how many seconds' worth of the requests quota may be used at once.
         max_output_tokens: what a call that sets no ``maxTokens`` reserves for its output.
         output_burndown: how many quota tokens one output token costs (1 for most models).
     """
@@ -185,8 +188,12 @@ class QuotaBook:
         key = (region, model_id)
         with self._lock:
             now = self._clock()
-            requests = self._bucket(self._requests, key, settings.requests_per_minute, now)
-            tokens = self._bucket(self._tokens, key, settings.tokens_per_minute, now)
+            requests = self._bucket(
+                self._requests, key, settings.requests_per_minute, settings.burst_seconds, now
+            )
+            tokens = self._bucket(
+                self._tokens, key, settings.tokens_per_minute, TOKEN_BUCKET_SECONDS, now
+            )
             if requests is not None and not requests.admits(1, now):
                 raise Throttling(TOO_MANY_REQUESTS)
             if tokens is not None and not tokens.admits(reserved_tokens, now):
@@ -211,13 +218,14 @@ class QuotaBook:
         buckets: dict[tuple[str, str], _Bucket],
         key: tuple[str, str],
         per_minute: int | None,
+        seconds: float,
         now: float,
     ) -> _Bucket | None:
         if per_minute is None:
             return None
         bucket = buckets.get(key)
         if bucket is None:
-            bucket = buckets[key] = _Bucket(per_minute, self._settings.burst_seconds, now)
+            bucket = buckets[key] = _Bucket(per_minute, seconds, now)
         return bucket
 
 

@@ -55,7 +55,18 @@ def reserved_tokens(body: bytes | str | None, *, max_output_tokens: int) -> int:
     cap = config.get("maxTokens") if isinstance(config, dict) else document.get("max_tokens")
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         cap = max_output_tokens
-    return -(-len(text) // CHARS_PER_TOKEN) + cap
+    return -(-_text_chars(document) // CHARS_PER_TOKEN) + cap
+
+
+def _text_chars(value: object) -> int:
+    """Characters of every string value in a JSON document (its keys are not tokens)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_text_chars(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_text_chars(item) for item in value.values())
+    return 0
 
 
 def used_tokens(usage: Mapping[str, object] | None) -> int | None:

@@ -9,8 +9,9 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
 
 - **It obeys configuration.** Where :class:`~fleet.quotas.QuotaTable` knows a key's requests
   or tokens per minute, calls start no faster than :data:`HEADROOM` of them. Tokens are
-  reserved as Bedrock reserves them (input plus ``maxTokens``, or the model's maximum) and the
-  unused part is given back when the call settles from its ``usage``.
+  counted as Bedrock counts them: a bucket holding a minute's quota, from which a call reserves
+  its input plus ``maxTokens`` (or the model's maximum) when admitted; the unused part goes
+  back when the call settles from its ``usage``.
 - **It learns without configuration.** A key with no quota configured starts at
   :data:`INITIAL_RATE` calls a second and grows by one a success (slow start) until Bedrock first
   throttles. A throttle cuts the fleet's rate to :data:`BETA` of itself, or to what Bedrock
@@ -38,6 +39,8 @@ from fleet.quotas import ModelQuota, QuotaTable
 
 #: Pace to just under a configured quota: Bedrock's own clock and ours drift a little.
 HEADROOM = 0.95
+#: A tokens quota is a bucket holding this many seconds of it: Bedrock's quota is per minute.
+TOKEN_BUCKET_SECONDS = 60.0
 #: Calls a second an unknown key starts at: below most accounts' default quotas.
 INITIAL_RATE = 2.0
 #: The rate never falls below one call in 20 s, so a key always recovers.
@@ -190,6 +193,7 @@ class Governor:
                 BETA,
                 ALPHA,
                 STATE_TTL_SECONDS,
+                TOKEN_BUCKET_SECONDS,
             ],
         )
         return Settled(bool(int(cut)), float(rate))
@@ -219,6 +223,7 @@ class Governor:
                 per_token,
                 self._initial(ceiling, per_token),
                 STATE_TTL_SECONDS,
+                TOKEN_BUCKET_SECONDS,
             ],
         )
         slot = (float(now), float(start)) if int(admitted) else None

@@ -3,32 +3,40 @@
 Both read the server's clock (``TIME``), so workers on machines whose clocks disagree still share
 one schedule. Numbers go back to the client as strings: Redis truncates a Lua number to an integer.
 
-A key's state is one hash: ``rate`` (calls a second the fleet is held to), ``tat_r`` and ``tat_t``
-(when the next call may start, by requests and by tokens), ``cut_at`` (the last cut), ``ss`` (0
-once slow start is over), and success counts of the current and the previous second (``win_at``,
-``win_n``, ``prev_n``): the rate Bedrock actually delivered.
+A key's state is one hash: ``rate`` (calls a second the fleet is held to), ``tat_r`` (when the
+next call may start), ``lvl`` and ``lvl_at`` (the tokens bucket: a minute's worth when full,
+refilled at the per-minute figure / 60 a second, as Bedrock's), ``cut_at`` (the last cut),
+``ss`` (0 once slow start is over), and success counts of the current and the previous second
+(``win_at``, ``win_n``, ``prev_n``): the rate Bedrock actually delivered.
 """
 
 from __future__ import annotations
 
-#: Reserve the next start time if it falls within the horizon. KEYS: state. ARGV: reserved
-#: tokens, horizon, ceiling (calls a second, 0: none), tokens a second (0: none), initial rate,
-#: ttl. Returns {admitted 0/1, wait, rate, start, now}.
+#: Reserve the next start time if it falls within the horizon: one interval after the last
+#: start, and once the tokens bucket holds the call's reservation (a full bucket admits any
+#: call). KEYS: state. ARGV: reserved tokens, horizon, ceiling (calls a second, 0: none),
+#: tokens a second (0: none), initial rate, ttl, bucket seconds.
+#: Returns {admitted 0/1, wait, rate, start, now}.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local cost, horizon = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ceiling, tps = tonumber(ARGV[3]), tonumber(ARGV[4])
-local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'tat_t')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at')
 local rate = tonumber(s[1]) or tonumber(ARGV[5])
 if ceiling > 0 and rate > ceiling then rate = ceiling end
 local start = math.max(now, tonumber(s[2]) or now)
-if tps > 0 then start = math.max(start, tonumber(s[3]) or now) end
+local lvl = 0
+if tps > 0 then
+  local cap = tps * tonumber(ARGV[7])
+  lvl = math.min(cap, (tonumber(s[3]) or cap) + (now - (tonumber(s[4]) or now)) * tps)
+  if lvl < cost and lvl < cap then start = math.max(start, now + (cost - lvl) / tps) end
+end
 if start - now > horizon then
   return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now)}
 end
 redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', start + 1 / rate)
-if tps > 0 then redis.call('HSET', KEYS[1], 'tat_t', start + cost / tps) end
+if tps > 0 then redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now)}
 """
@@ -38,14 +46,15 @@ return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now)
 #: a call admitted after the last cut: to beta times itself, or to the rate Bedrock delivered
 #: in the last second if that is lower. KEYS: state. ARGV: outcome (ok, throttled, other),
 #: admitted at, tokens to give back, tokens a second, ceiling, initial, min rate, max rate,
-#: beta, alpha, ttl. Returns {cut 0/1, rate}.
+#: beta, alpha, ttl, bucket seconds. Returns {cut 0/1, rate}.
 SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local outcome, admitted = ARGV[1], tonumber(ARGV[2])
 local refund, tps, ceiling = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
-local s = redis.call('HMGET', KEYS[1], 'rate', 'cut_at', 'ss', 'win_at', 'win_n', 'prev_n', 'tat_t')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'cut_at', 'ss', 'win_at', 'win_n', 'prev_n',
+  'lvl', 'lvl_at')
 local rate = tonumber(s[1]) or tonumber(ARGV[6])
 local cut_at, slow = tonumber(s[2]) or 0, s[3] ~= '0'
 local win_at, win_n, prev_n = tonumber(s[4]) or now, tonumber(s[5]) or 0, tonumber(s[6]) or 0
@@ -67,9 +76,11 @@ if ceiling > 0 and rate > ceiling then rate = ceiling end
 rate = math.max(lowest, math.min(highest, rate))
 redis.call('HSET', KEYS[1], 'rate', rate, 'cut_at', cut_at, 'ss', slow and 1 or 0,
   'win_at', win_at, 'win_n', win_n, 'prev_n', prev_n)
-local tat_t = tonumber(s[7])
-if tps > 0 and refund ~= 0 and tat_t and tat_t > now then
-  redis.call('HSET', KEYS[1], 'tat_t', math.max(now, tat_t - refund / tps))
+local lvl = tonumber(s[7])
+if tps > 0 and refund ~= 0 and lvl then
+  local cap = tps * tonumber(ARGV[12])
+  lvl = math.min(cap, lvl + (now - tonumber(s[8])) * tps + refund)
+  redis.call('HSET', KEYS[1], 'lvl', lvl, 'lvl_at', now)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[11])
 return {cut, tostring(rate)}

@@ -71,37 +71,38 @@ def test_on_demand_and_cross_region_calls_and_each_region_have_quotas_of_their_o
 
 
 def test_tokens_quota_reserves_at_admission_and_says_too_many_tokens():
-    book, _ = _book(tokens_per_minute=6000)  # 100 tokens a second, bucket of 100
-    _admit(book, tokens=60)
+    book, _ = _book(tokens_per_minute=6000)  # a bucket of the whole minute's 6,000
+    _admit(book, tokens=4000)
     with pytest.raises(Throttling) as caught:
-        _admit(book, tokens=60)
+        _admit(book, tokens=4000)
     assert caught.value.message == TOO_MANY_TOKENS
 
 
 def test_settlement_gives_back_what_the_call_did_not_use_when_it_ends():
     book, clock = _book(tokens_per_minute=6000)
-    admission = _admit(book, tokens=60)
+    admission = _admit(book, tokens=4000)
     book.settle(admission, used_tokens=10, after=0.5)
     with pytest.raises(Throttling):
-        _admit(book, tokens=60)  # the refund is not due yet
+        _admit(book, tokens=4000)  # the refund is not due yet: 2,000 + 50 refilled
     clock.now += 0.5
-    _admit(book, tokens=60)  # 40 left + 50 refunded (capped at 100) >= 60
+    _admit(book, tokens=4000)  # 3,990 given back
 
 
 def test_a_full_bucket_admits_a_call_larger_than_the_bucket_once():
-    book, _ = _book(tokens_per_minute=600)  # bucket of 10
-    _admit(book, tokens=500)
+    book, _ = _book(tokens_per_minute=600)  # a bucket of 600
+    _admit(book, tokens=5000)
     with pytest.raises(Throttling):
         _admit(book, tokens=1)
 
 
 def test_a_throttled_call_reserves_nothing():
     book, clock = _book(requests_per_minute=60, tokens_per_minute=6000)
-    _admit(book, tokens=10)
-    with pytest.raises(Throttling):
+    _admit(book, tokens=5990)
+    with pytest.raises(Throttling) as caught:
         _admit(book, tokens=10)
-    clock.now += 1
-    _admit(book, tokens=90)  # the throttled call's 10 tokens were not taken
+    assert caught.value.message == TOO_MANY_REQUESTS
+    clock.now += 1  # one request and 100 tokens refilled
+    _admit(book, tokens=110)  # the throttled call's 10 tokens were not taken
 
 
 def test_no_quota_admits_everything_without_an_admission():
@@ -156,12 +157,12 @@ def test_boto3_sees_bedrocks_429_and_the_journal_records_which_quota(make_emulat
 
 
 def test_boto3_call_without_max_tokens_reserves_the_models_maximum(make_emulator, make_client):
-    emulator = make_emulator(tokens_per_minute=6000, max_output_tokens=5000)  # bucket of 100
+    emulator = make_emulator(tokens_per_minute=600)  # a bucket of 600, 10 a second back
     client = make_client(emulator)
     for _ in range(3):  # each reserves about a dozen tokens and is settled to fewer
         client.converse(modelId=EU_PROFILE, messages=MESSAGES, inferenceConfig={"maxTokens": 10})
     with pytest.raises(ClientError) as caught:
-        client.converse(modelId=EU_PROFILE, messages=MESSAGES)  # reserves 5,000 and more
+        client.converse(modelId=EU_PROFILE, messages=MESSAGES)  # reserves 64,000 and more
     assert caught.value.response["Error"]["Message"] == TOO_MANY_TOKENS
 
 

@@ -28,15 +28,14 @@ def test_calls_that_draw_on_no_model_quota_have_no_key():
 
 
 def test_reservation_is_the_estimated_input_plus_max_tokens_or_the_models_maximum():
-    body = {"messages": [{"role": "user", "content": [{"text": "x" * 300}]}]}
-    raw = json.dumps(body).encode()
-    estimate = -(-len(raw) // 3)
+    body = {"messages": [{"role": "user", "content": [{"text": "x" * 296}]}]}
+    raw = json.dumps(body).encode()  # 296 + "user": 300 characters of text, 100 tokens
     capped = json.dumps({**body, "inferenceConfig": {"maxTokens": 100}}).encode()
-    assert reserved_tokens(raw, max_output_tokens=64000) == estimate + 64000
-    assert reserved_tokens(capped, max_output_tokens=64000) == -(-len(capped) // 3) + 100
-    anthropic = json.dumps({"max_tokens": 50, "messages": []})
-    assert reserved_tokens(anthropic, max_output_tokens=9) == -(-len(anthropic) // 3) + 50
-    assert reserved_tokens(b"[[[", max_output_tokens=9) == 1 + 9
+    assert reserved_tokens(raw, max_output_tokens=64000) == 100 + 64000
+    assert reserved_tokens(capped, max_output_tokens=64000) == 100 + 100
+    anthropic = json.dumps({"max_tokens": 50, "messages": [{"content": "abcdef"}]})
+    assert reserved_tokens(anthropic, max_output_tokens=9) == 2 + 50
+    assert reserved_tokens(b"[[[", max_output_tokens=9) == 1 + 9  # not JSON: all of it
     assert reserved_tokens(None, max_output_tokens=9) == 9
 
 
