@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable
-from fleet.governor import ALPHA, BETA, HORIZON, INITIAL_RATE, MAX_POLL
+from fleet.governor import ALPHA, BETA, HEADROOM, HORIZON, INITIAL_RATE, MAX_POLL
 
 KEY = QuotaKey("eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0")
 
@@ -38,8 +38,8 @@ def test_calls_start_one_interval_apart_under_a_configured_requests_quota(redis_
     tickets = [governor.admit(KEY, reserved_tokens=10, max_wait=60) for _ in range(4)]
     starts = [ticket.started for ticket in tickets]
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert gaps == pytest.approx([60 / (600 * 0.95)] * 3, abs=1e-3)  # Lua keeps 14 digits
-    assert tickets[0].rate == pytest.approx(9.5)
+    assert gaps == pytest.approx([60 / (600 * HEADROOM)] * 3, abs=1e-3)  # Lua keeps 14 digits
+    assert tickets[0].rate == pytest.approx(10 * HEADROOM)
     assert len(sleeps.waits) == 3  # the first started at once
 
 
@@ -50,7 +50,7 @@ def test_two_governors_on_one_redis_share_one_schedule(redis_client, fake_redis)
     ticket = first.admit(KEY, reserved_tokens=1, max_wait=60)
     with pytest.raises(AdmissionTimedOut):
         second.admit(KEY, reserved_tokens=1, max_wait=0.5)  # next start is ~1.05 s away
-    assert second.rate(KEY) == pytest.approx(0.95)
+    assert second.rate(KEY) == pytest.approx(HEADROOM)
     assert first.admit(QuotaKey("eu-west-1", "other-model"), reserved_tokens=1, max_wait=0)
     assert ticket.waited == pytest.approx(0, abs=0.05)
 
@@ -62,7 +62,7 @@ def test_a_call_that_would_wait_past_its_limit_fails_naming_the_key_and_rate(red
         governor.admit(KEY, reserved_tokens=1, max_wait=5)
     message = str(caught.value)
     assert str(KEY) in message
-    assert "5.7 calls a minute" in message
+    assert f"{6 * HEADROOM:.1f} calls a minute" in message
     assert caught.value.code == "admission_timed_out"
 
 
@@ -82,12 +82,12 @@ def test_a_waiting_call_polls_and_says_it_waits_before_each_poll(redis_client):
     told = []
     with pytest.raises(Stop):  # the fake sleep lets no time pass: the call would poll forever
         governor.admit(KEY, reserved_tokens=1, max_wait=60, on_wait=told.append)
-    assert told == [pytest.approx(0.95)] * 3
+    assert told == [pytest.approx(HEADROOM)] * 3
     assert all(0 < wait <= MAX_POLL for wait in sleeps)
 
 
 def test_tokens_are_reserved_at_admission_and_the_unused_part_given_back(redis_client):
-    # 6,000 a minute: a bucket of 5,700 (95 %), refilled at 95 a second
+    # 6,000 a minute: a bucket of 5,880 (98 %), refilled at 98 a second
     governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 6000}}')
     first = governor.admit(KEY, reserved_tokens=5000, max_wait=60)
     with pytest.raises(AdmissionTimedOut):
@@ -145,7 +145,7 @@ def test_a_configured_quota_is_a_ceiling_the_learned_rate_never_passes(redis_cli
     governor, _ = _governor(redis_client, '{"*": {"requests_per_minute": 60}}')
     for _ in range(3):
         ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
-        assert governor.settle(ticket, outcome="ok", used_tokens=1).rate == pytest.approx(0.95)
+        assert governor.settle(ticket, outcome="ok", used_tokens=1).rate == pytest.approx(HEADROOM)
 
 
 def test_a_start_within_the_horizon_is_reserved_and_slept_until(redis_client):

@@ -16,7 +16,7 @@ import workers
 from emulator import Emulator
 from envelope import ClientSettings
 from fleet import AdmissionTimedOut, Governor, QuotaKey
-from fleet.governor import INITIAL_RATE
+from fleet.governor import HEADROOM, INITIAL_RATE
 from tests.factories import make_envelope
 from workers import WorkerSettings, metrics, pacing
 from workers.context import Job, bind, unbind
@@ -70,7 +70,7 @@ def test_a_configured_quota_paces_the_jobs_client_so_bedrock_throttles_nothing(
     finally:
         unbind(token)
     assert [call.status for call in quota_emulator.calls()] == [200] * 14
-    assert Governor(fake_redis.client()).rate(KEY) == pytest.approx(9.5)
+    assert Governor(fake_redis.client()).rate(KEY) == pytest.approx(10 * HEADROOM)
 
 
 def test_without_pacing_the_same_calls_are_throttled(wrong_worker_env, fake_redis, quota_emulator):
