@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from importlib.util import find_spec
 from typing import Any
 
 import pytest
@@ -164,3 +165,40 @@ def test_hooks_registered_twice_on_one_emitter_run_once():
 
 def test_outside_a_job_no_call_is_paced():
     assert pacing.admit(KEY, b"{}") is None
+
+
+@pytest.mark.skipif(find_spec("anthropic") is None, reason="the anthropic extra is not installed")
+def test_the_anthropic_client_is_paced_with_the_fleet_and_settles_from_its_token_headers(
+    wrong_worker_env, fake_redis, quota_emulator
+):
+    job = _job(fake_redis, quota_emulator, quotas={"*": {"requests_per_minute": 600}})
+    token = bind(job)
+    try:
+        client = workers.anthropic_client(max_retries=0)
+        for _ in range(14):
+            client.messages.create(
+                model=PROFILE, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+            )
+    finally:
+        unbind(token)
+    assert [call.status for call in quota_emulator.calls()] == [200] * 14
+    assert {call.operation for call in quota_emulator.calls()} == {"InvokeModel"}
+    assert Governor(fake_redis.client()).rate(KEY) == pytest.approx(10 * HEADROOM)
+
+
+def test_an_unpaced_anthropic_client_would_have_been_throttled(
+    wrong_worker_env, fake_redis, quota_emulator
+):
+    if find_spec("anthropic") is None:
+        pytest.skip("the anthropic extra is not installed")
+    job = _job(fake_redis, quota_emulator, pacing_on=False)
+    token = bind(job)
+    try:
+        client = workers.anthropic_client(max_retries=0)
+        with pytest.raises(Exception, match=r"429|Too many requests"):
+            for _ in range(14):
+                client.messages.create(
+                    model=PROFILE, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+                )
+    finally:
+        unbind(token)
