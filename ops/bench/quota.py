@@ -79,7 +79,7 @@ def run_mode(bench: Bench, url: str, *, mode: str, quotas: dict[str, Any], jobs:
         for i in range(WORKERS)
     ]
     fleet = Fleet(bench.services, specs, control=bench.producer, env=env)
-    parent = bench.parent(url)
+    parent = bench.parent(url, max_jobs=jobs + 1)  # one tree of 400 (the default allows 256)
     try:
         fleet.pause(specs)
         _admin(url, "quotas", "POST", {})  # every key starts again with full buckets
@@ -101,7 +101,8 @@ def run_mode(bench: Bench, url: str, *, mode: str, quotas: dict[str, Any], jobs:
         "completed": drain.jobs - drain.failures,
         "failed": drain.failures,
         "seconds": round(seconds, 1),
-        "share_of_ideal": round(jobs / IDEAL_RATE / seconds, 3),
+        # Only a run where every job finished did the work the ideal stands for.
+        "share_of_ideal": round(jobs / IDEAL_RATE / seconds, 3) if not drain.failures else None,
         "attempts": len(calls),
         "throttled_share": round(throttled / max(len(calls), 1), 4),
     }
@@ -144,12 +145,16 @@ def goals_met(mode: str, figures: dict[str, Any]) -> str:
         return "baseline"
     checks = {
         "no failures": figures["failed"] == 0,
-        ">= 0.95 of ideal": figures["share_of_ideal"] >= 0.95,
+        ">= 0.95 of ideal": (figures["share_of_ideal"] or 0) >= 0.95,
         f"throttled <= {THROTTLED_GOAL[mode]:.0%}": figures["throttled_share"]
         <= THROTTLED_GOAL[mode],
     }
     missed = [name for name, ok in checks.items() if not ok]
     return "all met" if not missed else "missed: " + ", ".join(missed)
+
+
+def _share(share: float | None) -> str:
+    return "- (jobs failed)" if share is None else f"{share:.3f}"
 
 
 def table(results: dict[str, Any], command: str) -> str:
@@ -164,7 +169,7 @@ def table(results: dict[str, Any], command: str) -> str:
     for name, f in results.items():
         lines.append(
             f"| {name} | {f['completed']} | {f['failed']} | {f['seconds']} | "
-            f"{f['share_of_ideal']:.3f} | {f['attempts']} | {f['throttled_share']:.1%} | "
+            f"{_share(f['share_of_ideal'])} | {f['attempts']} | {f['throttled_share']:.1%} | "
             f"{goals_met(name.split()[-1], f)} |"
         )
     return "\n".join(lines) + "\n"
