@@ -14,10 +14,11 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
   back when the call settles from its ``usage``.
 - **It learns without configuration.** A key with no quota configured starts at
   :data:`INITIAL_RATE` calls a second and grows by one a success (slow start) until Bedrock first
-  throttles. A throttle cuts the fleet's rate to :data:`BETA` of itself, or to what Bedrock
-  delivered in the last second if lower, once: throttles of calls started before the last cut are
-  the same congestion, not a new one, so a hundred throttled jobs cut the rate once, not a hundred
-  times. After that it probes up by :data:`ALPHA` calls a second each second.
+  throttles. A throttle cuts the fleet's rate to what Bedrock delivered in the last second (at most
+  0.95 of the rate), but never below :data:`BETA` of it, and only once per congestion: throttles of
+  calls admitted before the last cut are the same congestion, not a new one, so a hundred throttled
+  jobs cut the rate once, not a hundred times. After that it probes up by :data:`ALPHA` calls a
+  second each second.
 
 A call waits for admission; it does not fail and spends none of its retries. Starts within
 :data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds.
@@ -42,20 +43,25 @@ from fleet.quotas import ModelQuota, QuotaTable
 HEADROOM = 0.98
 #: A tokens quota is a bucket holding this many seconds of it: Bedrock's quota is per minute.
 TOKEN_BUCKET_SECONDS = 60.0
-#: Calls a second an unknown key starts at: below most accounts' default quotas.
-INITIAL_RATE = 2.0
+#: Calls a second an unknown key starts at: below the default requests quotas of most models
+#: (a few hundred a minute); slow start doubles it about every round trip.
+INITIAL_RATE = 4.0
 #: The rate never falls below one call in 20 s, so a key always recovers.
 MIN_RATE = 0.05
 #: Nor rises above this many calls a second.
 MAX_RATE = 10_000.0
-#: A throttle cuts the rate to this share of itself (or to the delivered rate, if lower).
-BETA = 0.9
+#: A throttle cuts the rate to what Bedrock delivered in the last second, but never below this
+#: share of itself: after slow start the delivered count lags a round trip behind.
+BETA = 0.7
 #: Calls a second added each second after the first throttle.
 ALPHA = 0.5
 #: A start this close is reserved, and the caller sleeps until it.
 HORIZON = 0.5
 #: The longest a waiting call sleeps between two looks at the schedule.
 MAX_POLL = 1.0
+#: How often a call the tokens bucket holds back looks again: a settlement can give back tokens
+#: at any moment, and a late look leaves them unused.
+TOKEN_POLL = 0.2
 #: A key's state outlives a day without calls: the learned rate is kept meanwhile.
 STATE_TTL_SECONDS = 86_400
 #: Every state key starts with this.
@@ -152,7 +158,7 @@ class Governor:
         ceiling, per_token = self._limits(key)
         begun = time.monotonic()
         while True:
-            slot, wait, rate = self._try(key, reserved_tokens, ceiling, per_token)
+            slot, wait, rate, bound = self._try(key, reserved_tokens, ceiling, per_token)
             elapsed = time.monotonic() - begun
             if slot is not None:
                 if wait > 0:
@@ -162,7 +168,8 @@ class Governor:
                 raise AdmissionTimedOut(_timed_out(key, rate, wait, elapsed, max_wait))
             if on_wait is not None:
                 on_wait(rate)
-            self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
+            longest = TOKEN_POLL if bound else MAX_POLL
+            self._sleep(min(wait - HORIZON, longest) * random.uniform(0.5, 1.0))
 
     def settle(self, ticket: Ticket, *, outcome: Outcome, used_tokens: int | None) -> Settled:
         """Record how a call ended: give back unused tokens, grow or cut the rate.
@@ -211,9 +218,10 @@ class Governor:
 
     def _try(
         self, key: QuotaKey, reserved_tokens: int, ceiling: float, per_token: float
-    ) -> tuple[tuple[float, float] | None, float, float]:
-        """Run one admission step: (admitted at, start) or None (not yet), the wait, the rate."""
-        admitted, wait, rate, start, now = run_script(
+    ) -> tuple[tuple[float, float] | None, float, float, bool]:
+        """Run one admission step: (admitted at, start) or None (not yet), the wait, the rate,
+        and whether the tokens bucket is what holds the call back."""
+        admitted, wait, rate, start, now, bound = run_script(
             self._client,
             ADMIT,
             [key.redis_key],
@@ -228,7 +236,7 @@ class Governor:
             ],
         )
         slot = (float(now), float(start)) if int(admitted) else None
-        return slot, float(wait), float(rate)
+        return slot, float(wait), float(rate), bool(int(bound))
 
     def _limits(self, key: QuotaKey) -> tuple[float, float]:
         """Return the configured calls and tokens a second to pace to (0: not configured)."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 #: start, and once the tokens bucket holds the call's reservation (a full bucket admits any
 #: call). KEYS: state. ARGV: reserved tokens, horizon, ceiling (calls a second, 0: none),
 #: tokens a second (0: none), initial rate, ttl, bucket seconds.
-#: Returns {admitted 0/1, wait, rate, start, now}.
+#: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1}: the wait of a call the
+#: tokens bucket holds back is only an upper bound, since settlements give tokens back.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -26,26 +27,28 @@ local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at')
 local rate = tonumber(s[1]) or tonumber(ARGV[5])
 if ceiling > 0 and rate > ceiling then rate = ceiling end
 local start = math.max(now, tonumber(s[2]) or now)
-local lvl = 0
+local lvl, bound = 0, 0
 if tps > 0 then
   local cap = tps * tonumber(ARGV[7])
   lvl = math.min(cap, (tonumber(s[3]) or cap) + (now - (tonumber(s[4]) or now)) * tps)
-  if lvl < cost and lvl < cap then start = math.max(start, now + (cost - lvl) / tps) end
+  if lvl < cost and lvl < cap and now + (cost - lvl) / tps > start then
+    start, bound = now + (cost - lvl) / tps, 1
+  end
 end
 if start - now > horizon then
-  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now)}
+  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound}
 end
 redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', start + 1 / rate)
 if tps > 0 then redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now)}
+return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound}
 """
 
-#: Settle a call: give back the tokens it did not use, count a success (and grow the rate:
-#: by one a success in slow start, by alpha a second after), or cut the rate for a throttle of
-#: a call admitted after the last cut: to beta times itself, or to the rate Bedrock delivered
-#: in the last second if that is lower. KEYS: state. ARGV: outcome (ok, throttled, other),
-#: admitted at, tokens to give back, tokens a second, ceiling, initial, min rate, max rate,
+#: Settle a call: give back the tokens it did not use, count a success (and grow the rate: by one a
+#: success in slow start, by alpha a second after), or cut the rate for a throttle of a call
+#: admitted after the last cut: to what Bedrock delivered in the last second (at most 0.95 of the
+#: rate), or to beta times the rate if that is higher. KEYS: state. ARGV: outcome (ok, throttled,
+#: other), admitted at, tokens to give back, tokens a second, ceiling, initial, min rate, max rate,
 #: beta, alpha, ttl, bucket seconds. Returns {cut 0/1, rate}.
 SETTLE = """
 local t = redis.call('TIME')
@@ -68,8 +71,7 @@ if outcome == 'ok' then
   if slow then rate = rate + 1 else rate = rate + tonumber(ARGV[10]) / rate end
   rate = math.min(rate, math.max(tonumber(ARGV[6]), 2 * math.max(prev_n, win_n)) + 1)
 elseif outcome == 'throttled' and admitted > cut_at then
-  local target = rate * tonumber(ARGV[9])
-  if prev_n > 0 and prev_n < target then target = prev_n end
+  local target = math.max(rate * tonumber(ARGV[9]), math.min(prev_n, rate * 0.95))
   rate, cut_at, slow, cut = target, now, false, 1
 end
 if ceiling > 0 and rate > ceiling then rate = ceiling end

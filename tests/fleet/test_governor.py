@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable
-from fleet.governor import ALPHA, BETA, HEADROOM, HORIZON, INITIAL_RATE, MAX_POLL
+from fleet.governor import ALPHA, BETA, HEADROOM, HORIZON, INITIAL_RATE, MAX_POLL, TOKEN_POLL
 
 KEY = QuotaKey("eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0")
 
@@ -154,3 +154,21 @@ def test_a_start_within_the_horizon_is_reserved_and_slept_until(redis_client):
     ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
     assert 0 < sleeps.waits[-1] <= HORIZON
     assert ticket.waited == pytest.approx(sleeps.waits[-1], abs=0.05)
+
+
+def test_a_call_the_tokens_bucket_holds_back_looks_again_soon_for_given_back_tokens(redis_client):
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise Stop
+
+    sleeps: list[float] = []
+    quotas = QuotaTable.parse('{"*": {"tokens_per_minute": 6000}}')
+    governor = Governor(redis_client, quotas=quotas, sleep=sleep)
+    governor.admit(KEY, reserved_tokens=5880, max_wait=60)
+    with pytest.raises(Stop):  # a refill alone would take 10 s
+        governor.admit(KEY, reserved_tokens=1000, max_wait=60)
+    assert all(0 < wait <= TOKEN_POLL for wait in sleeps)
