@@ -12,17 +12,21 @@ Waiting spends none of the job's retries: the attempt is not sent until admitted
 lease and lock are renewed by background threads (``workers.delivery``), which a waiting
 thread does not hold up. The wait is bounded by the job's own limits, its envelope's expiry and
 its soft time limit, less :data:`CALL_MARGIN`; past them the call fails with
-``AdmissionTimedOut``, naming the quota key and the rate. Outside a job, or on a worker whose
-results are not in Redis, calls are not paced.
+``AdmissionTimedOut``, naming the quota key and the rate. Outside a job, on a worker whose
+results are not in Redis, or while that Redis does not answer (logged), calls are not paced:
+pacing is not a gate, and without it a call behaves as it did before the governor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 from urllib.parse import urlsplit
+
+import redis
 
 from fleet import (
     Outcome,
@@ -101,9 +105,13 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
             max_wait=max_wait(job),
             on_wait=waiting,
         )
+    except redis.RedisError:
+        logger.warning("the fleet's Redis did not answer: a call on quota %s is not paced", key)
+        return None
     finally:
         if told:
-            governor.client.delete(waiting_key(job.task_id))
+            with contextlib.suppress(redis.RedisError):
+                governor.client.delete(waiting_key(job.task_id))
     metrics.ADMISSION_SECONDS.labels(region=key.region).observe(ticket.waited)
     metrics.quota_rate(key, ticket.rate)
     return ticket

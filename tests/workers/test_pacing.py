@@ -202,3 +202,21 @@ def test_an_unpaced_anthropic_client_would_have_been_throttled(
                 )
     finally:
         unbind(token)
+
+
+def test_while_the_fleets_redis_does_not_answer_calls_go_unpaced_rather_than_fail(
+    wrong_worker_env, fake_redis, quota_emulator, caplog
+):
+    import redis
+
+    job = _job(fake_redis, quota_emulator, quotas={"*": {"requests_per_minute": 600}})
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    job.runtime.redis = lambda: dead
+    token = bind(job)
+    try:
+        workers.bedrock_client().converse(modelId=PROFILE, messages=MESSAGES)
+    finally:
+        unbind(token)
+        dead.close()
+    assert [call.status for call in quota_emulator.calls()] == [200]
+    assert "is not paced" in caplog.text
