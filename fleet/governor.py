@@ -57,6 +57,10 @@ BETA = 0.7
 ALPHA = 0.5
 #: A start this close is reserved, and the caller sleeps until it.
 HORIZON = 0.5
+#: How far ahead of the schedule a call may start after a pause (GCRA's tolerance): half a
+#: second's worth of the rate at once, within Bedrock's per-minute quota and the emulator's
+#: second's worth; under a slow rate, no burst at all.
+BURST_SECONDS = 0.5
 #: The longest a waiting call sleeps between two looks at the schedule.
 MAX_POLL = 1.0
 #: How often a call the tokens bucket holds back looks again: a settlement can give back tokens
@@ -233,6 +237,7 @@ class Governor:
                 self._initial(ceiling, per_token),
                 STATE_TTL_SECONDS,
                 TOKEN_BUCKET_SECONDS,
+                BURST_SECONDS,
             ],
         )
         slot = (float(now), float(start)) if int(admitted) else None

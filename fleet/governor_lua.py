@@ -12,10 +12,11 @@ refilled at the per-minute figure / 60 a second, as Bedrock's), ``cut_at`` (the 
 
 from __future__ import annotations
 
-#: Reserve the next start time if it falls within the horizon: one interval after the last
-#: start, and once the tokens bucket holds the call's reservation (a full bucket admits any
-#: call). KEYS: state. ARGV: reserved tokens, horizon, ceiling (calls a second, 0: none),
-#: tokens a second (0: none), initial rate, ttl, bucket seconds.
+#: Reserve the next start time if it falls within the horizon: on the schedule of one call an
+#: interval (up to a tolerance ahead of it, as GCRA allows a burst), and once the tokens
+#: bucket holds the call's reservation (a full bucket admits any call). KEYS: state. ARGV:
+#: reserved tokens, horizon, ceiling (calls a second, 0: none), tokens a second (0: none),
+#: initial rate, ttl, bucket seconds, burst tolerance (seconds).
 #: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1}: the wait of a call the
 #: tokens bucket holds back is only an upper bound, since settlements give tokens back.
 ADMIT = """
@@ -26,7 +27,8 @@ local ceiling, tps = tonumber(ARGV[3]), tonumber(ARGV[4])
 local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at')
 local rate = tonumber(s[1]) or tonumber(ARGV[5])
 if ceiling > 0 and rate > ceiling then rate = ceiling end
-local start = math.max(now, tonumber(s[2]) or now)
+local tat = math.max(now, tonumber(s[2]) or now)
+local start = math.max(now, tat - tonumber(ARGV[8]))
 local lvl, bound = 0, 0
 if tps > 0 then
   local cap = tps * tonumber(ARGV[7])
@@ -38,7 +40,7 @@ end
 if start - now > horizon then
   return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound}
 end
-redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', start + 1 / rate)
+redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', math.max(tat, start) + 1 / rate)
 if tps > 0 then redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound}
