@@ -58,8 +58,9 @@ ALPHA = 0.5
 #: A start this close is reserved, and the caller sleeps until it.
 HORIZON = 0.5
 #: How far ahead of the schedule a call may start after a pause (GCRA's tolerance): half a
-#: second's worth of the rate at once, within Bedrock's per-minute quota and the emulator's
-#: second's worth; under a slow rate, no burst at all.
+#: second's worth of the rate at once, within Bedrock's per-minute quota. Never more than one
+#: second of the rate less one call, so a quota that holds a second's worth is never exceeded:
+#: under a rate of one call a second or less, no burst at all.
 BURST_SECONDS = 0.5
 #: The longest a waiting call sleeps between two looks at the schedule.
 MAX_POLL = 1.0

@@ -13,7 +13,8 @@ refilled at the per-minute figure / 60 a second, as Bedrock's), ``cut_at`` (the 
 from __future__ import annotations
 
 #: Reserve the next start time if it falls within the horizon: on the schedule of one call an
-#: interval (up to a tolerance ahead of it, as GCRA allows a burst), and once the tokens
+#: interval (up to a tolerance ahead of it, as GCRA allows a burst; never more than one second
+#: of the rate holds, less one call), and once the tokens
 #: bucket holds the call's reservation (a full bucket admits any call). KEYS: state. ARGV:
 #: reserved tokens, horizon, ceiling (calls a second, 0: none), tokens a second (0: none),
 #: initial rate, ttl, bucket seconds, burst tolerance (seconds).
@@ -28,7 +29,8 @@ local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at')
 local rate = tonumber(s[1]) or tonumber(ARGV[5])
 if ceiling > 0 and rate > ceiling then rate = ceiling end
 local tat = math.max(now, tonumber(s[2]) or now)
-local start = math.max(now, tat - tonumber(ARGV[8]))
+local tolerance = math.max(0, math.min(tonumber(ARGV[8]), 1 - 1 / rate))
+local start = math.max(now, tat - tolerance)
 local lvl, bound = 0, 0
 if tps > 0 then
   local cap = tps * tonumber(ARGV[7])

@@ -186,3 +186,16 @@ def test_a_call_the_tokens_bucket_holds_back_looks_again_soon_for_given_back_tok
     with pytest.raises(Stop):  # a refill alone would take 10 s
         governor.admit(KEY, reserved_tokens=1000, max_wait=60)
     assert all(0 < wait <= TOKEN_POLL for wait in sleeps)
+
+
+def test_under_a_rate_of_a_call_a_second_or_less_no_call_starts_ahead_of_the_schedule(
+    redis_client,
+):
+    def sleep(_seconds):
+        raise AssertionError("the second call should not have been let through early")
+
+    quotas = QuotaTable.parse('{"*": {"requests_per_minute": 60}}')  # 0.98 a second
+    governor = Governor(redis_client, quotas=quotas, sleep=sleep)
+    governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    with pytest.raises(AdmissionTimedOut):  # due 1.02 s later: past 0.8 s, no tolerance
+        governor.admit(KEY, reserved_tokens=1, max_wait=0.8)
