@@ -32,6 +32,7 @@ from drain import timed_drain
 from harness import Bench, close_parent, new_key, spawn_jobs
 from names import REGION
 from plan import Plan
+from run import _stop_on_sigterm
 from services import BENCH_DIR, Services, clean_env, start_redis
 from workerfleet import Fleet, WorkerSpec
 
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
+    _stop_on_sigterm()
     out: Path = args.out.resolve()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     command = " ".join(["python", "ops/bench/quota.py", *(argv or sys.argv[1:])])

@@ -5,6 +5,7 @@ the emulator's journal."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from importlib.util import find_spec
@@ -212,11 +213,15 @@ def test_while_the_fleets_redis_does_not_answer_calls_go_unpaced_rather_than_fai
     job = _job(fake_redis, quota_emulator, quotas={"*": {"requests_per_minute": 600}})
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     job.runtime.redis = lambda: dead
+    logger = logging.getLogger("baton.worker")  # other tests may have stopped propagation
+    logger.addHandler(caplog.handler)
     token = bind(job)
     try:
-        workers.bedrock_client().converse(modelId=PROFILE, messages=MESSAGES)
+        with caplog.at_level(logging.WARNING, logger="baton.worker"):
+            workers.bedrock_client().converse(modelId=PROFILE, messages=MESSAGES)
     finally:
         unbind(token)
         dead.close()
+        logger.removeHandler(caplog.handler)
     assert [call.status for call in quota_emulator.calls()] == [200]
     assert "is not paced" in caplog.text
