@@ -55,6 +55,9 @@ MAX_RATE = 10_000.0
 BETA = 0.7
 #: Calls a second added each second after the first throttle.
 ALPHA = 0.5
+#: At most one cut in this many seconds: Bedrock's quotas are per minute, and a throttle that is
+#: not the quota's (a fault, another tenant's burst) must not cut the rate at every call.
+CUT_SPACING = 1.0
 #: A start this close is reserved, and the caller sleeps until it.
 HORIZON = 0.5
 #: How far ahead of the schedule a call may start after a pause (GCRA's tolerance): half a
@@ -123,6 +126,7 @@ class Governor:
         client: the fleet's Redis (a redis-py client).
         quotas: the quotas operators configured (``BATON_BEDROCK_QUOTAS``).
         sleep: how to wait (``time.sleep``; gevent patches it).
+        cut_spacing: the fewest seconds between two cuts of a key's rate.
     """
 
     def __init__(
@@ -131,10 +135,12 @@ class Governor:
         *,
         quotas: QuotaTable | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cut_spacing: float = CUT_SPACING,
     ) -> None:
         self._client = client
         self.quotas = quotas or QuotaTable({})
         self._sleep = sleep
+        self._cut_spacing = cut_spacing
 
     def quota(self, key: QuotaKey) -> ModelQuota:
         """Return the configured quota of ``key`` (or the unknown one)."""
@@ -207,6 +213,7 @@ class Governor:
                 ALPHA,
                 STATE_TTL_SECONDS,
                 TOKEN_BUCKET_SECONDS,
+                self._cut_spacing,
             ],
         )
         return Settled(bool(int(cut)), float(rate))

@@ -50,10 +50,11 @@ return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now)
 
 #: Settle a call: give back the tokens it did not use, count a success (and grow the rate: by one a
 #: success in slow start, by alpha a second after), or cut the rate for a throttle of a call
-#: admitted after the last cut: to what Bedrock delivered in the last second (at most 0.95 of the
-#: rate), or to beta times the rate if that is higher. KEYS: state. ARGV: outcome (ok, throttled,
-#: other), admitted at, tokens to give back, tokens a second, ceiling, initial, min rate, max rate,
-#: beta, alpha, ttl, bucket seconds. Returns {cut 0/1, rate}.
+#: admitted after the last cut, at most once per cut spacing: to what Bedrock delivered in the last
+#: second (at most 0.95 of the rate), or to beta times the rate if that is higher. KEYS: state.
+#: ARGV: outcome (ok, throttled, other), admitted at, tokens to give back, tokens a second,
+#: ceiling, initial, min rate, max rate, beta, alpha, ttl, bucket seconds, cut spacing. Returns
+#: {cut 0/1, rate}.
 SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -74,7 +75,7 @@ if outcome == 'ok' then
   win_n = win_n + 1
   if slow then rate = rate + 1 else rate = rate + tonumber(ARGV[10]) / rate end
   rate = math.min(rate, math.max(tonumber(ARGV[6]), 2 * math.max(prev_n, win_n)) + 1)
-elseif outcome == 'throttled' and admitted > cut_at then
+elseif outcome == 'throttled' and admitted > cut_at and now - cut_at >= tonumber(ARGV[13]) then
   local target = math.max(rate * tonumber(ARGV[9]), math.min(prev_n, rate * 0.95))
   rate, cut_at, slow, cut = target, now, false, 1
 end

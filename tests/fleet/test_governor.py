@@ -127,8 +127,8 @@ def test_an_unknown_key_starts_at_the_initial_rate_and_grows_by_one_a_success(re
     assert not settled.cut
 
 
-def test_a_throttle_cuts_the_fleet_rate_once_for_calls_started_before_the_cut(redis_client):
-    governor, _ = _governor(redis_client)
+def test_a_throttle_cuts_the_fleet_rate_once_for_calls_admitted_before_the_cut(redis_client):
+    governor = Governor(redis_client, sleep=Sleeps(), cut_spacing=0)
     tickets = [governor.admit(KEY, reserved_tokens=1, max_wait=60) for _ in range(2)]
     first = governor.settle(tickets[0], outcome="throttled", used_tokens=None)
     again = governor.settle(tickets[1], outcome="throttled", used_tokens=None)
@@ -138,6 +138,14 @@ def test_a_throttle_cuts_the_fleet_rate_once_for_calls_started_before_the_cut(re
     assert again.rate == first.rate
     later = governor.admit(KEY, reserved_tokens=1, max_wait=60)
     assert governor.settle(later, outcome="throttled", used_tokens=None).cut
+
+
+def test_two_cuts_are_at_least_the_cut_spacing_apart(redis_client):
+    governor, _ = _governor(redis_client)  # one cut a second at most
+    first = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert governor.settle(first, outcome="throttled", used_tokens=None).cut
+    later = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert not governor.settle(later, outcome="throttled", used_tokens=None).cut
 
 
 def test_after_the_first_throttle_the_rate_probes_up_additively(redis_client):
