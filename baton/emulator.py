@@ -29,6 +29,19 @@ from baton.errors import CliExit
 @click.option("--not-ready-rate", default=0.0, help="Fraction answered 429 ModelNotReady.")
 @click.option("--drop-rate", default=0.0, help="Fraction of connections dropped unanswered.")
 @click.option("--seed", type=int, default=None, help="Make the fault sequence repeatable.")
+@click.option(
+    "--requests-per-minute", type=int, default=None, help="Requests quota per region and model ID."
+)
+@click.option(
+    "--tokens-per-minute", type=int, default=None, help="Tokens quota per region and model ID."
+)
+@click.option("--quota-burst", default=1.0, show_default=True, help="Seconds of quota at once.")
+@click.option(
+    "--max-output-tokens",
+    default=64_000,
+    show_default=True,
+    help="Tokens a call without maxTokens reserves.",
+)
 def emulator(
     host: str,
     port: int,
@@ -40,12 +53,13 @@ def emulator(
     """Serve the local Bedrock-compatible endpoint (SigV4, IAM, Converse, streaming, faults).
 
     It prints `BATON_EMULATOR_READY <url>` once listening; see the README for the policy file
-    format and `GET/POST /_baton/faults`, `GET /_baton/calls`.
+    format and `GET/POST /_baton/faults`, `GET/POST /_baton/quotas`, `GET /_baton/calls`.
 
     \b
     Examples:
       baton emulator --port 8750 --allow-region eu-west-1
       baton emulator --policy ops/iam/worker-eu.json --throttle-rate 0.2 --seed 1
+      baton emulator --allow-region eu-west-1 --requests-per-minute 600 --latency 1
       AWS_ENDPOINT_URL=http://127.0.0.1:8750 aws bedrock-runtime converse ...
     """
     from emulator import READY_PREFIX, ConfigurationError, serve

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from envelope import child_jobs_key, job_lock_key, recovered_key, root_jobs_key
+from fleet import waiting_for
 
 #: A tree is drawn to at most this many jobs, so a runaway root cannot flood the terminal.
 MAX_NODES = 500
@@ -45,6 +46,15 @@ def recovery_of(app: Celery, job_id: str) -> str | None:
     return reason.decode() if isinstance(reason, bytes) else reason
 
 
+def quota_wait_of(app: Celery, job_id: str) -> str | None:
+    """What ``job_id`` waits for, when a Bedrock call of it waits for quota (its key and the
+    fleet's rate), else None."""
+    client = getattr(app.backend, "client", None)
+    if client is None or not hasattr(client, "get"):
+        return None
+    return waiting_for(client, job_id)
+
+
 def job_node(app: Celery, job_id: str) -> dict[str, Any]:
     """Return one job as a plain dict: its state, its result fields, and its children's IDs."""
     result = app.AsyncResult(job_id)
@@ -53,6 +63,7 @@ def job_node(app: Celery, job_id: str) -> dict[str, Any]:
         "job_id": job_id,
         "state": job_state(app, job_id, stored),
         "recovered": recovery_of(app, job_id),
+        "waiting": quota_wait_of(app, job_id) if stored not in ("SUCCESS", "FAILURE") else None,
     }
     value = result.result if stored == "SUCCESS" else None
     if isinstance(value, dict):
@@ -102,6 +113,8 @@ def label(node: dict[str, Any]) -> str:
         parts.append(f"{node['tokens']} tokens")
     if node.get("recovered"):
         parts.append(f"[magenta]recovered ({escape(str(node['recovered']).replace('_', ' '))})[/]")
+    if node.get("waiting"):
+        parts.append(f"[cyan]waiting for quota {escape(str(node['waiting']))}[/]")
     if node.get("error"):
         parts.append(f"[red]{escape(node['error'].get('type', ''))}[/]")
     return " ".join(parts)

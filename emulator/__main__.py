@@ -6,7 +6,8 @@ Usage::
                        [--app-profile NAME=MODEL_ID ...] [--latency S] [--jitter S]
                        [--throttle-rate F] [--unavailable-rate F] [--model-error-rate F]
                        [--not-ready-rate F] [--drop-rate F] [--seed N]
-                       [--deny-assume ROLE_ARN ...]
+                       [--deny-assume ROLE_ARN ...] [--requests-per-minute N]
+                       [--tokens-per-minute N] [--quota-burst S] [--max-output-tokens N]
 
 Once listening it prints exactly one line to stdout, ``BATON_EMULATOR_READY http://HOST:PORT``,
 and flushes it, so a test fixture can wait for that line and read the port from it. SIGTERM or
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 
 from emulator import READY_PREFIX
 from emulator.errors import ConfigurationError, StartupError
+from emulator.quotas import DEFAULT_MAX_OUTPUT_TOKENS
 from emulator.runner import DEFAULT_LATENCY, serve
 from emulator.server import DEFAULT_HOST, DEFAULT_PORT
 from envelope import is_region
@@ -77,7 +79,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ROLE_ARN",
         help="a role STS AssumeRole refuses; every other role of the test account is allowed",
     )
+    _quota_options(parser)
     return parser
+
+
+def _quota_options(parser: argparse.ArgumentParser) -> None:
+    quota = parser.add_argument_group(
+        "quotas", "per (region, model ID called) key, counted as Bedrock counts them"
+    )
+    quota.add_argument("--requests-per-minute", type=int, metavar="N", help="requests quota")
+    quota.add_argument("--tokens-per-minute", type=int, metavar="N", help="tokens quota")
+    quota.add_argument(
+        "--quota-burst", type=float, default=1.0, metavar="S", help="seconds of quota at once"
+    )
+    quota.add_argument(
+        "--max-output-tokens",
+        type=int,
+        default=DEFAULT_MAX_OUTPUT_TOKENS,
+        metavar="N",
+        help="what a call without maxTokens reserves (default: %(default)s)",
+    )
 
 
 def _announce(url: str) -> None:
@@ -129,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             app_profiles=app_profiles,
             seed=args.seed,
             deny_assume=args.deny_assume,
+            requests_per_minute=args.requests_per_minute,
+            tokens_per_minute=args.tokens_per_minute,
+            quota_burst=args.quota_burst,
+            max_output_tokens=args.max_output_tokens,
             on_ready=_announce,
             **faults,
         )

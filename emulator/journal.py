@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 #: Enough for any test or demo; older entries fall off first.
 DEFAULT_JOURNAL_SIZE = 10_000
@@ -34,6 +34,10 @@ class Call:
             the connection without answering.
         error_code: the AWS error type of a refusal or an injected fault (``ThrottlingException``
             ...), ``ConnectionDropped`` for a dropped connection, None on success.
+        at: when the call was answered, in seconds since the epoch (the wall clock, so calls
+            from several processes can be compared); 0 when not recorded. Left out of ``==``,
+            which compares what was called, not when.
+        message: the error message of a throttled call (which of Bedrock's two 429s), else None.
     """
 
     operation: str | None
@@ -43,6 +47,8 @@ class Call:
     auth: str
     status: int
     error_code: str | None
+    at: float = field(default=0.0, compare=False)
+    message: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """Return the entry as served in JSON."""

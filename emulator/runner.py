@@ -18,6 +18,7 @@ from typing import Unpack
 from emulator.errors import StartupError
 from emulator.faults import FaultSettings
 from emulator.journal import Call, Journal
+from emulator.quotas import QuotaSettings
 from emulator.server import HttpServer
 from emulator.settings import EmulatorOptions, EmulatorSettings, build_service
 
@@ -126,6 +127,21 @@ class Emulator:
     def clear_faults(self) -> None:
         """Switch every fault off, latency included."""
         self._service.faults.configure(FaultSettings())
+
+    @property
+    def quotas(self) -> QuotaSettings:
+        """Return the per-model quota in force."""
+        return self._service.quotas.settings
+
+    def set_quotas(self, **changes: float | None) -> QuotaSettings:
+        """Change some quota fields while serving (None lifts a quota); every key restarts full.
+
+        Raises:
+            ConfigurationError: an unknown field or a bad value; nothing changes.
+        """
+        book = self._service.quotas
+        book.configure(book.settings.updated(changes))
+        return book.settings
 
     def calls(self) -> list[Call]:
         """Return a copy of the journal, oldest call first."""

@@ -11,6 +11,7 @@ journaled.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -20,11 +21,12 @@ from emulator.access import ACTIONS, AccessPolicy, Grant
 from emulator.admin import ADMIN_PREFIX, Admin
 from emulator.control import get_inference_profile, list_inference_profiles, profile_resource
 from emulator.credentials import IDENTITIES, CredentialTable, Identity
-from emulator.errors import ServiceError, UnknownOperation
+from emulator.errors import ServiceError, Throttling, UnknownOperation
 from emulator.faults import DROPPED_ERROR_CODE, FaultInjector
 from emulator.identifiers import validate_model_id
 from emulator.journal import Call, Journal
 from emulator.profiles import ProfileRegistry
+from emulator.quotas import QuotaBook, reserved_tokens, used_tokens
 from emulator.responses import error_response
 from emulator.runtime import OPERATIONS as SINGLE_OPERATIONS
 from emulator.runtime import Invocation
@@ -83,6 +85,7 @@ class BedrockService:
         profiles: the inference profiles the control plane lists.
         identities: the long-term access keys; the documented test pairs by default.
         denied_roles: role ARNs STS refuses to let anyone assume (``--deny-assume``).
+        quotas: the per-model requests and tokens per minute; none by default.
         clock: the time source for the signature's date check and credential expiry.
     """
 
@@ -95,6 +98,7 @@ class BedrockService:
         profiles: ProfileRegistry,
         identities: Mapping[str, Identity] = IDENTITIES,
         denied_roles: frozenset[str] = frozenset(),
+        quotas: QuotaBook | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._policy = policy
@@ -105,13 +109,19 @@ class BedrockService:
         self._sts = SecurityTokenService(
             credentials=self._credentials, denied_roles=denied_roles, clock=clock
         )
-        self._admin = Admin(journal, faults, self._credentials)
+        self._quotas = quotas if quotas is not None else QuotaBook()
+        self._admin = Admin(journal, faults, self._credentials, self._quotas)
         self._clock = clock
 
     @property
     def faults(self) -> FaultInjector:
         """Return the injector, so faults can be changed while serving."""
         return self._faults
+
+    @property
+    def quotas(self) -> QuotaBook:
+        """Return the quota book, so quotas can be changed while serving."""
+        return self._quotas
 
     @property
     def credentials(self) -> CredentialTable:
@@ -127,7 +137,10 @@ class BedrockService:
             return self._security_token(request, authorization)
         target = route(request)
         response, error_code = self._answer(request, target, authorization)
-        self._record(authorization, target.operation, target.model_id, response, error_code)
+        message = _throttle_message(response) if error_code == "ThrottlingException" else None
+        self._record(
+            authorization, target.operation, target.model_id, response, error_code, message=message
+        )
         return response
 
     def _security_token(self, request: Request, authorization: Authorization) -> Response:
@@ -145,6 +158,8 @@ class BedrockService:
         resource: str | None,
         response: Response,
         error_code: str | None,
+        *,
+        message: str | None = None,
     ) -> None:
         """Journal one answered call under the region and key its signature claimed."""
         scope = authorization.scope
@@ -157,6 +172,8 @@ class BedrockService:
                 auth=authorization.scheme,
                 status=response.status,
                 error_code=error_code,
+                at=self._clock(),
+                message=message,
             )
         )
 
@@ -191,9 +208,26 @@ class BedrockService:
     def _run(
         self, operation: Callable[[Invocation], Response], invocation: Invocation
     ) -> tuple[Response, str | None]:
-        """Draw the call's fault, then answer: the fault's error, no answer, or the real one."""
+        """Admit the call against its quota, draw its fault, then answer: a 429, the fault's
+        error, no answer, or the real one; the quota's reservation is settled when it leaves."""
+        quota = self._quotas.settings
+        try:
+            admission = (
+                self._quotas.admit(
+                    region=invocation.region,
+                    model_id=invocation.model_id,
+                    reserved_tokens=reserved_tokens(
+                        invocation.body, max_output_tokens=quota.max_output_tokens
+                    ),
+                )
+                if quota.active
+                else None
+            )
+        except Throttling as error:
+            return error_response(error), error.error_type
         fault = self._faults.draw()
         if fault.drop:
+            self._quotas.settle(admission, used_tokens=0, after=fault.delay)
             return Response(0, delay=fault.delay, drop=True), DROPPED_ERROR_CODE
         try:
             if fault.error is not None:
@@ -203,6 +237,15 @@ class BedrockService:
             response, error_code = operation(invocation), None
         except ServiceError as error:
             response, error_code = error_response(error), error.error_type
+        if admission is not None:
+            used = _usage(response)
+            self._quotas.settle(
+                admission,
+                used_tokens=admission.reserved_tokens
+                if used is None
+                else used_tokens(used, burndown=quota.output_burndown),
+                after=fault.delay,
+            )
         return (replace(response, delay=fault.delay) if fault.delay else response), error_code
 
     def _control(
@@ -220,6 +263,28 @@ class BedrockService:
         return get_inference_profile(
             target.model_id, profiles=self._profiles, region=region, account_id=account
         )
+
+
+def _usage(response: Response) -> dict[str, object] | None:
+    """Return the ``usage`` of a JSON answer (Converse, InvokeModel); None for a stream, which
+    is settled at its reservation, or an error, which used nothing (an empty usage)."""
+    if response.chunks is not None:
+        return None
+    if response.status != 200:
+        return {}
+    try:
+        usage = json.loads(response.body).get("usage")
+    except (ValueError, AttributeError):
+        return {}
+    return usage if isinstance(usage, dict) else {}
+
+
+def _throttle_message(response: Response) -> str | None:
+    try:
+        message = json.loads(response.body).get("message")
+    except (ValueError, AttributeError):
+        return None
+    return message if isinstance(message, str) else None
 
 
 def _unknown_operation_message(request: Request, target: Route) -> str:

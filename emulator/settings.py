@@ -19,6 +19,12 @@ from emulator.faults import FaultInjector, FaultSettings
 from emulator.iam import PolicyDocument
 from emulator.journal import DEFAULT_JOURNAL_SIZE, Journal
 from emulator.profiles import ProfileRegistry
+from emulator.quotas import (
+    DEFAULT_BURST_SECONDS,
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    QuotaBook,
+    QuotaSettings,
+)
 from emulator.server import DEFAULT_HOST, DEFAULT_PORT
 from emulator.service import BedrockService
 
@@ -60,6 +66,10 @@ class EmulatorOptions(TypedDict, total=False):
         journal_size: how many calls the journal keeps.
         deny_assume: role ARNs STS refuses to let anyone assume; every other role of the test
             account may be assumed.
+        requests_per_minute: each (region, model ID) key's requests quota; None for none.
+        tokens_per_minute: each key's tokens quota; None for none.
+        quota_burst: seconds' worth of each quota usable at once.
+        max_output_tokens: what a call without ``maxTokens`` reserves.
     """
 
     host: str
@@ -77,6 +87,10 @@ class EmulatorOptions(TypedDict, total=False):
     seed: int | None
     journal_size: int
     deny_assume: Iterable[str]
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    quota_burst: float
+    max_output_tokens: int
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,7 @@ class EmulatorSettings:
         seed: the seed of the fault draws; None for a different sequence on every run.
         journal_size: how many calls the journal keeps.
         denied_roles: role ARNs STS refuses to let anyone assume (``--deny-assume``).
+        quotas: the per-model requests and tokens per minute.
     """
 
     host: str = DEFAULT_HOST
@@ -104,6 +119,7 @@ class EmulatorSettings:
     seed: int | None = None
     journal_size: int = DEFAULT_JOURNAL_SIZE
     denied_roles: frozenset[str] = frozenset()
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
 
     @classmethod
     def of(cls, **options: Unpack[EmulatorOptions]) -> EmulatorSettings:
@@ -135,6 +151,12 @@ class EmulatorSettings:
             seed=options.get("seed"),
             journal_size=options.get("journal_size", DEFAULT_JOURNAL_SIZE),
             denied_roles=frozenset(options.get("deny_assume", ())),
+            quotas=QuotaSettings(
+                requests_per_minute=options.get("requests_per_minute"),
+                tokens_per_minute=options.get("tokens_per_minute"),
+                burst_seconds=options.get("quota_burst", DEFAULT_BURST_SECONDS),
+                max_output_tokens=options.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS),
+            ),
         )
 
     def document(self) -> PolicyDocument:
@@ -144,7 +166,7 @@ class EmulatorSettings:
 
 
 def build_service(settings: EmulatorSettings, journal: Journal | None = None) -> BedrockService:
-    """Assemble the handler: profiles, policy, fault injector, journal and STS trust.
+    """Assemble the handler: profiles, policy, quotas, fault injector, journal and STS trust.
 
     Raises:
         ConfigurationError: an application profile names a model the catalogue does not have.
@@ -158,4 +180,5 @@ def build_service(settings: EmulatorSettings, journal: Journal | None = None) ->
         faults=FaultInjector(settings.faults, seed=settings.seed),
         profiles=profiles,
         denied_roles=settings.denied_roles,
+        quotas=QuotaBook(settings.quotas),
     )

@@ -21,12 +21,21 @@ so a parent and a worker given the same environment agree on the broker, the res
 keys and the Celery settings by construction. Here too: the router and the context variable of a
 parent's ``propagating()`` block, header stamping of the signatures a message embeds, the publish
 ledger (a kombu Redis transport, with its Lua scripts and ``run_script``), and the cap on the
-secret-bearing loggers every parent and worker process applies.
+secret-bearing loggers every parent and worker process applies. And how every Bedrock call waits
+its turn: the fleet-wide governor of each quota (:mod:`fleet.governor`), keyed as Bedrock keys
+quotas, with the quotas operators configure (:mod:`fleet.quotas`) and what a request draws on
+them (:mod:`fleet.calls`)::
+
+    governor = Governor(redis_client, quotas=QuotaTable.parse(os.environ["BATON_BEDROCK_QUOTAS"]))
+    ticket = governor.admit(key, reserved_tokens=n, max_wait=600)
+    ...  # send the call
+    governor.settle(ticket, outcome="ok", used_tokens=usage_total)
 
 What travels, the envelope itself, is ``envelope``'s; this package imports it, kombu and pydantic,
 and nothing else of Baton's. They import it from here, never from a submodule.
 """
 
+from fleet.calls import quota_key, reserved_tokens, used_tokens
 from fleet.connection import (
     BACKEND_RETRY_SETTINGS,
     DEFAULT_BROKER_URL,
@@ -36,6 +45,17 @@ from fleet.connection import (
     celery_settings,
     redact_url,
     settings_problem,
+)
+from fleet.errors import AdmissionTimedOut, FleetError, QuotaConfigInvalid
+from fleet.governor import (
+    Governor,
+    Outcome,
+    QuotaKey,
+    Settled,
+    Ticket,
+    mark_waiting,
+    waiting_for,
+    waiting_key,
 )
 from fleet.ledger import (
     LedgerChannel,
@@ -50,6 +70,7 @@ from fleet.ledger import (
 from fleet.ledger_entries import lost_message, unacked_message
 from fleet.ledger_lua import run_script
 from fleet.logsafety import cap_secret_bearing_loggers
+from fleet.quotas import ModelQuota, QuotaTable
 from fleet.routing import (
     PROPAGATING,
     PublishingApp,
@@ -65,11 +86,21 @@ __all__ = [
     "ENV_PREFIX",
     "PROPAGATING",
     "PUBLISH_OPTIONS",
+    "AdmissionTimedOut",
     "FleetConnection",
+    "FleetError",
+    "Governor",
     "LedgerChannel",
     "LedgerQoS",
     "LedgerTransport",
+    "ModelQuota",
+    "Outcome",
     "PublishingApp",
+    "QuotaConfigInvalid",
+    "QuotaKey",
+    "QuotaTable",
+    "Settled",
+    "Ticket",
     "baton_publishing",
     "cap_secret_bearing_loggers",
     "celery_settings",
@@ -77,13 +108,19 @@ __all__ = [
     "find_lost",
     "ledger_transport",
     "lost_message",
+    "mark_waiting",
     "propagating_envelope",
     "publishing_app",
+    "quota_key",
     "redact_url",
     "republish",
+    "reserved_tokens",
     "run_script",
     "settings_problem",
     "stamp_body",
     "task_id_of",
     "unacked_message",
+    "used_tokens",
+    "waiting_for",
+    "waiting_key",
 ]

@@ -151,6 +151,7 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
         else None
     )
     app.baton_runtime = WorkerRuntime(settings)
+    app.baton_runtime.redis = lambda: backend_redis(app.backend)
     app.baton_settings_problem = None
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from botocore.config import Config
 
 from envelope import BedrockEnvelope
-from workers import metrics
+from workers import metrics, pacing
 from workers.allowlist import EndpointAllowlist
 from workers.errors import IdentityUnavailable
 from workers.identity import Identities
@@ -204,4 +204,5 @@ class ClientCache:
         )
         observer = functools.partial(metrics.observe_bedrock_call, region=envelope.region)
         client.meta.events.register("after-call.bedrock-runtime", observer)
+        pacing.attach(client.meta.events)
         return client

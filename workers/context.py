@@ -6,6 +6,7 @@ task sees its caller's context.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Job:
     """An admitted job: its verified envelope, its own task id (the parent of its children) and
-    the runtime of the app that admitted it (whose keys, seal key and client cache serve it).
+    the runtime of the app that admitted it (whose keys, seal key and client cache serve it),
+    and when it started (``time.monotonic``), from which its time limits count.
 
     It also says which tokens the worker may bind for it (:meth:`may_bind`): its own verified
     ``token`` (a retry, a replace, a chain step or link stamped with it), every token it minted
@@ -33,6 +35,7 @@ class Job:
     envelope: BedrockEnvelope
     task_id: str
     runtime: WorkerRuntime
+    started: float = field(default_factory=time.monotonic)
     token: str = ""
     embedded: tuple[Any, ...] = ()
     minted: set[str] = field(default_factory=set, compare=False, repr=False)

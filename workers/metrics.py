@@ -26,7 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from envelope import BatonError, is_region
+from envelope import BatonError, catalogue, geography_prefix, is_region
 
 #: The label of any value outside its label's closed set.
 OTHER = "other"
@@ -104,6 +104,14 @@ def event_label(value: str) -> str:
     return value if value in CACHE_EVENTS else OTHER
 
 
+def model_label(value: str) -> str:
+    """Return ``value`` if it is a catalogue model ID, bare or behind a geography prefix (a
+    cross-Region profile ID), else ``other``: the IDs Baton resolves, a bounded set."""
+    prefix = geography_prefix(value)
+    base = value[len(prefix) + 1 :] if prefix is not None else value
+    return value if base in catalogue().models else OTHER
+
+
 #: Each label name's closed set, as the function that maps a value into it.
 LABEL_SETS: dict[str, Callable[[str], str]] = {
     "region": region_label,
@@ -111,6 +119,7 @@ LABEL_SETS: dict[str, Callable[[str], str]] = {
     "reason": reason_label,
     "outcome": outcome_label,
     "event": event_label,
+    "model": model_label,
 }
 
 
@@ -142,6 +151,7 @@ def _closed(
 
 
 _Counter = TypeVar("_Counter", bound="ClosedCounter")
+_Gauge = TypeVar("_Gauge", bound="ClosedGauge")
 _Histogram = TypeVar("_Histogram", bound="ClosedHistogram")
 
 
@@ -157,6 +167,14 @@ class ClosedHistogram(Histogram):
     """A Histogram whose label values are mapped into their closed sets (:data:`LABEL_SETS`)."""
 
     def labels(self: _Histogram, *labelvalues: object, **labelkwargs: object) -> _Histogram:
+        """Return the child of these labels, each value outside its closed set read ``other``."""
+        return super().labels(**_closed(self._labelnames, labelvalues, labelkwargs))
+
+
+class ClosedGauge(Gauge):
+    """A Gauge whose label values are mapped into their closed sets (:data:`LABEL_SETS`)."""
+
+    def labels(self: _Gauge, *labelvalues: object, **labelkwargs: object) -> _Gauge:
         """Return the child of these labels, each value outside its closed set read ``other``."""
         return super().labels(**_closed(self._labelnames, labelvalues, labelkwargs))
 
@@ -188,6 +206,38 @@ RECOVERED = ClosedCounter(
 JOB_SECONDS = ClosedHistogram(
     "baton_job_seconds", "Job run time, by region.", ["region"], buckets=JOB_SECONDS_BUCKETS
 )
+
+
+THROTTLED = ClosedCounter(
+    "baton_bedrock_throttled",
+    "Bedrock calls answered 429 ThrottlingException, by source region and model or profile ID.",
+    ["region", "model"],
+)
+QUOTA_RATE = ClosedGauge(
+    "baton_quota_rate",
+    "Calls a second the fleet-wide governor holds a quota key (region, model) to, as this "
+    "process last saw it.",
+    ["region", "model"],
+    multiprocess_mode="mostrecent",
+)
+#: Waits for admission: none at all up to the length of a job's soft time limit.
+ADMISSION_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
+ADMISSION_SECONDS = ClosedHistogram(
+    "baton_quota_wait_seconds",
+    "Time Bedrock calls waited for admission under the fleet-wide governor, by region.",
+    ["region"],
+    buckets=ADMISSION_BUCKETS,
+)
+
+
+def throttled(key: Any) -> None:
+    """Count a throttled call on a quota key (``fleet.QuotaKey``)."""
+    THROTTLED.labels(region=key.region, model=key.model_id).inc()
+
+
+def quota_rate(key: Any, rate: float) -> None:
+    """Record the rate the governor holds a quota key (``fleet.QuotaKey``) to."""
+    QUOTA_RATE.labels(region=key.region, model=key.model_id).set(rate)
 
 
 @functools.lru_cache(maxsize=256)  # bounded: regions are allowlisted, but need not be here

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 
@@ -31,6 +31,7 @@ from envelope import (
     encode,
     key_id,
 )
+from fleet import Governor
 from workers.agents import AgentRegistry
 from workers.allowlist import EndpointAllowlist, FleetPolicy
 from workers.ceilings import Ceilings
@@ -93,9 +94,20 @@ class WorkerRuntime:
             max_envelope_lifetime=settings.max_envelope_lifetime,
         )
         self.agents = AgentRegistry.load(directory=settings.agents_dir)
+        self.quotas = settings.quota_table
+        #: The fleet's Redis (the result backend's client), set by ``workers.celery_app``.
+        self.redis: Callable[[], Any] | None = None
         # Ordered so the oldest goes in O(1): popping a plain dict's first key scans the
         # slots its earlier deletions left, about 2.5 µs per job once the memo is full.
         self._verified_tokens: OrderedDict[str, BedrockEnvelope] = OrderedDict()
+
+    def governor(self) -> Governor | None:
+        """Return the fleet-wide governor on the fleet's Redis; None when pacing is off
+        (``BATON_BEDROCK_PACING=false``) or the results are not in Redis."""
+        if not self.settings.bedrock_pacing or self.redis is None:
+            return None
+        client = self.redis()
+        return None if client is None else Governor(client, quotas=self.quotas)
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -19,6 +19,9 @@ session's instance variables and components):
   when it is made, and again at botocore's ``before-send`` for every request of a Bedrock
   client built on this session any other way (``session._session.create_client``), so nothing
   leaves the process for an endpoint the worker does not allow.
+
+Its clients are paced with the fleet (``workers.pacing``): a client made from the session
+inherits the session's handlers.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from envelope import parse_endpoint
+from workers import pacing
 from workers.allowlist import EndpointAllowlist, client_endpoint_refusal
 from workers.errors import EndpointNotAllowed
 
@@ -155,6 +159,7 @@ def pinned_session(
     core.set_config_variable("auth_scheme_preference", "sigv4")
     events = core.get_component("event_emitter")
     events.register_first("choose-signer", _sigv4_for_bedrock)
+    pacing.attach(events)
     guard = EndpointGuard(
         region=region,
         endpoint=endpoint,

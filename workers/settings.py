@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from envelope import SealKeyInvalid, decode_seal_key, is_region
-from fleet import ENV_PREFIX, FleetConnection, settings_problem
+from fleet import ENV_PREFIX, FleetConnection, QuotaTable, settings_problem
 from workers.allowlist import EndpointAllowlist
 from workers.ceilings import (
     DEFAULT_MAX_CHILDREN,
@@ -57,6 +57,8 @@ class WorkerSettings(FleetConnection, BaseSettings):
     worker_max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
     worker_max_jobs: int = Field(default=DEFAULT_MAX_JOBS, ge=1)
     max_envelope_lifetime: int = Field(default=DEFAULT_MAX_ENVELOPE_LIFETIME, ge=10)
+    bedrock_quotas: str | None = None
+    bedrock_pacing: bool = True
 
     @field_validator("allowed_regions", "allowed_endpoints", "include", mode="before")
     @classmethod
@@ -93,6 +95,17 @@ class WorkerSettings(FleetConnection, BaseSettings):
             # settings_problem names the variable itself
             raise ValueError(str(exc).removeprefix("BATON_SEAL_KEY ")) from None
         return value
+
+    @field_validator("bedrock_quotas")
+    @classmethod
+    def _check_quotas(cls, value: str | None) -> str | None:
+        QuotaTable.parse(value)  # its QuotaConfigInvalid (a ValueError) names the entry and fix
+        return value
+
+    @property
+    def quota_table(self) -> QuotaTable:
+        """The Bedrock quotas operators configured (``BATON_BEDROCK_QUOTAS``), parsed."""
+        return QuotaTable.parse(self.bedrock_quotas)
 
     @property
     def max_pool_connections(self) -> int:

@@ -92,13 +92,15 @@ class Bench:
         """Start ``specs`` together; the caller stops them with ``with`` or ``stop()``."""
         return Fleet(self.services, specs, control=self.producer, env=self.worker_env)
 
-    def parent(self, endpoint_url: str) -> Orchestrator:
-        """Return a parent whose captured configuration is eu-west-1 at ``endpoint_url``."""
+    def parent(self, endpoint_url: str, **options: Any) -> Orchestrator:
+        """Return a parent whose captured configuration is eu-west-1 at ``endpoint_url``;
+        ``options`` are more of its settings (``max_jobs=...``)."""
         settings = ProducerSettings(
             broker_url=self.redis.url(0),
             result_backend=self.redis.url(1),
             envelope_key=self.key,  # type: ignore[arg-type]
             discovery=False,
+            **options,
         )
         environ = {"AWS_REGION": REGION, "AWS_BEDROCK_ENDPOINT": endpoint_url}
         config = capture(environ=environ)

@@ -294,3 +294,12 @@ def test_run_json_from_a_worker_with_wrong_defaults(
     assert failed.returncode == 1
     assert json.loads(failed.stdout)[0]["error"]["type"] == "UnknownAgent"
     assert decoy.calls() == []
+
+
+def test_baton_emulator_takes_a_bad_quota_as_one_line_and_exit_2():
+    result = CliRunner().invoke(
+        main, ["emulator", "--allow-region", "eu-west-1", "--requests-per-minute", "0"]
+    )
+    assert result.exit_code == 2
+    assert "requests_per_minute must be a whole number of at least 1" in result.output
+    assert "Traceback" not in result.output

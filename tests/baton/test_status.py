@@ -13,6 +13,7 @@ from rich.console import Console
 
 from baton.status import MAX_NODES, collect, job_node, render
 from envelope import child_jobs_key, job_lock_key, recovered_key, root_jobs_key
+from fleet import QuotaKey, mark_waiting
 from tests.support.fake_redis import FakeRedisServer
 
 ROOT = "root-0"
@@ -48,6 +49,28 @@ def test_a_finished_job_shows_its_result_fields_tokens_and_children(app):
     assert (node["agent"], node["region"], node["tokens"]) == ("explorer", "eu-west-1", 42)
     assert (node["tree_jobs"], node["children"]) == (2, ["job-2"])
     assert node["recovered"] is None
+
+
+def test_a_running_job_waiting_for_quota_says_so_with_its_key_and_rate(app):
+    key = QuotaKey("eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0")
+    app.backend.client.set(job_lock_key("job-1"), "token")
+    mark_waiting(app.backend.client, "job-1", key=key, rate=9.5)
+
+    node = job_node(app, "job-1")
+    console = Console(width=200, record=True)
+    console.print(render(["job-1"], {"job-1": node}, ROOT))
+
+    assert node["state"] == "STARTED"
+    text = console.export_text()
+    assert f"waiting for quota {key} at 570.0 calls/min" in text
+
+
+def test_a_job_that_no_longer_waits_does_not_say_so(app):
+    succeeded(app, "job-1")
+    key = QuotaKey("eu-west-1", "m")
+    mark_waiting(app.backend.client, "job-1", key=key, rate=1)  # a stale mark
+
+    assert job_node(app, "job-1")["waiting"] is None
 
 
 def test_a_failed_job_shows_its_error(app):

@@ -82,12 +82,19 @@ OUTSIDE_LABELS: dict[str, tuple[str, str, dict[str, str]]] = {
     "job outcome": ("baton_jobs", "outcome", {"region": "eu-west-1"}),
     "refusal reason": ("baton_envelope_refusals", "reason", {}),
     "cache event": ("baton_client_cache", "event", {}),
+    "throttled model": ("baton_bedrock_throttled", "model", {"region": "eu-west-1"}),
+    "throttled region": (
+        "baton_bedrock_throttled",
+        "region",
+        {"model": "eu.anthropic.claude-sonnet-4-20250514-v1:0"},
+    ),
 }
 COUNTERS = {
     "baton_bedrock_calls": metrics.BEDROCK_CALLS,
     "baton_jobs": metrics.JOBS,
     "baton_envelope_refusals": metrics.REFUSALS,
     "baton_client_cache": metrics.CLIENT_CACHE,
+    "baton_bedrock_throttled": metrics.THROTTLED,
 }
 
 
@@ -149,7 +156,32 @@ LABELS: dict[str, tuple[Callable[[str], str], list[str], list[str]]] = {
         ["", "ok", "exploded"],
     ),
     "event": (metrics.event_label, ["hit", "miss", "eviction"], ["", "flush"]),
+    "model": (
+        metrics.model_label,
+        [
+            "anthropic.claude-sonnet-4-20250514-v1:0",
+            "eu.anthropic.claude-sonnet-4-20250514-v1:0",
+            "global.anthropic.claude-sonnet-4-20250514-v1:0",
+        ],
+        [
+            "",
+            "sonnet",
+            "eu.forged-model",
+            "arn:aws:bedrock:eu-west-1:1:application-inference-profile/x",
+        ],
+    ),
 }
+
+
+def test_the_quota_rate_gauge_and_wait_histogram_labels_are_closed_too():
+    metrics.QUOTA_RATE.labels(region="eu-west-1", model="forged").set(3.0)
+    metrics.ADMISSION_SECONDS.labels(region="forged").observe(0.5)
+    samples = [sample for family in REGISTRY.collect() for sample in family.samples]
+    rates = {s.labels["model"] for s in samples if s.name == "baton_quota_rate"}
+    waits = {s.labels["region"] for s in samples if s.name == "baton_quota_wait_seconds_count"}
+    assert "forged" not in rates | waits
+    assert "other" in rates
+    assert "other" in waits
 
 
 @pytest.mark.parametrize(("closed", "kept", "others"), LABELS.values(), ids=LABELS)

@@ -35,6 +35,13 @@ def _no_baton_environment(monkeypatch):
         ("BATON_SEAL_KEY", "c2hvcnQ", "BATON_SEAL_KEY: must be 32 random bytes"),
         ("BATON_SEAL_KEY", "not base64!", "BATON_SEAL_KEY: is not base64url"),
         ("BATON_BROKER_URL", "notaurl", "BATON_BROKER_URL: must be a URL"),
+        ("BATON_BEDROCK_QUOTAS", "{oops", "BATON_BEDROCK_QUOTAS: is not valid JSON"),
+        (
+            "BATON_BEDROCK_QUOTAS",
+            '{"*": {"rpm": 60}}',
+            "BATON_BEDROCK_QUOTAS: entry '*': unknown field rpm",
+        ),
+        ("BATON_BEDROCK_QUOTAS", "/no/quotas.json", "BATON_BEDROCK_QUOTAS: is neither a JSON"),
     ],
 )
 def test_a_bad_worker_variable_is_one_line_naming_it(monkeypatch, variable, value, line):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from workers import pacing
 from workers.context import require_job
 from workers.integrations.pinning import missing_sdk, refuse_pinned
 
@@ -98,7 +99,8 @@ def anthropic_client(**kwargs: Any) -> AnthropicBedrock:
         from anthropic import AnthropicBedrock, DefaultHttpxClient
     except ImportError as exc:
         raise missing_sdk("anthropic", extra="anthropic", call="anthropic_client()") from exc
-    return AnthropicBedrock(http_client=DefaultHttpxClient(auth=signer), **options)
+    http_client = DefaultHttpxClient(auth=signer, event_hooks=pacing.httpx_hooks())
+    return AnthropicBedrock(http_client=http_client, **options)
 
 
 def async_anthropic_client(**kwargs: Any) -> AsyncAnthropicBedrock:
@@ -108,4 +110,5 @@ def async_anthropic_client(**kwargs: Any) -> AsyncAnthropicBedrock:
         from anthropic import AsyncAnthropicBedrock, DefaultAsyncHttpxClient
     except ImportError as exc:
         raise missing_sdk("anthropic", extra="anthropic", call="async_anthropic_client()") from exc
-    return AsyncAnthropicBedrock(http_client=DefaultAsyncHttpxClient(auth=signer), **options)
+    http_client = DefaultAsyncHttpxClient(auth=signer, event_hooks=pacing.async_httpx_hooks())
+    return AsyncAnthropicBedrock(http_client=http_client, **options)

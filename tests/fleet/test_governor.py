@@ -1,0 +1,209 @@
+"""The governor on fakeredis: pacing to a configured quota, learning one, and waiting bounded."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable
+from fleet.governor import (
+    ALPHA,
+    BETA,
+    BURST_SECONDS,
+    HEADROOM,
+    HORIZON,
+    INITIAL_RATE,
+    MAX_POLL,
+    TOKEN_POLL,
+)
+
+KEY = QuotaKey("eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0")
+
+
+class Sleeps:
+    """Record the waits instead of sleeping; the schedule is Redis's, so no clock is faked."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture()
+def redis_client(fake_redis):
+    return fake_redis.client()
+
+
+def _governor(redis_client, quotas=None):
+    sleeps = Sleeps()
+    table = QuotaTable.parse(quotas) if quotas else None
+    return Governor(redis_client, quotas=table, sleep=sleeps), sleeps
+
+
+def test_calls_start_one_interval_apart_after_a_short_burst_under_a_requests_quota(
+    redis_client,
+):
+    governor, sleeps = _governor(redis_client, '{"*": {"requests_per_minute": 600}}')
+    tickets = [governor.admit(KEY, reserved_tokens=10, max_wait=60) for _ in range(9)]
+    starts = [ticket.started for ticket in tickets]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    interval = 60 / (600 * HEADROOM)
+    burst = int(BURST_SECONDS / interval) + 1  # 5 calls at once after a pause
+    assert max(starts[:burst]) - starts[0] < 0.05
+    assert gaps[burst:] == pytest.approx([interval] * 3, abs=1e-3)  # Lua keeps 14 digits
+    assert tickets[0].rate == pytest.approx(10 * HEADROOM)
+    assert len(sleeps.waits) == 9 - burst
+
+
+def test_two_governors_on_one_redis_share_one_schedule(redis_client, fake_redis):
+    quotas = '{"*": {"requests_per_minute": 60}}'
+    first, _ = _governor(redis_client, quotas)
+    second, _ = _governor(fake_redis.client(), quotas)
+    ticket = first.admit(KEY, reserved_tokens=1, max_wait=60)
+    with pytest.raises(AdmissionTimedOut):
+        second.admit(KEY, reserved_tokens=1, max_wait=0.5)  # next start is ~1.05 s away
+    assert second.rate(KEY) == pytest.approx(HEADROOM)
+    assert first.admit(QuotaKey("eu-west-1", "other-model"), reserved_tokens=1, max_wait=0)
+    assert ticket.waited == pytest.approx(0, abs=0.05)
+
+
+def test_a_call_that_would_wait_past_its_limit_fails_naming_the_key_and_rate(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"requests_per_minute": 6}}')
+    governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    with pytest.raises(AdmissionTimedOut) as caught:
+        governor.admit(KEY, reserved_tokens=1, max_wait=5)
+    message = str(caught.value)
+    assert str(KEY) in message
+    assert f"{6 * HEADROOM:.1f} calls a minute" in message
+    assert caught.value.code == "admission_timed_out"
+
+
+def test_a_waiting_call_polls_and_says_it_waits_before_each_poll(redis_client):
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise Stop
+
+    sleeps: list[float] = []
+    quotas = QuotaTable.parse('{"*": {"requests_per_minute": 60}}')
+    governor = Governor(redis_client, quotas=quotas, sleep=sleep)
+    governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    told = []
+    with pytest.raises(Stop):  # the fake sleep lets no time pass: the call would poll forever
+        governor.admit(KEY, reserved_tokens=1, max_wait=60, on_wait=told.append)
+    assert told == [pytest.approx(HEADROOM)] * 3
+    assert all(0 < wait <= MAX_POLL for wait in sleeps)
+
+
+def test_tokens_are_reserved_at_admission_and_the_unused_part_given_back(redis_client):
+    # 6,000 a minute: a bucket of 5,880 (98 %), refilled at 98 a second
+    governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 6000}}')
+    first = governor.admit(KEY, reserved_tokens=5000, max_wait=60)
+    with pytest.raises(AdmissionTimedOut):
+        governor.admit(KEY, reserved_tokens=1000, max_wait=1)  # 700 left: 3 s to refill
+    governor.settle(first, outcome="ok", used_tokens=100)
+    second = governor.admit(KEY, reserved_tokens=1000, max_wait=1)
+    assert second.waited == pytest.approx(0, abs=0.05)
+
+
+def test_a_full_tokens_bucket_admits_a_call_larger_than_itself(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 600}}')
+    assert governor.admit(KEY, reserved_tokens=64_000, max_wait=0)
+    with pytest.raises(AdmissionTimedOut):
+        governor.admit(KEY, reserved_tokens=1, max_wait=60)  # the bucket is deep in debt
+
+
+def test_an_unknown_key_starts_at_the_initial_rate_and_grows_by_one_a_success(redis_client):
+    governor, _ = _governor(redis_client)
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert ticket.rate == INITIAL_RATE
+    settled = governor.settle(ticket, outcome="ok", used_tokens=5)
+    assert settled.rate == INITIAL_RATE + 1
+    assert not settled.cut
+
+
+def test_a_throttle_cuts_the_fleet_rate_once_for_calls_admitted_before_the_cut(redis_client):
+    governor = Governor(redis_client, sleep=Sleeps(), cut_spacing=0)
+    tickets = [governor.admit(KEY, reserved_tokens=1, max_wait=60) for _ in range(2)]
+    first = governor.settle(tickets[0], outcome="throttled", used_tokens=None)
+    again = governor.settle(tickets[1], outcome="throttled", used_tokens=None)
+    assert first.cut
+    assert first.rate == pytest.approx(INITIAL_RATE * BETA)
+    assert not again.cut
+    assert again.rate == first.rate
+    later = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert governor.settle(later, outcome="throttled", used_tokens=None).cut
+
+
+def test_two_cuts_are_at_least_the_cut_spacing_apart(redis_client):
+    governor, _ = _governor(redis_client)  # one cut a second at most
+    first = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert governor.settle(first, outcome="throttled", used_tokens=None).cut
+    later = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert not governor.settle(later, outcome="throttled", used_tokens=None).cut
+
+
+def test_after_the_first_throttle_the_rate_probes_up_additively(redis_client):
+    governor, _ = _governor(redis_client)
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    cut = governor.settle(ticket, outcome="throttled", used_tokens=None).rate
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    grown = governor.settle(ticket, outcome="ok", used_tokens=1).rate
+    assert grown == pytest.approx(cut + ALPHA / cut)
+
+
+def test_an_error_bedrock_does_not_count_leaves_the_rate_alone(redis_client):
+    governor, _ = _governor(redis_client)
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    assert governor.settle(ticket, outcome="other", used_tokens=None).rate == INITIAL_RATE
+
+
+def test_a_configured_quota_is_a_ceiling_the_learned_rate_never_passes(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"requests_per_minute": 60}}')
+    for _ in range(3):
+        ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+        assert governor.settle(ticket, outcome="ok", used_tokens=1).rate == pytest.approx(HEADROOM)
+
+
+def test_a_start_within_the_horizon_is_reserved_and_slept_until(redis_client):
+    governor, sleeps = _governor(redis_client, '{"*": {"requests_per_minute": 100}}')
+    governor.admit(KEY, reserved_tokens=1, max_wait=60)  # the next is due 0.61 s later
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)  # 0.11 s, with the tolerance
+    assert 0 < sleeps.waits[-1] <= HORIZON
+    assert ticket.waited == pytest.approx(sleeps.waits[-1], abs=0.05)
+
+
+def test_a_call_the_tokens_bucket_holds_back_looks_again_soon_for_given_back_tokens(redis_client):
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise Stop
+
+    sleeps: list[float] = []
+    quotas = QuotaTable.parse('{"*": {"tokens_per_minute": 6000}}')
+    governor = Governor(redis_client, quotas=quotas, sleep=sleep)
+    governor.admit(KEY, reserved_tokens=5880, max_wait=60)
+    with pytest.raises(Stop):  # a refill alone would take 10 s
+        governor.admit(KEY, reserved_tokens=1000, max_wait=60)
+    assert all(0 < wait <= TOKEN_POLL for wait in sleeps)
+
+
+def test_under_a_rate_of_a_call_a_second_or_less_no_call_starts_ahead_of_the_schedule(
+    redis_client,
+):
+    def sleep(_seconds):
+        raise AssertionError("the second call should not have been let through early")
+
+    quotas = QuotaTable.parse('{"*": {"requests_per_minute": 60}}')  # 0.98 a second
+    governor = Governor(redis_client, quotas=quotas, sleep=sleep)
+    governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    with pytest.raises(AdmissionTimedOut):  # due 1.02 s later: past 0.8 s, no tolerance
+        governor.admit(KEY, reserved_tokens=1, max_wait=0.8)

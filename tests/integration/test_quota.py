@@ -1,0 +1,105 @@
+"""Inside the quota: real workers, real Redis, the emulator counting a per-model quota as Bedrock
+does. What reached Bedrock, and when, is read from the emulator's journal, not from Baton.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+
+from baton.status import collect
+from fleet.governor import BURST_SECONDS, HEADROOM
+from tests.integration.faults import FAST_REDELIVERY, parent, report, spawn
+from tests.integration.harness import REGION, figures, settle
+
+pytestmark = pytest.mark.integration
+
+#: The emulator's quota: 5 calls a second (a burst of 5) per region and model.
+REQUESTS_PER_MINUTE = 300
+CONFIGURED = {"BATON_BEDROCK_QUOTAS": json.dumps({"*": {"requests_per_minute": 300}})}
+
+
+def busiest_second(calls: list[dict]) -> int:
+    """The most calls Bedrock answered within any one second of the run."""
+    times = sorted(call["at"] for call in calls)
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_two_workers_share_one_fleet_wide_rate_and_bedrock_throttles_nothing(
+    emulator_proc, start_worker, make_orchestrator
+):
+    emulator = emulator_proc(REGION, latency=0.2, requests_per_minute=REQUESTS_PER_MINUTE)
+    workers = [start_worker(concurrency=8, env=CONFIGURED) for _ in range(2)]
+    orch = parent(make_orchestrator, emulator.url)
+
+    jobs = spawn(orch, 40)
+    outcome = settle(orch.app, jobs, timeout=90)
+
+    calls = emulator.calls("Converse")
+    deliveries = Counter(job for worker in workers for job in worker.received())
+    report("two workers, quota configured", outcome, emulator, deliveries=deliveries)
+    assert outcome.lost == []
+    assert all(worker.received() for worker in workers), "both workers must have called Bedrock"
+    assert [call["status"] for call in calls] == [200] * 40
+    # One schedule lets at most 1 + (1 s + the burst tolerance) x 4.9 calls into any second,
+    # and needs (39 - tolerance x 4.9) / 4.9 s for all 40; each worker alone is let through at
+    # 4.9 a second, so two unshared would send 9.8 a second and be throttled.
+    assert busiest_second(calls) <= 1 + (1 + BURST_SECONDS) * 5
+    span = calls[-1]["at"] - calls[0]["at"]
+    shortest = (39 - BURST_SECONDS * 5) / 5
+    figures("two workers, quota configured", span_s=round(span, 1), shortest_s=shortest)
+    assert span >= shortest
+
+
+def test_without_configuration_the_fleet_learns_the_quota_and_no_job_fails(
+    emulator_proc, start_worker, make_orchestrator
+):
+    emulator = emulator_proc(REGION, latency=0.2, requests_per_minute=REQUESTS_PER_MINUTE)
+    workers = [start_worker(concurrency=8) for _ in range(2)]
+    orch = parent(make_orchestrator, emulator.url)
+
+    jobs = spawn(orch, 40)
+    outcome = settle(orch.app, jobs, timeout=120)
+
+    calls = emulator.calls("Converse")
+    deliveries = Counter(job for worker in workers for job in worker.received())
+    report("two workers, quota learned", outcome, emulator, deliveries=deliveries)
+    assert outcome.lost == []
+    assert sum(call["status"] == 200 for call in calls) == 40
+    throttled = sum(call["status"] == 429 for call in calls)
+    assert throttled <= len(calls) // 2  # unpaced, most attempts of such a burst are throttled
+
+
+def test_a_job_that_waits_for_quota_keeps_its_lease_runs_once_and_says_it_waits(
+    emulator_proc, start_worker, make_orchestrator
+):
+    # 12 a minute: the governor lets one call through every 5.3 s, while a lease lasts 3 s.
+    emulator = emulator_proc(REGION, latency=0.05, requests_per_minute=12)
+    quota = json.dumps({"*": {"requests_per_minute": 12}})
+    worker = start_worker(concurrency=4, env={**FAST_REDELIVERY, "BATON_BEDROCK_QUOTAS": quota})
+    orch = parent(make_orchestrator, emulator.url)
+
+    jobs = spawn(orch, 3)
+    waiting_seen = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not waiting_seen:
+        _, nodes = collect(orch.app, orch.root_id)  # what `baton status` draws
+        waiting_seen = next((n["waiting"] for n in nodes.values() if n.get("waiting")), "")
+        time.sleep(0.2)
+    outcome = settle(orch.app, jobs, timeout=60)
+
+    deliveries = Counter(worker.received())
+    report("a waiting job keeps its lease", outcome, emulator, deliveries=deliveries)
+    assert outcome.lost == []
+    assert set(deliveries.values()) == {1}, "a job was delivered again: its lease lapsed"
+    assert [call["status"] for call in emulator.calls("Converse")] == [200] * 3
+    assert f"{REGION}/{orch.envelope.model_id} at {12 * HEADROOM:.1f} calls/min" in waiting_seen
+    assert not any("put back on its queue" in line for line in worker.proc.lines)
