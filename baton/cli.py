@@ -10,16 +10,22 @@ Usage::
 
 from __future__ import annotations
 
-import logging
 import sys
 
-import click
+from baton.green import patch_if_asked
 
-from baton.console import console
-from baton.dead_letters import dead_letters
-from baton.emulator import emulator
-from baton.errors import CliExit, explained
-from baton.worker import check_regions
+# First, before anything below imports a library that opens sockets (baton.green says why).
+patch_if_asked(sys.argv[1:])
+
+import logging  # noqa: E402
+
+import click  # noqa: E402
+
+from baton.console import console  # noqa: E402
+from baton.dead_letters import dead_letters  # noqa: E402
+from baton.emulator import emulator  # noqa: E402
+from baton.errors import CliExit, explained  # noqa: E402
+from baton.worker import check_regions  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,10 +131,10 @@ def status(root_id: str, as_json: bool) -> None:
 )
 @click.option(
     "--pool",
-    type=click.Choice(["prefork", "threads", "solo"]),
+    type=click.Choice(["prefork", "threads", "gevent", "solo"]),
     default="prefork",
     show_default=True,
-    help="Celery execution pool.",
+    help="Celery execution pool; gevent holds thousands of calls in flight per process.",
 )
 @click.option(
     "--concurrency",
@@ -178,6 +184,7 @@ def worker(
     Examples:
       BATON_ENVELOPE_KEY=... baton worker --region eu-west-1 --region eu-central-1
       baton worker --region ap-southeast-2 --pool threads --concurrency 50 --debug
+      baton worker --region eu-west-1 --pool gevent --concurrency 1000
       baton worker --region us-east-1 --metrics-port 9100
       baton worker --region eu-west-1 --include myapp.tasks --include myapp.agents
     """

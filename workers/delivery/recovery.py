@@ -41,6 +41,7 @@ from envelope import (
     republish,
     task_id_of,
 )
+from workers.green import green_poller
 
 logger = logging.getLogger("baton.worker")
 
@@ -251,9 +252,23 @@ class LeaseKeeper:
 keeper = LeaseKeeper()
 
 
+class RecoveringTransport(LedgerTransport):
+    """The ledger's transport with leases; in a gevent-patched worker its channels wait on
+    gevent's cooperative ``poll``, never on ``select()`` (:mod:`workers.green`)."""
+
+    Channel = RecoveringChannel
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        poller, cycle = green_poller(), self.cycle
+        if poller is not None and cycle is not None:
+            cycle.poller.close()
+            cycle.poller = poller
+
+
 def recovering_transport(on_recovered: OnRecovered) -> type[LedgerTransport]:
     """A Redis transport class for a worker app: the ledger, leases, and ``on_recovered`` told
     of each job put back."""
     qos = type("AppRecoveringQoS", (RecoveringQoS,), {"on_recovered": staticmethod(on_recovered)})
     channel = type("AppRecoveringChannel", (RecoveringChannel,), {"QoS": qos})
-    return type("RecoveringTransport", (LedgerTransport,), {"Channel": channel})
+    return type("AppRecoveringTransport", (RecoveringTransport,), {"Channel": channel})
