@@ -50,6 +50,7 @@ def main() -> None:
 @click.option("--model", help="Model alias or ID; resolved once, here, for the region.")
 @click.option("--region", help="Bedrock region; beats AWS_BEDROCK_REGION, AWS_REGION, ...")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of result objects.")
+@click.option("--rows", is_flag=True, help="A table row per job, even past 20 (else a summary).")
 @click.option("--debug", is_flag=True, help="Show where each setting came from.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for results.")
 def run(
@@ -58,6 +59,7 @@ def run(
     model: str | None,
     region: str | None,
     as_json: bool,
+    rows: bool,
     debug: bool,
     timeout: float,
 ) -> None:
@@ -83,7 +85,14 @@ def run(
         for line in orch.config.explain():
             err.print(f"[dim]{line}[/]")
     code = run_prompts(
-        orch, prompts, agent=agent, timeout=timeout, as_json=as_json, out=console(), err=err
+        orch,
+        prompts,
+        agent=agent,
+        timeout=timeout,
+        as_json=as_json,
+        rows=rows,
+        out=console(),
+        err=err,
     )
     sys.exit(code)
 

@@ -17,6 +17,9 @@ import logging
 import resource
 from typing import Any
 
+from workers.delivery.backend import BACKEND_PREFIX
+from workers.green import patched
+
 logger = logging.getLogger("baton.worker")
 
 #: Connections beyond one per task slot: the consumer's, the lease keeper's, the job-lock
@@ -84,6 +87,11 @@ def size_worker(app: Any, *, concurrency: int) -> None:
     first job, so they get the new size too.
     """
     settings = sized_settings(app.conf, concurrency=concurrency)
+    if patched() and str(app.conf.result_backend or "").startswith(BACKEND_PREFIX):
+        # Celery keeps its result backend per thread, and under gevent a thread local is per
+        # greenlet: every job built a backend, and a connection pool, of its own. Redis's
+        # client is safe to share, so the worker keeps one, sized above.
+        settings["result_backend_thread_safe"] = True
     app.conf.update(settings)
     clients = app.baton_runtime.clients
     clients.resize(max_pool_connections=concurrency)
