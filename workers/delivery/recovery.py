@@ -41,7 +41,7 @@ from envelope import (
     republish,
     task_id_of,
 )
-from workers.green import green_poller
+from workers.green import GreenPoll, green_poller
 
 logger = logging.getLogger("baton.worker")
 
@@ -80,6 +80,22 @@ class RecoveringQoS(LedgerQoS):
     @property
     def window(self) -> float:
         return float(self.visibility_timeout)
+
+    def ack(self, delivery_tag: str) -> None:
+        """Acknowledge, and wake a consumer waiting in a green poll: its window has room."""
+        super().ack(delivery_tag)
+        self._wake_consumer()
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """Reject, and wake a consumer waiting in a green poll: its window has room."""
+        super().reject(delivery_tag, requeue=requeue)
+        self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
+        cycle = getattr(self.channel.connection, "cycle", None)
+        wake = getattr(getattr(cycle, "poller", None), "wake", None)
+        if wake is not None:
+            wake()
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         """Kombu's periodic call: a pass, if one is due (the lease keeper makes the same call)."""
@@ -264,6 +280,13 @@ class RecoveringTransport(LedgerTransport):
         if poller is not None and cycle is not None:
             cycle.poller.close()
             cycle.poller = poller
+
+    def close_connection(self, connection: Any) -> None:
+        """Close the connection, and the green poller's wake pipe with it."""
+        poller = getattr(self.cycle, "poller", None)
+        super().close_connection(connection)
+        if isinstance(poller, GreenPoll):
+            poller.close()
 
 
 def recovering_transport(on_recovered: OnRecovered) -> type[LedgerTransport]:
