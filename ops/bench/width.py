@@ -7,13 +7,14 @@ pool, acknowledged late as a subagent is, tuned as its users would have to tune 
 (``broker_pool_limit=None``, the Redis channel's ``max_connections`` at c + 20). Each run
 reports its share of the ideal (``c / latency`` jobs a second), the duplicate Bedrock calls
 (Converse calls in the emulator's journal beyond one a job), the worker's peak RSS and its CPU
-per job. Each worker runs one job per slot before its clock starts.
+per job.
 
-Unlike the other sections, the jobs are published while the worker consumes, and the clock
-starts at the first publish: a Celery gevent worker whose consumer was cancelled and added again
-by remote control (the other sections' pause and resume) fetched about ten messages a second
-from then on, Baton's and plain Celery's alike, which would measure the harness rather than the
-pool. The publisher shares the machine with the worker, as a parent does.
+Unlike the other sections, the queue is filled before the worker starts, and the clock starts
+when the worker says it consumes: a Celery gevent worker whose consumer was cancelled and added
+again by remote control (the other sections' pause and resume) fetched about ten messages a
+second from then on, Baton's and plain Celery's alike, and publishing while the worker drains
+measured the publisher (2,000 signed spawns take seconds on a busy machine). So the worker is
+cold: the clock includes its first connections and its first client.
 
 The full run of this section takes about five minutes, so ``run.py`` runs it only when asked
 (``--only g``); ``--smoke`` runs it at c20, 40 jobs and 0.5 s.
@@ -111,12 +112,11 @@ def _run(bench: Bench, url: str, parent: Any, kind: str, concurrency: int) -> di
     publish = _plain_publisher(bench, url) if plain else _baton_publisher(parent)
     jobs, latency = bench.plan.width_jobs, bench.plan.width_latency
     ideal = concurrency / latency
+    _journal(url, clear=True)
+    ids = publish(jobs)
     fleet = Fleet(bench.services, [spec], control=bench.producer, env=env)
     try:
-        # Warm: one job a slot, so connections and clients exist before the clock.
-        _live_drain(bench, fleet, spec, publish, concurrency, timeout=drain_timeout(concurrency, 5))
-        _journal(url, clear=True)
-        drain = _live_drain(bench, fleet, spec, publish, jobs, timeout=drain_timeout(jobs, 5))
+        drain = _drain(bench, fleet, spec, ids, timeout=drain_timeout(jobs, ideal / 4))
         calls = _journal(url)
         rss = fleet.peak_rss_mib(spec)
     finally:
@@ -133,24 +133,16 @@ def _run(bench: Bench, url: str, parent: Any, kind: str, concurrency: int) -> di
     }
 
 
-def _live_drain(
-    bench: Bench,
-    fleet: Fleet,
-    spec: WorkerSpec,
-    publish: Callable[[int], list[str]],
-    count: int,
-    *,
-    timeout: float,
+def _drain(
+    bench: Bench, fleet: Fleet, spec: WorkerSpec, ids: list[str], *, timeout: float
 ) -> Drain:
-    """Publish ``count`` jobs to the consuming worker; time from the first publish to the last
-    result."""
+    """Time the worker that just said it consumes until the last of ``ids`` has its result."""
     cpu_before = fleet.cpu_seconds([spec])
     started = time.time()
-    ids = publish(count)
     metas = wait_for_results(bench.results, ids, deadline=time.monotonic() + timeout)
     done = [_done_at(meta) for meta in metas]
     return Drain(
-        jobs=count,
+        jobs=len(ids),
         failures=sum(1 for meta in metas if meta.get("status") != "SUCCESS"),
         started=started,
         first_done=min(done),

@@ -72,3 +72,24 @@ def test_in_a_patched_process_the_poller_is_gevents_cooperative_poll_and_works()
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.split() == [GreenPoll.__name__, "True"]
+
+
+@pytest.mark.integration  # a child process
+def test_an_acknowledgement_wakes_a_consumer_waiting_for_credit():
+    # A wait of 60 s that a greenlet's wake() ends: the woken poll returns no events (kombu's
+    # consumer then looks at its channels again), and a poll after it waits normally.
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import gevent, time\n"
+        "from workers.green import green_poller\n"
+        "poller = green_poller()\n"
+        "gevent.spawn_later(0.1, poller.wake)\n"
+        "started = time.monotonic()\n"
+        "woken = poller.poll(60.0)\n"
+        "print(woken, time.monotonic() - started < 30, poller.poll(0.01))\n"
+        "poller.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["[]", "True", "[]"]
