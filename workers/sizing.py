@@ -42,15 +42,16 @@ def pool_limit(concurrency: int) -> int:
 def sized_settings(conf: Any, *, concurrency: int) -> dict[str, Any]:
     """Celery settings for ``concurrency`` slots: the producer pool (``broker_pool_limit``), the
     Redis transport's channel pool (``max_connections``) and the Redis result backend's pool
-    (``redis_max_connections``), each above the concurrency. A setting the operator raised higher
-    stays."""
+    (``redis_max_connections``), each above the concurrency. The backend's is twice as large:
+    redis-py refuses a command past it rather than waiting, and a slot's result store can meet its
+    job lock's refresh. A setting the operator raised higher stays."""
     limit = pool_limit(concurrency)
     options = dict(conf.broker_transport_options or {})
     options["max_connections"] = max(limit, int(options.get("max_connections") or 0))
     return {
         "broker_pool_limit": max(limit, int(conf.broker_pool_limit or 0)),
         "broker_transport_options": options,
-        "redis_max_connections": max(limit, int(conf.redis_max_connections or 0)),
+        "redis_max_connections": max(limit + concurrency, int(conf.redis_max_connections or 0)),
     }
 
 

@@ -26,7 +26,7 @@ def test_every_pool_is_sized_above_the_concurrency():
         "visibility_timeout": 60,
         "max_connections": 1000 + HEADROOM,
     }
-    assert sized["redis_max_connections"] == 1000 + HEADROOM
+    assert sized["redis_max_connections"] == 2 * 1000 + HEADROOM
 
 
 def test_a_pool_the_operator_made_larger_stays_as_large():
