@@ -44,12 +44,37 @@ class GreenPoll(eventio._poll):  # type: ignore[misc,name-defined]  # kombu's, u
         from gevent.select import poll  # noqa: PLC0415 - an extra, in a patched process only
 
         self._poller = poll()
-        self._quick_poll = self._poller.poll
+        self._quick_poll = self._readable_on_error
         self._quick_register = self._poller.register
         self._quick_unregister = self._poller.unregister
         #: A pipe whose read end the wait watches; made at the first wait (only a consumer's
         #: connection ever waits, a publisher's never does).
         self._wake_fds: tuple[int, int] | None = None
+
+    def _readable_on_error(self, timeout: int) -> list[tuple[int, int]]:
+        """gevent's poll, its events as ``select()`` reports them, which is what kombu's
+        consumer without an event loop expects: a socket in error or hung up is readable (the
+        read raises the connection error kombu recovers from), and a descriptor closed under
+        the wait is forgotten. Handed over as they are, an error event made kombu read a
+        connection redis-py had already torn down, and the worker stopped on an AttributeError
+        at the first dropped connection."""
+        events = []
+        for fd, event in self._poller.poll(timeout):
+            if event & select.POLLNVAL:
+                self.unregister(fd)
+                continue
+            failed = event & (select.POLLERR | select.POLLHUP)
+            events.append((fd, event | select.POLLIN if failed else event))
+        return events
+
+    def unregister(self, fd: Any) -> Any:
+        """kombu's, for a socket closed under it too: its ``fileno()`` is -1 then, which
+        gevent refuses with ``ValueError`` where kombu expected ``OSError``, and the worker
+        stopped on it after a dropped connection."""
+        try:
+            return super().unregister(fd)
+        except (KeyError, ValueError):
+            return fd
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]] | None:
         """kombu's poll, with a wake-up: the wake pipe's event is drained and left out, so a

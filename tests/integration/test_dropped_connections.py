@@ -96,11 +96,12 @@ def run_leaf_jobs(
     make_orchestrator: Any,
     drop: Callable[[], int],
     in_flight: Callable[[list[str]], Callable[[], bool]],
+    pool: str = "threads",
 ) -> tuple[Any, Any]:
     """Run JOBS leaf jobs while dropping every connection nine times; return what happened."""
     emulator = emulator_proc(REGION, latency=0.05)
     env = {**FAST_REDELIVERY, "BATON_BROKER_URL": broker}
-    running = start_worker(pool="threads", concurrency=8, env=env)
+    running = start_worker(pool=pool, concurrency=8, env=env)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, JOBS)
     killed = drop_nine_times(drop, lambda: finished(orch.app, jobs) / JOBS)
@@ -120,12 +121,16 @@ def run_leaf_jobs(
     return outcome, running
 
 
-@pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
+@pytest.mark.parametrize(
+    ("broker", "pool"),
+    [("redis", "threads"), ("rabbitmq", "threads"), ("redis", "gevent"), ("rabbitmq", "gevent")],
+    indirect=["broker"],
+)
 def test_dropped_connections_lose_no_job_a_worker_was_given(
-    broker, emulator_proc, start_worker, make_orchestrator, dropper, in_flight
+    broker, pool, emulator_proc, start_worker, make_orchestrator, dropper, in_flight
 ):
     outcome, running = run_leaf_jobs(
-        broker, emulator_proc, start_worker, make_orchestrator, dropper, in_flight
+        broker, emulator_proc, start_worker, make_orchestrator, dropper, in_flight, pool=pool
     )
 
     lost_by_baton, never_received = lost_where(outcome, running.received())
