@@ -10,16 +10,22 @@ Usage::
 
 from __future__ import annotations
 
-import logging
 import sys
 
-import click
+from baton.green import patch_if_asked
 
-from baton.console import console
-from baton.dead_letters import dead_letters
-from baton.emulator import emulator
-from baton.errors import CliExit, explained
-from baton.worker import check_regions
+# First, before anything below imports a library that opens sockets (baton.green says why).
+patch_if_asked(sys.argv[1:])
+
+import logging  # noqa: E402
+
+import click  # noqa: E402
+
+from baton.console import console  # noqa: E402
+from baton.dead_letters import dead_letters  # noqa: E402
+from baton.emulator import emulator  # noqa: E402
+from baton.errors import CliExit, explained  # noqa: E402
+from baton.worker import check_regions  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +50,7 @@ def main() -> None:
 @click.option("--model", help="Model alias or ID; resolved once, here, for the region.")
 @click.option("--region", help="Bedrock region; beats AWS_BEDROCK_REGION, AWS_REGION, ...")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of result objects.")
+@click.option("--rows", is_flag=True, help="A table row per job, even past 20 (else a summary).")
 @click.option("--debug", is_flag=True, help="Show where each setting came from.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for results.")
 def run(
@@ -52,6 +59,7 @@ def run(
     model: str | None,
     region: str | None,
     as_json: bool,
+    rows: bool,
     debug: bool,
     timeout: float,
 ) -> None:
@@ -77,7 +85,14 @@ def run(
         for line in orch.config.explain():
             err.print(f"[dim]{line}[/]")
     code = run_prompts(
-        orch, prompts, agent=agent, timeout=timeout, as_json=as_json, out=console(), err=err
+        orch,
+        prompts,
+        agent=agent,
+        timeout=timeout,
+        as_json=as_json,
+        rows=rows,
+        out=console(),
+        err=err,
     )
     sys.exit(code)
 
@@ -125,10 +140,10 @@ def status(root_id: str, as_json: bool) -> None:
 )
 @click.option(
     "--pool",
-    type=click.Choice(["prefork", "threads", "solo"]),
+    type=click.Choice(["prefork", "threads", "gevent", "solo"]),
     default="prefork",
     show_default=True,
-    help="Celery execution pool.",
+    help="Celery execution pool; gevent holds thousands of calls in flight per process.",
 )
 @click.option(
     "--concurrency",
@@ -178,6 +193,7 @@ def worker(
     Examples:
       BATON_ENVELOPE_KEY=... baton worker --region eu-west-1 --region eu-central-1
       baton worker --region ap-southeast-2 --pool threads --concurrency 50 --debug
+      baton worker --region eu-west-1 --pool gevent --concurrency 1000
       baton worker --region us-east-1 --metrics-port 9100
       baton worker --region eu-west-1 --include myapp.tasks --include myapp.agents
     """

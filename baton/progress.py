@@ -11,8 +11,10 @@ from celery.states import READY_STATES
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from baton.status import job_state
+from baton.summary import MANY_JOBS, backend_states, progress_line
 from envelope import queue_for
 
 #: How often the table polls the result backend: a refresh rate, not a correctness knob.
@@ -78,17 +80,24 @@ def wait_with_progress(
     region: str,
     agent: str | None,
 ) -> bool:
-    """Show the live table until every job is ready or ``timeout`` passes; True if all ready."""
+    """Show the live table (past ``MANY_JOBS`` jobs, one line of counts) until every job is
+    ready or ``timeout`` passes; True if all ready."""
     started = time.monotonic()
     deadline = started + timeout
     warned = False
     with Live(console=console, auto_refresh=False) as live:
         while True:
             elapsed = time.monotonic() - started
-            live.update(
-                progress_table(jobs, region=region, agent=agent, elapsed=elapsed), refresh=True
-            )
-            if all(job.ready() for job in jobs) or time.monotonic() >= deadline:
+            if len(jobs) > MANY_JOBS:
+                states = backend_states(jobs)
+                live.update(Text(progress_line(states, elapsed=elapsed)), refresh=True)
+                ready = all(state in READY_STATES for state in states)
+            else:
+                live.update(
+                    progress_table(jobs, region=region, agent=agent, elapsed=elapsed), refresh=True
+                )
+                ready = all(job.ready() for job in jobs)
+            if ready or time.monotonic() >= deadline:
                 break
             if not warned and elapsed >= NO_WORKER_SECONDS:
                 warned = True  # once: the live table goes on showing each job's state

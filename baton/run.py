@@ -13,6 +13,7 @@ from rich.table import Table
 
 from baton.errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_TIMEOUT
 from baton.progress import wait_with_progress
+from baton.summary import MANY_JOBS, print_summary
 from orchestrator import Orchestrator
 
 
@@ -64,8 +65,10 @@ def run_prompts(
     as_json: bool,
     out: Console,
     err: Console,
+    rows: bool = False,
 ) -> int:
-    """Spawn, wait and print; return the exit code."""
+    """Spawn, wait and print (past ``MANY_JOBS`` jobs, a summary unless ``rows`` or
+    ``as_json``); return the exit code."""
     jobs = [orch.spawn(prompt, agent=agent) for prompt in prompts]
     err.print(
         f"spawned {len(jobs)} subagent(s) on queue baton.{orch.envelope.region}, "
@@ -81,7 +84,10 @@ def run_prompts(
     }
     # A failed job has no result of its own to say where it ran: what it was sent with does.
     results = [{**sent, **found} if "error" in found else found for found in map(outcome, jobs)]
-    render(results, as_json=as_json, console=out)
+    if as_json or rows or len(results) <= MANY_JOBS:
+        render(results, as_json=as_json, console=out)
+    else:
+        print_summary(results, console=out)
     if not finished:
         err.print(f"timed out after {timeout:g} s; is a worker for {orch.envelope.region} running?")
         return EXIT_TIMEOUT

@@ -80,7 +80,8 @@ MAX_CHILDREN = 32
 #: (900 s), so 64 turns is already a job of hours; a longer conversation outgrows its context.
 MAX_TURNS = 64
 
-#: The most a parent may set ``BATON_MAX_JOBS`` to: jobs under one root, counted in Redis.
+#: The most a parent may set ``BATON_MAX_JOBS`` to: jobs per tree (one explicit spawn and the
+#: model's jobs under it), counted in Redis.
 #: 10,000 Bedrock conversations from one command is a bill an operator should decide on twice.
 MAX_JOBS = 10_000
 

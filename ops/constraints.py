@@ -2,11 +2,12 @@
 
 Usage::
 
-    python ops/constraints.py [--output constraints.txt] [--extras dev,compat,otel]
+    python ops/constraints.py [--output constraints.txt] [--extras dev,compat,otel,gevent]
                               [--python python3.11] [--timeout 1800] [--keep-venv]
 
-It creates a throwaway venv, installs ``-e '.[dev,compat,otel]'`` into it with no constraints (so
-pip resolves today's newest releases within pyproject.toml's ranges), runs the quick loop
+It creates a throwaway venv, installs ``-e '.[dev,compat,otel,gevent]'`` into it with no
+constraints (so pip resolves today's newest releases within pyproject.toml's ranges), runs the
+quick loop
 (``python -m pytest -m "not integration" -q -x``) on them, and only if that passes writes every
 installed package but Baton itself as ``name==version`` to the output file, printing what changed.
 CI (.ci/run) and the README's install pass the file to pip with ``-c``, so a fresh machine installs
@@ -37,7 +38,7 @@ from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_PYTHON = (3, 11)
-DEFAULT_EXTRAS = ("dev", "compat", "otel")
+DEFAULT_EXTRAS = ("dev", "compat", "otel", "gevent")
 #: The quick loop, less the one test of the file being replaced: after pyproject.toml's ranges
 #: move, that file is out of date until this command has rewritten it.
 FILE_TEST = "tests/ops/test_constraints.py::test_the_committed_file_pins_every_dependency_in_range"

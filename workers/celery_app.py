@@ -28,6 +28,7 @@ from workers.errors import WorkerMisconfigured
 from workers.gate import GatedTask
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings, settings_from_env
+from workers.sizing import size_worker
 from workers.tasks import register
 
 logger = logging.getLogger("baton.worker")
@@ -73,7 +74,8 @@ class BatonWorker(CeleryWorker):
 class AdmissionStep(bootsteps.Step):
     """Refuse to start a worker without keys or without a region it may serve; install the
     worker's hooks (``workers.hooks.connect``) in the main process, before the pool starts, so
-    every pool process and thread has them. Importing ``workers`` installs nothing."""
+    every pool process and thread has them; size the connection pools from the concurrency
+    (``workers.sizing``). Importing ``workers`` installs nothing."""
 
     name = "baton.admission"
 
@@ -83,6 +85,7 @@ class AdmissionStep(bootsteps.Step):
             regions = self.admit(worker.app)
         except BatonError as exc:
             refuse(f"{type(exc).__name__}: {exc}")
+        size_worker(worker.app, concurrency=int(worker.concurrency or 1))
         hooks.connect()
         logger.info("Baton worker serving regions: %s", ", ".join(sorted(regions)))
 

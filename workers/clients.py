@@ -87,6 +87,16 @@ class ClientCache:
     def __len__(self) -> int:
         return len(self._clients)
 
+    def resize(self, *, max_pool_connections: int) -> None:
+        """Give clients built from now on at least ``max_pool_connections`` connections each:
+        one per task slot of the worker, whose concurrency is known only as it starts."""
+        self._max_pool_connections = max(self._max_pool_connections, max_pool_connections)
+
+    @property
+    def max_pool_connections(self) -> int:
+        """Connections each client built from now on may keep open."""
+        return self._max_pool_connections
+
     def clear(self) -> None:
         """Forget every client and session: sockets and sessions must not cross a fork."""
         self._clients = OrderedDict()

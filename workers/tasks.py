@@ -148,7 +148,7 @@ def _reserve(
 ) -> bool:
     return budget.reserve(
         task.app.backend,
-        root_id=envelope.lineage.root_id,
+        root_id=budget.tree_of(task.app.backend, job_id=state.job_id, envelope=envelope),
         reservation=f"{state.job_id}:{state.turns}",
         count=count,
         limit=envelope.limits.max_jobs,
@@ -161,23 +161,23 @@ def _reserve_root(
     state: ConversationState,
     envelope: BedrockEnvelope,
 ) -> None:
-    """Count a tree's root jobs against ``max_jobs`` too: a parent's spawns share one root.
+    """Count an explicitly spawned job as the first job of its own tree.
 
     Raises:
-        TreeBudgetExhausted: the tree already holds ``max_jobs`` jobs.
+        TreeBudgetExhausted: ``max_jobs`` leaves no room even for the spawned job itself.
     """
     if not budget.reserve(
         task.app.backend,
-        root_id=envelope.lineage.root_id,
+        root_id=state.job_id,
         reservation=f"{state.job_id}:root",
         count=1,
         limit=envelope.limits.max_jobs,
         ttl=envelope.exp - envelope.iat,
     ):
         raise TreeBudgetExhausted(
-            f"tree {envelope.lineage.root_id} already holds its max_jobs "
-            f"({envelope.limits.max_jobs}) jobs, so job {state.job_id} does not start; start a "
-            "new parent (a new tree) or raise BATON_MAX_JOBS within the workers' ceiling"
+            f"job {state.job_id} would start a tree of its own and its max_jobs is "
+            f"{envelope.limits.max_jobs}, so it does not start; raise BATON_MAX_JOBS within "
+            "the workers' ceiling"
         )
 
 
@@ -214,6 +214,7 @@ def _spawn(
         job_id=state.job_id,
         child_ids=[p.child_id for p in pending if p.child_id],
         ttl=envelope.exp - envelope.iat,
+        tree=budget.tree_of(task.app.backend, job_id=state.job_id, envelope=envelope),
     )
     resume_headers = {HEADER_KEY: job.mint(envelope.refreshed())}
     tracing.inject(resume_headers)  # whoever publishes the callback later, it joins this trace

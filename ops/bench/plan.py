@@ -29,6 +29,10 @@ class Plan:
     profile_iterations: int = 10000
     gate_calls: int = 1000
     job_calls: int = 600
+    width_jobs: int = 2000
+    width_levels: tuple[int, ...] = (250, 500, 1000)
+    width_latency: float = 4.0
+    smoke_run: bool = False
 
     @classmethod
     def smoke(cls) -> Plan:
@@ -51,4 +55,8 @@ class Plan:
             profile_iterations=300,
             gate_calls=100,
             job_calls=20,
+            width_jobs=40,
+            width_levels=(20,),
+            width_latency=0.5,
+            smoke_run=True,
         )

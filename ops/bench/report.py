@@ -92,6 +92,26 @@ GOALS: tuple[Goal, ...] = (
     Goal("e_efficiency_4", "e: efficiency with 4 processes", "fraction", ">=", 0.9),
     Goal("f_p50_ms", "f: spawn-to-result latency p50, zero-latency emulator", "ms"),
     Goal("f_p99_ms", "f: spawn-to-result latency p99, zero-latency emulator", "ms"),
+    Goal(
+        "g_gevent_fraction",
+        "g: Baton --pool gevent, top concurrency (c1000), 4 s latency, share of c/latency",
+        "fraction",
+        ">=",
+        0.90,
+    ),
+    Goal(
+        "g_plain_gevent_fraction",
+        "g: plain Celery on gevent, tuned, same call, same concurrency",
+        "fraction",
+    ),
+    Goal("g_gevent_over_plain", "g: Baton gevent share / plain Celery's", "ratio", ">=", 1.0),
+    Goal("g_threads_fraction", "g: Baton threads pool, same concurrency", "fraction"),
+    Goal("g_duplicates", "g: duplicate Bedrock calls, every Baton run", "calls", "==", 0),
+    Goal("g_plain_duplicates", "g: duplicate Bedrock calls, every plain run", "calls"),
+    Goal("g_gevent_peak_rss_mib", "g: Baton gevent worker peak RSS", "MiB", "<=", 200),
+    Goal("g_plain_peak_rss_mib", "g: plain Celery gevent worker peak RSS", "MiB"),
+    Goal("g_gevent_cpu_ms_per_job", "g: Baton gevent worker CPU per job", "ms"),
+    Goal("g_plain_cpu_ms_per_job", "g: plain Celery gevent worker CPU per job", "ms"),
 )
 
 #: The keys a complete bench.json has, each with a numeric figure.
@@ -115,11 +135,17 @@ def _figure_text(figure: float | None, unit: str) -> str:
 
 
 def measurements(
-    figures: dict[str, float | None], targets: dict[str, float]
+    figures: dict[str, float | None],
+    targets: dict[str, float],
+    *,
+    omit: frozenset[str] = frozenset(),
 ) -> dict[str, dict[str, Any]]:
-    """Return every goal with its figure, its target and whether it passed."""
+    """Return every goal with its figure, its target and whether it passed; the goals of the
+    opt-in sections in ``omit``, which the run did not take, are left out."""
     rows = {}
     for goal in GOALS:
+        if goal.key.split("_", 1)[0] in omit:
+            continue
         figure = figures.get(goal.key)
         target = targets.get(goal.key, goal.target)
         rows[goal.key] = {

@@ -36,6 +36,7 @@ from plot import plot_throughput
 from report import MEASUREMENT_KEYS, measurements, write
 from services import BENCH_DIR, SCRUBBED_PREFIXES, Services, start_emulators, start_redis
 from throughput import measure_noop, measure_scaling, measure_sweep
+from width import measure_width
 
 Section = Callable[[Bench], dict[str, Any]]
 
@@ -74,7 +75,12 @@ SECTIONS: tuple[tuple[str, Section], ...] = (
     ("c_f", measure_io),
     ("e", measure_scaling),
     ("sweep", measure_sweep),
+    ("g", measure_width),
 )
+
+#: Sections a full run takes only when named in ``--only`` (about five minutes each); a smoke
+#: run takes them all.
+OPT_IN = frozenset({"g"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,6 +111,14 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def selected(only: frozenset[str] | None, *, smoke: bool) -> frozenset[str]:
+    """The sections a run takes: ``only``, else every one (but the opt-in ones in a full run)."""
+    if only is not None:
+        return only
+    names = frozenset(name for name, _ in SECTIONS)
+    return names if smoke else names - OPT_IN
+
+
 def run_sections(
     bench: Bench, only: frozenset[str] | None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -112,7 +126,7 @@ def run_sections(
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, section in SECTIONS:
-        if only is not None and name not in only:
+        if name not in selected(only, smoke=bench.plan.smoke_run):
             continue
         started = time.monotonic()
         print(f"bench: section {name} ...", flush=True)
@@ -191,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         "errors": errors,
     }
     targets = {"d_lru_size": plan.lru_size, "d_lru_evictions": plan.rss_clients - plan.lru_size}
+    omitted = frozenset(name for name, _ in SECTIONS) - selected(args.only, smoke=args.smoke)
     document = {
         "meta": meta,
-        "measurements": measurements(_figures(results), targets),
+        "measurements": measurements(_figures(results), targets, omit=omitted & OPT_IN),
         "sections": results,
     }
     print(write(out_dir, document))

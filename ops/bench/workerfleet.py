@@ -77,6 +77,15 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mib(pid: int) -> float:
+    """Return a process's peak resident set size (``VmHWM``) in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
 class Fleet:
     """Workers started at once and waited for together; :meth:`stop` ends each by pid."""
 
@@ -114,6 +123,10 @@ class Fleet:
     def cpu_seconds(self, specs: Iterable[WorkerSpec]) -> float:
         """Return the CPU time (user + system) ``specs``' processes have used so far."""
         return sum(process_cpu_seconds(self._pids[spec]) for spec in specs)
+
+    def peak_rss_mib(self, spec: WorkerSpec) -> float:
+        """Return the peak RSS of ``spec``'s main process so far, in MiB."""
+        return peak_rss_mib(self._pids[spec])
 
     def pause(self, specs: Iterable[WorkerSpec]) -> None:
         """Make ``specs`` stop consuming their queues; wait until each has confirmed."""

@@ -63,7 +63,9 @@ class Fleet:
 
 @pytest.fixture(
     scope="module",
-    params=[(b, p) for b in ("redis", "rabbitmq") for p in ("prefork", "threads", "solo")],
+    params=[
+        (b, p) for b in ("redis", "rabbitmq") for p in ("prefork", "threads", "gevent", "solo")
+    ],
     ids=lambda param: f"{param[0]}-{param[1]}",
 )
 def fleet(request, redis_server: RedisServer) -> Iterator[Fleet]:

@@ -143,5 +143,5 @@ def test_ci_and_the_quick_start_install_with_the_constraints_file():
     ]
     readme = (ROOT / "README.md").read_text()
 
-    assert any("-e '.[dev,compat,otel]' -c constraints.txt" in line for line in ci_install)
+    assert any("-e '.[dev,compat,otel,gevent]' -c constraints.txt" in line for line in ci_install)
     assert "pip install -e '.[dev]' -c constraints.txt && baton demo" in readme

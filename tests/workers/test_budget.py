@@ -1,4 +1,5 @@
-"""The job budget of a tree: roots count, a repeat gets its first answer, and it fails closed.
+"""The job budget of a tree: its explicit spawn and the model's jobs under it count, a repeat gets
+its first answer, and it fails closed.
 
 The Redis side runs on fakeredis with Lua (lupa): the same script a worker runs on a server.
 """
@@ -73,3 +74,40 @@ def test_an_in_memory_backend_counts_in_its_process():
         for i in range(3)
     ]
     assert answers == [True, True, False]
+
+
+def envelope_at(depth: int, root_id: str = "parent-root"):
+    from envelope import Lineage
+    from tests.factories import make_envelope
+
+    return make_envelope(
+        lineage=Lineage(root_id=root_id, parent_id="p" if depth else None, depth=depth)
+    )
+
+
+def test_an_explicit_spawn_is_a_tree_of_its_own(backend):
+    assert budget.tree_of(backend, job_id="spawn-1", envelope=envelope_at(0)) == "spawn-1"
+
+
+def test_children_and_grandchildren_count_against_the_spawn_they_descend_from(backend):
+    budget.record_children(
+        backend, job_id="spawn-1", child_ids=["c1", "c2"], ttl=60, tree="spawn-1"
+    )
+    tree = budget.tree_of(backend, job_id="c1", envelope=envelope_at(1))
+    budget.record_children(backend, job_id="c1", child_ids=["g1"], ttl=60, tree=tree)
+
+    assert budget.tree_of(backend, job_id="g1", envelope=envelope_at(2)) == "spawn-1"
+    assert budget.tree_of(backend, job_id="c2", envelope=envelope_at(1)) == "spawn-1"
+    lifetime = envelope_at(2).exp - envelope_at(2).iat  # read again: kept alive by each read
+    assert 0 < backend.client.ttl(f"{budget.TREE_PREFIX}g1") <= lifetime
+
+
+def test_a_child_with_no_record_counts_against_its_parents_root_never_its_own(backend):
+    assert budget.tree_of(backend, job_id="orphan", envelope=envelope_at(1)) == "parent-root"
+
+
+def test_an_in_memory_backend_keeps_trees_in_its_process():
+    memory = SimpleNamespace(client=None, backend="memory")
+    budget.record_children(memory, job_id="s", child_ids=["mem-c"], ttl=60, tree="s")
+
+    assert budget.tree_of(memory, job_id="mem-c", envelope=envelope_at(1)) == "s"

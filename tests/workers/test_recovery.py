@@ -20,11 +20,11 @@ from envelope import recovered_key
 from workers import metrics
 from workers.celery_app import mark_recovered
 from workers.delivery.guard import delivery_settings
+from workers.delivery.leases import lease_timings
 from workers.delivery.recovery import (
     LOST_IN_TRANSIT,
     WORKER_LOST,
     RecoveringQoS,
-    lease_timings,
 )
 
 WINDOW = 60.0

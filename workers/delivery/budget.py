@@ -1,6 +1,13 @@
 """A job tree's bookkeeping in the result backend's Redis: its size budget and its shape.
 
-Depth and width limits bound a tree's shape; the per-root counter bounds its size, across every
+A tree is one job a parent program spawned explicitly (``Orchestrator.spawn``, ``baton run``,
+a depth-0 job) and every job the model started under it through the Task tool. Each explicit
+spawn starts a tree of its own: a parent that asks for 2,000 subagents is the program's decision
+and gets them, while a model's recursion under any one of them is bounded by ``max_jobs``
+(counted here), ``max_depth`` and ``max_children``. A child learns its tree from the record its
+parent left when it spawned it (:data:`TREE_PREFIX`).
+
+Depth and width limits bound a tree's shape; the per-tree counter bounds its size, across every
 worker, without any process holding state. The children lists let ``baton status`` draw a tree
 while it is still running. The budget fails closed: a backend without a Redis client cannot
 count, so it reserves nothing and no job of a tree starts; an in-memory backend (one process,
@@ -20,7 +27,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from envelope import child_jobs_key
+from envelope import BedrockEnvelope, child_jobs_key
 from fleet import run_script
 from workers.delivery.backend import backend_redis
 
@@ -30,6 +37,8 @@ logger = logging.getLogger("baton.worker")
 KEY_PREFIX = "baton:jobs:"
 #: Prefix of the answered reservations, kept as long as the counter.
 RESERVATION_PREFIX = "baton:reserved:"
+#: Prefix of the record naming the tree (its explicit spawn's job ID) a child job counts against.
+TREE_PREFIX = "baton:tree:"
 
 
 #: Reserve ``ARGV[1]`` jobs against limit ``ARGV[2]`` at most once per reservation ID (KEYS[2]):
@@ -58,6 +67,7 @@ class _InProcessBudget:
         self._lock = threading.Lock()
         self._totals: dict[str, int] = {}
         self._answers: dict[str, bool] = {}
+        self.trees: dict[str, str] = {}
 
     def reserve(self, root_id: str, reservation: str, *, count: int, limit: int) -> bool:
         with self._lock:
@@ -94,11 +104,43 @@ def reserve(
     return bool(run_script(client, _RESERVE, keys, [count, limit, max(ttl, 1)]))
 
 
-def record_children(backend: Any, *, job_id: str, child_ids: Sequence[str], ttl: int) -> None:
-    """Remember which children ``job_id`` started, for as long as its envelope lives."""
+def tree_of(backend: Any, *, job_id: str, envelope: BedrockEnvelope) -> str:
+    """The tree ``job_id`` counts against: itself at depth 0 (an explicit spawn), else the tree
+    its parent recorded when it spawned it, kept alive for another envelope lifetime (a job
+    that waited long for its children resumes with a fresh window).
+
+    A child with no record (spawned by a worker from before trees were per spawn) counts against
+    its parent's root, as every job did then: never against a budget of its own.
+    """
+    root_id = envelope.lineage.root_id
+    if envelope.lineage.depth == 0:
+        return job_id
     client = backend_redis(backend)
-    if not child_ids or client is None:
+    if client is None:
+        return _IN_PROCESS.trees.get(job_id, root_id)
+    found = client.getex(f"{TREE_PREFIX}{job_id}", ex=max(envelope.exp - envelope.iat, 1))
+    if found is None:
+        return root_id
+    return found.decode() if isinstance(found, bytes) else str(found)
+
+
+def record_children(
+    backend: Any, *, job_id: str, child_ids: Sequence[str], ttl: int, tree: str | None = None
+) -> None:
+    """Remember which children ``job_id`` started, and the tree they count against, for as
+    long as its envelope lives."""
+    client = backend_redis(backend)
+    if not child_ids:
+        return
+    if client is None:
+        if tree is not None:
+            _IN_PROCESS.trees.update(dict.fromkeys(child_ids, tree))
         return
     key = child_jobs_key(job_id)
-    client.rpush(key, *child_ids)
-    client.expire(key, max(ttl, 1))
+    with client.pipeline(transaction=False) as pipe:
+        pipe.rpush(key, *child_ids)
+        pipe.expire(key, max(ttl, 1))
+        if tree is not None:
+            for child_id in child_ids:
+                pipe.set(f"{TREE_PREFIX}{child_id}", tree, ex=max(ttl, 1))
+        pipe.execute()

@@ -29,8 +29,8 @@ from celery.exceptions import Ignore, Reject
 
 from fleet import PUBLISH_OPTIONS
 from workers.delivery.backend import backend_redis
+from workers.delivery.leases import lease_timings
 from workers.delivery.lock import JobLock, keeper
-from workers.delivery.recovery import lease_timings
 from workers.errors import BedrockCallRetryable
 
 logger = logging.getLogger("baton.worker")

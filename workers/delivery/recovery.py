@@ -3,12 +3,12 @@
 Kombu redelivers an unacknowledged Redis message only once it is older than the visibility
 timeout, whether its worker is alive or dead: a long timeout left a dead worker's jobs waiting
 twenty minutes, a short one redelivered every live job that ran longer. Baton's workers hold a
-lease instead. Each consuming process has one thread (:class:`LeaseKeeper`) that, every quarter
-of the lease window (``BATON_VISIBILITY_TIMEOUT``, 60 s by default), stamps every message it
-still holds as fresh in kombu's unacknowledged index. A live worker's messages, running or
-waiting for their countdown, are never older than a quarter window, however long they run; a
-dead worker's stop being stamped, and once they are a window old a live worker puts them back
-at the head of their queue.
+lease instead. Each consuming process has one thread (:mod:`workers.delivery.leases`) that,
+every quarter of the lease window (``BATON_VISIBILITY_TIMEOUT``, 60 s by default), stamps every
+message it still holds as fresh in kombu's unacknowledged index. A live worker's messages,
+running or waiting for their countdown, are never older than a quarter window, however long they
+run; a dead worker's stop being stamped, and once they are a window old a live worker puts them
+back at the head of their queue.
 
 The same pass looks in the publish ledger (:mod:`fleet.ledger`) for messages lost between
 kombu's BRPOP and its unacknowledged record, and puts those back too, under their own id with
@@ -23,10 +23,8 @@ is refused and dead-lettered by the gate like any other.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +42,11 @@ from fleet import (
     task_id_of,
     unacked_message,
 )
+from workers.delivery.leases import keeper, lease_timings
+from workers.green import GreenPoll, green_poller
 
 logger = logging.getLogger("baton.worker")
 
-#: Lease stamps per lease window: a worker misses three before its messages are taken back.
-BEATS_PER_WINDOW = 4
 #: The most messages one pass takes back of each kind.
 PASS_LIMIT = 500
 #: A message lost in transit is put back at most this many times, then dropped with an error:
@@ -61,12 +59,6 @@ REASONS = frozenset({WORKER_LOST, LOST_IN_TRANSIT})
 
 #: Told of every job put back: its task id and the reason.
 OnRecovered = Callable[[str, str], None]
-
-
-def lease_timings(window: float) -> tuple[float, float]:
-    """How often a worker stamps its leases and runs a pass, and the ledger's grace period."""
-    every = window / BEATS_PER_WINDOW
-    return every, max(window / 2, 2 * every)
 
 
 class RecoveringQoS(LedgerQoS):
@@ -82,6 +74,22 @@ class RecoveringQoS(LedgerQoS):
     @property
     def window(self) -> float:
         return float(self.visibility_timeout)
+
+    def ack(self, delivery_tag: str) -> None:
+        """Acknowledge, and wake a consumer waiting in a green poll: its window has room."""
+        super().ack(delivery_tag)
+        self._wake_consumer()
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """Reject, and wake a consumer waiting in a green poll: its window has room."""
+        super().reject(delivery_tag, requeue=requeue)
+        self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
+        cycle = getattr(self.channel.connection, "cycle", None)
+        wake = getattr(getattr(cycle, "poller", None), "wake", None)
+        if wake is not None:
+            wake()
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         """Kombu's periodic call: a pass, if one is due (the lease keeper makes the same call)."""
@@ -223,49 +231,25 @@ class RecoveringChannel(LedgerChannel):
         super().close()
 
 
-class LeaseKeeper:
-    """One daemon thread per consuming process: renews leases and runs passes when due."""
+class RecoveringTransport(LedgerTransport):
+    """The ledger's transport with leases; in a gevent-patched worker its channels wait on
+    gevent's cooperative ``poll``, never on ``select()`` (:mod:`workers.green`)."""
 
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
+    Channel = RecoveringChannel
 
-    def _reset(self) -> None:
-        self._held: weakref.WeakSet[RecoveringQoS] = weakref.WeakSet()
-        self._mutex = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        poller, cycle = green_poller(), self.cycle
+        if poller is not None and cycle is not None:
+            cycle.poller.close()
+            cycle.poller = poller
 
-    def hold(self, qos: Any) -> None:
-        """Renew the leases of ``qos`` and run its passes until :meth:`drop`."""
-        with self._mutex:
-            self._held.add(qos)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="baton-leases", daemon=True)
-                self._thread.start()
-
-    def drop(self, qos: Any) -> None:
-        """Stop renewing the leases of ``qos``: its channel closed, its messages go back."""
-        with self._mutex:
-            self._held.discard(qos)
-
-    def _run(self) -> None:
-        while True:
-            with self._mutex:
-                held = list(self._held)
-            every = min((lease_timings(qos.window)[0] for qos in held), default=1.0)
-            for qos in held:
-                try:
-                    if not qos.channel.closed:
-                        qos.renew()
-                        qos.maintain()
-                except Exception as exc:  # Redis away: the next beat tries again
-                    logger.warning("could not renew leases or run a recovery pass: %s", exc)
-            self._wake.wait(every)
-
-
-#: The process's keeper.
-keeper = LeaseKeeper()
+    def close_connection(self, connection: Any) -> None:
+        """Close the connection, and the green poller's wake pipe with it."""
+        poller = getattr(self.cycle, "poller", None)
+        super().close_connection(connection)
+        if isinstance(poller, GreenPoll):
+            poller.close()
 
 
 def recovering_transport(on_recovered: OnRecovered) -> type[LedgerTransport]:
@@ -273,4 +257,4 @@ def recovering_transport(on_recovered: OnRecovered) -> type[LedgerTransport]:
     of each job put back."""
     qos = type("AppRecoveringQoS", (RecoveringQoS,), {"on_recovered": staticmethod(on_recovered)})
     channel = type("AppRecoveringChannel", (RecoveringChannel,), {"QoS": qos})
-    return type("RecoveringTransport", (LedgerTransport,), {"Channel": channel})
+    return type("AppRecoveringTransport", (RecoveringTransport,), {"Channel": channel})

@@ -1,0 +1,171 @@
+"""(g) Thousands in flight: one worker process holding hundreds to a thousand slow calls.
+
+2,000 subagent jobs at 4 s of emulator latency drain through one worker process at each
+concurrency (250, 500, 1,000): Baton on ``--pool gevent`` (the worker sizes its own pools),
+Baton on the threads pool, and the plain Celery task making the same Converse call on the gevent
+pool, acknowledged late as a subagent is, tuned as its users would have to tune it
+(``broker_pool_limit=None``, the Redis channel's ``max_connections`` at c + 20). Each run
+reports its share of the ideal (``c / latency`` jobs a second), the duplicate Bedrock calls
+(Converse calls in the emulator's journal beyond one a job), the worker's peak RSS and its CPU
+per job.
+
+Unlike the other sections, the queue is filled before the worker starts, and the clock starts
+when the worker says it consumes: a Celery gevent worker whose consumer was cancelled and added
+again by remote control (the other sections' pause and resume) fetched about ten messages a
+second from then on, Baton's and plain Celery's alike, and publishing while the worker drains
+measured the publisher (2,000 signed spawns take seconds on a busy machine). So the worker is
+cold: the clock includes its first connections and its first client.
+
+The full run of this section takes about five minutes, so ``run.py`` runs it only when asked
+(``--only g``); ``--smoke`` runs it at c20, 40 jobs and 0.5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from drain import Drain, _done_at, wait_for_results
+from harness import Bench, close_parent, drain_timeout, spawn_jobs
+from names import PLAIN_CONVERSE_LATE_TASK, PLAIN_QUEUE, PLAIN_SETTINGS_VARIABLE, REGION
+from services import start_emulators
+from workerfleet import Fleet, WorkerSpec
+
+from envelope import queue_for
+
+#: The kinds of worker measured at each concurrency: app, pool.
+KINDS: dict[str, tuple[str, str]] = {
+    "baton_gevent": ("workers", "gevent"),
+    "plain_gevent": ("bench_plain", "gevent"),
+    "baton_threads": ("workers", "threads"),
+}
+
+#: Connections beyond the concurrency in plain Celery's tuned channel pool (as NOTES measured).
+PLAIN_HEADROOM = 20
+
+MODEL_ID = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+
+
+def tuned(settings: dict[str, Any], concurrency: int) -> dict[str, Any]:
+    """Plain Celery's settings with the tuning a gevent pool of ``concurrency`` needs."""
+    options = dict(settings.get("broker_transport_options") or {})
+    options["max_connections"] = concurrency + PLAIN_HEADROOM
+    return {**settings, "broker_pool_limit": None, "broker_transport_options": options}
+
+
+def _journal(url: str, *, clear: bool = False) -> int:
+    """Converse calls in the emulator's journal (cleared first with ``clear``)."""
+    request = urllib.request.Request(f"{url}/_baton/calls", method="DELETE" if clear else "GET")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        found = json.load(response)
+    return 0 if clear else sum(1 for call in found if call["operation"] == "Converse")
+
+
+def measure_width(bench: Bench) -> dict[str, Any]:
+    """Every kind at every concurrency of the plan, one after another; figures of the top one."""
+    plan = bench.plan
+    url = start_emulators(bench.services, region=REGION, latencies={"wide": plan.width_latency})[
+        "wide"
+    ]
+    parent = bench.parent(url)
+    runs: dict[str, dict[str, Any]] = {}
+    try:
+        for concurrency in plan.width_levels:
+            for kind in KINDS:
+                runs[f"{kind}_c{concurrency}"] = _run(bench, url, parent, kind, concurrency)
+    finally:
+        close_parent(parent)
+    top = max(plan.width_levels)
+    gevent, plain = runs[f"baton_gevent_c{top}"], runs[f"plain_gevent_c{top}"]
+    return {
+        "g_gevent_fraction": gevent["fraction"],
+        "g_plain_gevent_fraction": plain["fraction"],
+        "g_gevent_over_plain": gevent["fraction"] / plain["fraction"],
+        "g_threads_fraction": runs[f"baton_threads_c{top}"]["fraction"],
+        "g_duplicates": sum(run["duplicates"] for name, run in runs.items() if "baton" in name),
+        "g_plain_duplicates": sum(run["duplicates"] for n, run in runs.items() if "plain" in n),
+        "g_gevent_peak_rss_mib": gevent["peak_rss_mib"],
+        "g_plain_peak_rss_mib": plain["peak_rss_mib"],
+        "g_gevent_cpu_ms_per_job": gevent["cpu_ms_per_job"],
+        "g_plain_cpu_ms_per_job": plain["cpu_ms_per_job"],
+        "details": {
+            "jobs": plan.width_jobs,
+            "latency_s": plan.width_latency,
+            "top_concurrency": top,
+            "runs": runs,
+        },
+    }
+
+
+def _run(bench: Bench, url: str, parent: Any, kind: str, concurrency: int) -> dict[str, Any]:
+    """Start one worker, warm it (a job a slot), drain the plan's jobs, stop it."""
+    app, pool = KINDS[kind]
+    plain = app == "bench_plain"
+    queue = PLAIN_QUEUE if plain else queue_for(REGION)
+    spec = WorkerSpec(f"width-{kind}-{concurrency}", app, queue, pool=pool, concurrency=concurrency)
+    env = dict(bench.worker_env)
+    if plain:
+        env[PLAIN_SETTINGS_VARIABLE] = json.dumps(tuned(bench.plain_settings, concurrency))
+    publish = _plain_publisher(bench, url) if plain else _baton_publisher(parent)
+    jobs, latency = bench.plan.width_jobs, bench.plan.width_latency
+    ideal = concurrency / latency
+    _journal(url, clear=True)
+    ids = publish(jobs)
+    fleet = Fleet(bench.services, [spec], control=bench.producer, env=env)
+    try:
+        drain = _drain(bench, fleet, spec, ids, timeout=drain_timeout(jobs, ideal / 4))
+        calls = _journal(url)
+        rss = fleet.peak_rss_mib(spec)
+    finally:
+        fleet.stop()
+    return {
+        "fraction": drain.rate / ideal,
+        "jobs_per_s": drain.rate,
+        "failures": drain.failures,
+        "bedrock_calls": calls,
+        "duplicates": calls - jobs,
+        "peak_rss_mib": rss,
+        "cpu_ms_per_job": drain.cpu_seconds / jobs * 1000,
+        "drain": drain.summary(),
+    }
+
+
+def _drain(
+    bench: Bench, fleet: Fleet, spec: WorkerSpec, ids: list[str], *, timeout: float
+) -> Drain:
+    """Time the worker that just said it consumes until the last of ``ids`` has its result."""
+    cpu_before = fleet.cpu_seconds([spec])
+    started = time.time()
+    metas = wait_for_results(bench.results, ids, deadline=time.monotonic() + timeout)
+    done = [_done_at(meta) for meta in metas]
+    return Drain(
+        jobs=len(ids),
+        failures=sum(1 for meta in metas if meta.get("status") != "SUCCESS"),
+        started=started,
+        first_done=min(done),
+        last_done=max(done),
+        cpu_seconds=fleet.cpu_seconds([spec]) - cpu_before,
+    )
+
+
+def _baton_publisher(parent: Any) -> Callable[[int], list[str]]:
+    return lambda count: spawn_jobs(parent, count, label="width")
+
+
+def _plain_publisher(bench: Bench, url: str) -> Callable[[int], list[str]]:
+    def publish(count: int) -> list[str]:
+        return [
+            str(
+                bench.producer.send_task(
+                    PLAIN_CONVERSE_LATE_TASK,
+                    args=(url, REGION, MODEL_ID, f"width plain job {index}"),
+                    queue=PLAIN_QUEUE,
+                ).id
+            )
+            for index in range(count)
+        ]
+
+    return publish
