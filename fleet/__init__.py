@@ -23,8 +23,9 @@ parent's ``propagating()`` block, header stamping of the signatures a message em
 ledger (a kombu Redis transport, with its Lua scripts and ``run_script``), and the cap on the
 secret-bearing loggers every parent and worker process applies. And how every Bedrock call waits
 its turn: the fleet-wide governor of each quota (:mod:`fleet.governor`), keyed as Bedrock keys
-quotas, with the quotas operators configure (:mod:`fleet.quotas`) and what a request draws on
-them (:mod:`fleet.calls`)::
+quotas (:mod:`fleet.tickets`), with the quotas operators configure (:mod:`fleet.quotas`), what
+a request draws on them (:mod:`fleet.calls`) and the marks of the jobs that wait
+(:mod:`fleet.waiting`)::
 
     governor = Governor(redis_client, quotas=QuotaTable.parse(os.environ["BATON_BEDROCK_QUOTAS"]))
     ticket = governor.admit(key, reserved_tokens=n, max_wait=600)
@@ -35,7 +36,7 @@ What travels, the envelope itself, is ``envelope``'s; this package imports it, k
 and nothing else of Baton's. They import it from here, never from a submodule.
 """
 
-from fleet.calls import quota_key, reserved_tokens, used_tokens
+from fleet.calls import input_tokens, quota_key, request_tokens, reserved_tokens, used_tokens
 from fleet.connection import (
     BACKEND_RETRY_SETTINGS,
     DEFAULT_BROKER_URL,
@@ -47,16 +48,7 @@ from fleet.connection import (
     settings_problem,
 )
 from fleet.errors import AdmissionTimedOut, FleetError, QuotaConfigInvalid
-from fleet.governor import (
-    Governor,
-    Outcome,
-    QuotaKey,
-    Settled,
-    Ticket,
-    mark_waiting,
-    waiting_for,
-    waiting_key,
-)
+from fleet.governor import Governor
 from fleet.ledger import (
     LedgerChannel,
     LedgerQoS,
@@ -79,6 +71,8 @@ from fleet.routing import (
     publishing_app,
 )
 from fleet.stamping import stamp_body
+from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
+from fleet.waiting import mark_waiting, waiting_for, waiting_key
 
 __all__ = [
     "BACKEND_RETRY_SETTINGS",
@@ -106,6 +100,7 @@ __all__ = [
     "celery_settings",
     "drop_entry",
     "find_lost",
+    "input_tokens",
     "ledger_transport",
     "lost_message",
     "mark_waiting",
@@ -114,6 +109,7 @@ __all__ = [
     "quota_key",
     "redact_url",
     "republish",
+    "request_tokens",
     "reserved_tokens",
     "run_script",
     "settings_problem",

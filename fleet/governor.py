@@ -11,7 +11,11 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
   or tokens per minute, calls start no faster than :data:`HEADROOM` of them. Tokens are
   counted as Bedrock counts them: a bucket holding a minute's quota, from which a call reserves
   its input plus ``maxTokens`` (or the model's maximum) when admitted; the unused part goes
-  back when the call settles from its ``usage``.
+  back when the call settles from its ``usage``. The input is estimated from the request's
+  text, then calibrated per key against what Bedrock counted (``usage``), so a reservation
+  comes to Bedrock's own. A call the bucket holds back blocks on the key's wake list, which a
+  settlement that gives tokens back (or an admission that leaves enough for another call)
+  pushes to: it tries again at once, not at its next look.
 - **It learns without configuration.** A key with no quota configured starts at
   :data:`INITIAL_RATE` calls a second and grows by one a success (slow start) until Bedrock first
   throttles. A throttle cuts the fleet's rate to what Bedrock delivered in the last second (at most
@@ -21,7 +25,8 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
   second each second.
 
 A call waits for admission; it does not fail and spends none of its retries. Starts within
-:data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds.
+:data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds
+(:data:`TOKEN_POLL` for one the tokens bucket holds back, which is also woken).
 A call that would wait past ``max_wait`` fails with :class:`~fleet.errors.AdmissionTimedOut`.
 """
 
@@ -30,13 +35,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from fleet.errors import AdmissionTimedOut
 from fleet.governor_lua import ADMIT, SETTLE
 from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
+from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
 
 #: Pace to just under a configured quota: the last 2 % absorbs the jitter between the moment a
 #: call is let through and the moment Bedrock counts it.
@@ -67,56 +72,17 @@ HORIZON = 0.5
 BURST_SECONDS = 0.5
 #: The longest a waiting call sleeps between two looks at the schedule.
 MAX_POLL = 1.0
-#: How often a call the tokens bucket holds back looks again: a settlement can give back tokens
-#: at any moment, and a late look leaves them unused.
-TOKEN_POLL = 0.2
+#: The longest a call the tokens bucket holds back blocks on the wake list before it looks
+#: again: settlements wake it when they give tokens back, so this only bounds a missed wake
+#: (woken for tokens another waiter took first).
+TOKEN_POLL = 0.5
+#: Wakes kept for waiters not yet blocking (the rest are dropped): a spare wake costs one look.
+WAKE_DEPTH = 8
+#: How far one call's input count moves the calibration of a key's input estimate down (up, it
+#: moves at once: a reservation smaller than Bedrock's is the risk, a larger one only slows).
+CALIBRATION_WEIGHT = 0.2
 #: A key's state outlives a day without calls: the learned rate is kept meanwhile.
 STATE_TTL_SECONDS = 86_400
-#: Every state key starts with this.
-KEY_PREFIX = "baton:quota:"
-#: A job waiting for admission is marked under this prefix, for ``baton status``.
-WAITING_PREFIX = "baton:quota-wait:"
-#: The mark outlives a crashed waiter by at most this long; a waiter renews it as it polls.
-WAITING_MARK_SECONDS = 60
-
-Outcome = Literal["ok", "throttled", "other"]
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaKey:
-    """What Bedrock keys a quota by: the source region and the model or profile ID called."""
-
-    region: str
-    model_id: str
-
-    def __str__(self) -> str:
-        return f"{self.region}/{self.model_id}"
-
-    @property
-    def redis_key(self) -> str:
-        """Return the Redis key of this quota's state."""
-        return f"{KEY_PREFIX}{self.region}|{self.model_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """An admitted call: when it was admitted and when it may start (Redis time), what it
-    reserved, how long it waited, and the rate it was paced at."""
-
-    key: QuotaKey
-    admitted: float
-    started: float
-    reserved_tokens: int
-    waited: float
-    rate: float
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """What settling a call did: whether it cut the fleet's rate, and the rate now."""
-
-    cut: bool
-    rate: float
 
 
 class Governor:
@@ -153,6 +119,7 @@ class Governor:
         reserved_tokens: int,
         max_wait: float,
         on_wait: Callable[[float], None] | None = None,
+        input_estimate: int = 0,
     ) -> Ticket:
         """Wait until ``key``'s schedule lets a call start, and reserve its start and tokens.
 
@@ -162,6 +129,8 @@ class Governor:
             max_wait: seconds the caller's limits allow it to wait.
             on_wait: called with the rate before each sleep of a call that waits beyond the
                 horizon (to mark it waiting, and keep the mark alive).
+            input_estimate: the part of ``reserved_tokens`` that estimates the input, which the
+                key's calibration scales to what Bedrock counts (0: none, reserved as given).
 
         Raises:
             AdmissionTimedOut: the call's start would fall after ``max_wait``; nothing reserved.
@@ -169,21 +138,33 @@ class Governor:
         ceiling, per_token = self._limits(key)
         begun = time.monotonic()
         while True:
-            slot, wait, rate, bound = self._try(key, reserved_tokens, ceiling, per_token)
+            step = self._try(key, reserved_tokens, input_estimate, ceiling, per_token)
+            slot, wait, rate, bound, cost = step
             elapsed = time.monotonic() - begun
             if slot is not None:
                 if wait > 0:
                     self._sleep(wait)
-                return Ticket(key, slot[0], slot[1], reserved_tokens, elapsed + wait, rate)
+                waited = elapsed + wait
+                return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate)
             if elapsed + wait > max_wait:
                 raise AdmissionTimedOut(_timed_out(key, rate, wait, elapsed, max_wait))
             if on_wait is not None:
                 on_wait(rate)
-            longest = TOKEN_POLL if bound else MAX_POLL
-            self._sleep(min(wait - HORIZON, longest) * random.uniform(0.5, 1.0))
+            if bound:
+                self._await_tokens(key, min(wait - HORIZON, TOKEN_POLL))
+            else:
+                self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
 
-    def settle(self, ticket: Ticket, *, outcome: Outcome, used_tokens: int | None) -> Settled:
-        """Record how a call ended: give back unused tokens, grow or cut the rate.
+    def settle(
+        self,
+        ticket: Ticket,
+        *,
+        outcome: Outcome,
+        used_tokens: int | None,
+        input_tokens: int | None = None,
+    ) -> Settled:
+        """Record how a call ended: give back unused tokens (waking a waiter), grow or cut the
+        rate, calibrate the key's input estimate.
 
         Args:
             ticket: what :meth:`admit` returned.
@@ -191,6 +172,8 @@ class Governor:
                 Bedrock does not count: nothing used, the rate unchanged).
             used_tokens: what the call used (input, cache, output); None when unknown, which
                 keeps the whole reservation.
+            input_tokens: the input Bedrock counted (input and cache), to calibrate the input
+                estimate with; None when unknown.
         """
         ceiling, per_token = self._limits(ticket.key)
         used = ticket.reserved_tokens if used_tokens is None else used_tokens
@@ -199,7 +182,7 @@ class Governor:
         cut, rate = run_script(
             self._client,
             SETTLE,
-            [ticket.key.redis_key],
+            [ticket.key.redis_key, ticket.key.wake_key],
             [
                 outcome,
                 repr(ticket.admitted),
@@ -214,6 +197,10 @@ class Governor:
                 STATE_TTL_SECONDS,
                 TOKEN_BUCKET_SECONDS,
                 self._cut_spacing,
+                ticket.input_estimate,
+                -1 if input_tokens is None else input_tokens,
+                CALIBRATION_WEIGHT,
+                WAKE_DEPTH,
             ],
         )
         return Settled(bool(int(cut)), float(rate))
@@ -228,15 +215,26 @@ class Governor:
         value = self._client.hget(key.redis_key, "rate")
         return None if value is None else float(value)
 
+    def _await_tokens(self, key: QuotaKey, timeout: float) -> None:
+        """Block until a settlement wakes this call (one wake, one waiter, first come first
+        served), or for ``timeout`` seconds; each thread or greenlet blocks on a connection of
+        its own from the client's pool."""
+        self._client.blpop([key.wake_key], timeout=max(timeout, 0.01))
+
     def _try(
-        self, key: QuotaKey, reserved_tokens: int, ceiling: float, per_token: float
-    ) -> tuple[tuple[float, float] | None, float, float, bool]:
+        self,
+        key: QuotaKey,
+        reserved_tokens: int,
+        input_estimate: int,
+        ceiling: float,
+        per_token: float,
+    ) -> tuple[tuple[float, float] | None, float, float, bool, int]:
         """Run one admission step: (admitted at, start) or None (not yet), the wait, the rate,
-        and whether the tokens bucket is what holds the call back."""
-        admitted, wait, rate, start, now, bound = run_script(
+        whether the tokens bucket is what holds the call back, and the reservation."""
+        admitted, wait, rate, start, now, bound, cost = run_script(
             self._client,
             ADMIT,
-            [key.redis_key],
+            [key.redis_key, key.wake_key],
             [
                 reserved_tokens,
                 HORIZON,
@@ -246,10 +244,12 @@ class Governor:
                 STATE_TTL_SECONDS,
                 TOKEN_BUCKET_SECONDS,
                 BURST_SECONDS,
+                input_estimate,
+                WAKE_DEPTH,
             ],
         )
         slot = (float(now), float(start)) if int(admitted) else None
-        return slot, float(wait), float(rate), bool(int(bound))
+        return slot, float(wait), float(rate), bool(int(bound)), int(cost)
 
     def _limits(self, key: QuotaKey) -> tuple[float, float]:
         """Return the configured calls and tokens a second to pace to (0: not configured)."""
@@ -277,19 +277,3 @@ def _timed_out(key: QuotaKey, rate: float, wait: float, elapsed: float, max_wait
         f"the fleet is held to {rate * 60:.1f} calls a minute on quota {key}. Raise the quota "
         "(and BATON_BEDROCK_QUOTAS), spread the work over time, or give the job longer limits"
     )
-
-
-def waiting_key(job_id: str) -> str:
-    """Return the key marking ``job_id`` as waiting for its quota."""
-    return f"{WAITING_PREFIX}{job_id}"
-
-
-def mark_waiting(client: Any, job_id: str, *, key: QuotaKey, rate: float) -> None:
-    """Mark ``job_id`` as waiting for quota ``key`` held to ``rate`` calls a second."""
-    client.set(waiting_key(job_id), f"{key} at {rate * 60:.1f} calls/min", ex=WAITING_MARK_SECONDS)
-
-
-def waiting_for(client: Any, job_id: str) -> str | None:
-    """Return what ``job_id`` waits for (its quota and rate), or None when it does not wait."""
-    value = client.get(waiting_key(job_id))
-    return value.decode() if isinstance(value, bytes) else value

@@ -15,17 +15,25 @@ from __future__ import annotations
 #: Reserve the next start time if it falls within the horizon: on the schedule of one call an
 #: interval (up to a tolerance ahead of it, as GCRA allows a burst; never more than one second
 #: of the rate holds, less one call), and once the tokens
-#: bucket holds the call's reservation (a full bucket admits any call). KEYS: state. ARGV:
-#: reserved tokens, horizon, ceiling (calls a second, 0: none), tokens a second (0: none),
-#: initial rate, ttl, bucket seconds, burst tolerance (seconds).
-#: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1}: the wait of a call the
-#: tokens bucket holds back is only an upper bound, since settlements give tokens back.
+#: bucket holds the call's reservation (a full bucket admits any call). The reservation is the
+#: reserved tokens with their input estimate scaled by the key's calibration (``in_ratio``,
+#: what Bedrock counted for the input over what was estimated; 1 until a call settles). A call
+#: admitted with tokens to spare for another like it wakes the next waiter. KEYS: state, wake
+#: list. ARGV: reserved tokens, horizon, ceiling (calls a second, 0: none), tokens a second
+#: (0: none), initial rate, ttl, bucket seconds, burst tolerance (seconds), input estimate (part
+#: of the reserved tokens), wake list length.
+#: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1, reservation}: the wait of a
+#: call the tokens bucket holds back is only an upper bound, since settlements give tokens back.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local cost, horizon = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ceiling, tps = tonumber(ARGV[3]), tonumber(ARGV[4])
-local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at', 'in_ratio')
+local estimate = tonumber(ARGV[9])
+if tps > 0 and estimate > 0 and s[5] then
+  cost = cost - estimate + math.ceil(estimate * tonumber(s[5]))
+end
 local rate = tonumber(s[1]) or tonumber(ARGV[5])
 if ceiling > 0 and rate > ceiling then rate = ceiling end
 local tat = math.max(now, tonumber(s[2]) or now)
@@ -40,21 +48,32 @@ if tps > 0 then
   end
 end
 if start - now > horizon then
-  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound}
+  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
 end
 redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', math.max(tat, start) + 1 / rate)
-if tps > 0 then redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now) end
+if tps > 0 then
+  redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now)
+  if lvl - cost >= cost then
+    redis.call('LPUSH', KEYS[2], 1)
+    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[10]) - 1)
+    redis.call('EXPIRE', KEYS[2], ARGV[6])
+  end
+end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound}
+return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
 """
 
 #: Settle a call: give back the tokens it did not use, count a success (and grow the rate: by one a
 #: success in slow start, by alpha a second after), or cut the rate for a throttle of a call
 #: admitted after the last cut, at most once per cut spacing: to what Bedrock delivered in the last
 #: second (at most 0.95 of the rate), or to beta times the rate if that is higher. KEYS: state.
-#: ARGV: outcome (ok, throttled, other), admitted at, tokens to give back, tokens a second,
-#: ceiling, initial, min rate, max rate, beta, alpha, ttl, bucket seconds, cut spacing. Returns
-#: {cut 0/1, rate}.
+#: Tokens given back wake the first waiter on the wake list; a success whose input estimate and
+#: count are known calibrates the key's input estimate (``in_ratio``): up at once to a higher
+#: count (a reservation too small is the risk), down by a weight a call towards a lower one.
+#: KEYS: state, wake list. ARGV: outcome (ok, throttled, other), admitted at, tokens to give
+#: back, tokens a second, ceiling, initial, min rate, max rate, beta, alpha, ttl, bucket seconds,
+#: cut spacing, input estimate (0: none), input counted (-1: unknown), calibration weight,
+#: wake list length. Returns {cut 0/1, rate}.
 SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -62,7 +81,7 @@ local outcome, admitted = ARGV[1], tonumber(ARGV[2])
 local refund, tps, ceiling = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
 local s = redis.call('HMGET', KEYS[1], 'rate', 'cut_at', 'ss', 'win_at', 'win_n', 'prev_n',
-  'lvl', 'lvl_at')
+  'lvl', 'lvl_at', 'in_ratio')
 local rate = tonumber(s[1]) or tonumber(ARGV[6])
 local cut_at, slow = tonumber(s[2]) or 0, s[3] ~= '0'
 local win_at, win_n, prev_n = tonumber(s[4]) or now, tonumber(s[5]) or 0, tonumber(s[6]) or 0
@@ -71,6 +90,12 @@ if now - win_at >= 1 then
   win_at, win_n = now, 0
 end
 local cut = 0
+local estimate, counted = tonumber(ARGV[14]), tonumber(ARGV[15])
+if outcome == 'ok' and estimate > 0 and counted >= 0 then
+  local ratio, sample = tonumber(s[9]) or 1, counted / estimate
+  if sample < ratio then sample = ratio + (sample - ratio) * tonumber(ARGV[16]) end
+  redis.call('HSET', KEYS[1], 'in_ratio', sample)
+end
 if outcome == 'ok' then
   win_n = win_n + 1
   if slow then rate = rate + 1 else rate = rate + tonumber(ARGV[10]) / rate end
@@ -88,6 +113,11 @@ if tps > 0 and refund ~= 0 and lvl then
   local cap = tps * tonumber(ARGV[12])
   lvl = math.min(cap, lvl + (now - tonumber(s[8])) * tps + refund)
   redis.call('HSET', KEYS[1], 'lvl', lvl, 'lvl_at', now)
+  if refund > 0 then
+    redis.call('LPUSH', KEYS[2], 1)
+    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[17]) - 1)
+    redis.call('EXPIRE', KEYS[2], ARGV[11])
+  end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[11])
 return {cut, tostring(rate)}

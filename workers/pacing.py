@@ -32,9 +32,10 @@ from fleet import (
     Outcome,
     QuotaKey,
     Ticket,
+    input_tokens,
     mark_waiting,
     quota_key,
-    reserved_tokens,
+    request_tokens,
     used_tokens,
     waiting_key,
 )
@@ -98,10 +99,12 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
         metrics.quota_rate(key, rate)
         mark_waiting(governor.client, job.task_id, key=key, rate=rate)
 
+    estimate, cap = request_tokens(body, max_output_tokens=quota.max_output_tokens)
     try:
         ticket = governor.admit(
             key,
-            reserved_tokens=reserved_tokens(body, max_output_tokens=quota.max_output_tokens),
+            reserved_tokens=estimate + cap,
+            input_estimate=estimate,
             max_wait=max_wait(job),
             on_wait=waiting,
         )
@@ -117,9 +120,17 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
     return ticket
 
 
-def settle(ticket: Ticket | None, *, status: int, code: str | None, used: int | None) -> None:
+def settle(
+    ticket: Ticket | None,
+    *,
+    status: int,
+    code: str | None,
+    used: int | None,
+    counted_input: int | None = None,
+) -> None:
     """Settle an attempt: ``throttled`` on 429 ThrottlingException, ``ok`` on success, else
-    ``other`` (nothing used, the rate unchanged). Never raises: an observer logs."""
+    ``other`` (nothing used, the rate unchanged); ``counted_input``, the input Bedrock counted,
+    calibrates the key's input estimate. Never raises: an observer logs."""
     if ticket is None:
         return
     throttled = code == "ThrottlingException"
@@ -131,7 +142,9 @@ def settle(ticket: Ticket | None, *, status: int, code: str | None, used: int | 
     if governor is None:
         return
     try:
-        settled = governor.settle(ticket, outcome=outcome, used_tokens=used)
+        settled = governor.settle(
+            ticket, outcome=outcome, used_tokens=used, input_tokens=counted_input
+        )
     except Exception:  # an observer: the call's own outcome must not change
         logger.warning("could not settle a Bedrock call on quota %s", ticket.key, exc_info=True)
         return
@@ -165,17 +178,23 @@ def after_attempt(
     error = parsed.get("Error") if isinstance(parsed, dict) else None
     code = error.get("Code") if isinstance(error, dict) else None
     usage = parsed.get("usage") if isinstance(parsed, dict) else None
-    used = used_tokens(usage) if usage is not None else _header_tokens(http_response)
-    settle(ticket, status=int(getattr(http_response, "status_code", 0)), code=code, used=used)
+    if usage is not None:
+        used, counted = used_tokens(usage), input_tokens(usage)
+    else:
+        used, counted = _header_tokens(http_response)
+    status = int(getattr(http_response, "status_code", 0))
+    settle(ticket, status=status, code=code, used=used, counted_input=counted)
 
 
-def _header_tokens(http_response: Any) -> int | None:
-    """InvokeModel's token counts, from its ``X-Amzn-Bedrock-*-Token-Count`` headers."""
+def _header_tokens(http_response: Any) -> tuple[int | None, int | None]:
+    """InvokeModel's tokens used and input counted, from its ``X-Amzn-Bedrock-*-Token-Count``
+    headers; (None, None) without them."""
     headers = getattr(http_response, "headers", None) or {}
     counts = [headers.get(f"X-Amzn-Bedrock-{kind}-Token-Count") for kind in ("Input", "Output")]
     if not all(isinstance(count, str) and count.isdigit() for count in counts):
-        return None
-    return sum(int(str(count)) for count in counts)
+        return None, None
+    numbers = [int(str(count)) for count in counts]
+    return sum(numbers), numbers[0]
 
 
 def httpx_hooks() -> dict[str, list[Any]]:
@@ -193,8 +212,8 @@ def httpx_hooks() -> dict[str, list[Any]]:
     def on_response(response: Any) -> None:
         ticket = response.request.extensions.pop(_TICKET, None)
         code = response.headers.get("x-amzn-ErrorType", "").split(":", 1)[0] or None
-        used = _header_tokens(response)
-        settle(ticket, status=response.status_code, code=code, used=used)
+        used, counted = _header_tokens(response)
+        settle(ticket, status=response.status_code, code=code, used=used, counted_input=counted)
 
     return {"request": [on_request], "response": [on_response]}
 

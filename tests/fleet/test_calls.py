@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from fleet import QuotaKey, quota_key, reserved_tokens, used_tokens
+from fleet import (
+    QuotaKey,
+    input_tokens,
+    quota_key,
+    request_tokens,
+    reserved_tokens,
+    used_tokens,
+)
 
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261206/eu-west-1/bedrock/aws4_request, "
@@ -44,3 +51,29 @@ def test_used_tokens_adds_input_output_and_cache_in_either_api_shape():
     assert used_tokens(converse) == 17
     assert used_tokens({"input_tokens": 3, "output_tokens": 4}) == 7
     assert used_tokens(None) is None
+
+
+def test_the_input_estimate_and_the_output_cap_are_told_apart():
+    body = json.dumps(
+        {
+            "messages": [{"role": "user", "content": [{"text": "x" * 30}]}],
+            "inferenceConfig": {"maxTokens": 100},
+        }
+    )
+    estimate, cap = request_tokens(body, max_output_tokens=64_000)
+    assert (estimate, cap) == (12, 100)  # "user" and 30 characters at 3 a token, rounded up
+    assert reserved_tokens(body, max_output_tokens=64_000) == estimate + cap
+    assert request_tokens(b"not json", max_output_tokens=500) == (2, 500)
+
+
+def test_input_tokens_are_the_input_and_cache_counts_without_the_output():
+    converse = {
+        "inputTokens": 10,
+        "outputTokens": 5,
+        "cacheReadInputTokens": 3,
+        "cacheWriteInputTokens": 2,
+    }
+    messages = {"input_tokens": 7, "output_tokens": 4, "cache_creation_input_tokens": 1}
+    assert input_tokens(converse) == 15
+    assert input_tokens(messages) == 8
+    assert input_tokens(None) is None

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 
 import pytest
 
-from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable
+from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable, Ticket
+from fleet import governor as governor_module
 from fleet.governor import (
     ALPHA,
     BETA,
     BURST_SECONDS,
+    CALIBRATION_WEIGHT,
     HEADROOM,
     HORIZON,
     INITIAL_RATE,
     MAX_POLL,
-    TOKEN_POLL,
 )
 
 KEY = QuotaKey("eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0")
@@ -178,22 +181,112 @@ def test_a_start_within_the_horizon_is_reserved_and_slept_until(redis_client):
     assert ticket.waited == pytest.approx(sleeps.waits[-1], abs=0.05)
 
 
-def test_a_call_the_tokens_bucket_holds_back_looks_again_soon_for_given_back_tokens(redis_client):
-    class Stop(Exception):
-        pass
+def _admit_in_thread(governor, results, **kwargs):
+    """Admit a call in a thread of its own (it blocks on the wake list, as a worker thread
+    would); its ticket or error lands in ``results``."""
 
-    def sleep(seconds):
-        sleeps.append(seconds)
-        if len(sleeps) == 2:
-            raise Stop
+    def run():
+        try:
+            results.append(governor.admit(KEY, max_wait=120, **kwargs))
+        except Exception as exc:  # the test asserts on it
+            results.append(exc)
 
-    sleeps: list[float] = []
-    quotas = QuotaTable.parse('{"*": {"tokens_per_minute": 6000}}')
-    governor = Governor(redis_client, quotas=quotas, sleep=sleep)
-    governor.admit(KEY, reserved_tokens=5880, max_wait=60)
-    with pytest.raises(Stop):  # a refill alone would take 10 s
-        governor.admit(KEY, reserved_tokens=1000, max_wait=60)
-    assert all(0 < wait <= TOKEN_POLL for wait in sleeps)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _sleeping_governor(redis_client, monkeypatch):
+    """A governor at 600 tokens a minute (a bucket of 588, refilled at 9.8 a second) that really
+    waits, and whose fallback look is a minute away: only a wake lets a held-back call in soon."""
+    monkeypatch.setattr(governor_module, "TOKEN_POLL", 60.0)
+    quotas = QuotaTable.parse('{"*": {"tokens_per_minute": 600}}')
+    return Governor(redis_client, quotas=quotas, sleep=time.sleep)
+
+
+def test_a_call_the_tokens_bucket_holds_back_is_woken_by_a_settlement_that_gives_tokens_back(
+    redis_client, monkeypatch
+):
+    governor = _sleeping_governor(redis_client, monkeypatch)
+    first = governor.admit(KEY, reserved_tokens=588, max_wait=60)
+    waiting, results = threading.Event(), []
+    thread = _admit_in_thread(  # 500 more tokens: 51 s of refill
+        governor, results, reserved_tokens=500, on_wait=lambda _: waiting.set()
+    )
+    assert waiting.wait(10)
+    governor.settle(first, outcome="ok", used_tokens=10)  # gives 578 back
+    thread.join(10)
+    assert not thread.is_alive()
+    assert isinstance(results[0], Ticket)
+    assert results[0].reserved_tokens == 500
+
+
+def test_one_settlement_wakes_one_waiter_and_an_admission_with_tokens_to_spare_wakes_the_next(
+    redis_client, monkeypatch
+):
+    governor = _sleeping_governor(redis_client, monkeypatch)
+    first = governor.admit(KEY, reserved_tokens=588, max_wait=60)
+    waiting, results = threading.Semaphore(0), []
+    threads = [
+        _admit_in_thread(
+            governor, results, reserved_tokens=250, on_wait=lambda _: waiting.release()
+        )
+        for _ in range(3)
+    ]
+    for _ in threads:
+        assert waiting.acquire(timeout=10)
+    governor.settle(first, outcome="ok", used_tokens=0)  # 588 back: room for two of the three
+    deadline = time.monotonic() + 10
+    while len(results) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(results) == 2  # the third still needs 162 tokens: 16 s of refill
+    assert all(isinstance(ticket, Ticket) for ticket in results)
+    assert 0 < float(redis_client.hget(KEY.redis_key, "lvl")) < 250
+    governor.settle(results[0], outcome="ok", used_tokens=0)  # and now there is room for it
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 3
+
+
+def test_a_settlement_that_gives_nothing_back_wakes_no_one(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 600}}')
+    ticket = governor.admit(KEY, reserved_tokens=588, max_wait=60)
+    governor.settle(ticket, outcome="ok", used_tokens=588)
+    assert redis_client.llen(KEY.wake_key) == 0
+
+
+def test_the_input_estimate_is_calibrated_down_gradually_to_what_bedrock_counted(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 60000}}')
+    ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+    assert ticket.reserved_tokens == 1100  # nothing counted yet: the estimate as it is
+    governor.settle(ticket, outcome="ok", used_tokens=60, input_tokens=50)
+    ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+    ratio = 1 - (1 - 0.5) * CALIBRATION_WEIGHT
+    assert ticket.reserved_tokens == 1000 + round(100 * ratio)
+    for _ in range(40):
+        governor.settle(ticket, outcome="ok", used_tokens=60, input_tokens=50)
+    ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+    assert ticket.reserved_tokens == 1051  # 50 approached from above, rounded up
+
+
+def test_the_input_estimate_is_calibrated_up_at_once_when_bedrock_counted_more(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 60000}}')
+    ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+    governor.settle(ticket, outcome="ok", used_tokens=200, input_tokens=180)
+    ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+    assert ticket.reserved_tokens == 1180
+    governor.settle(ticket, outcome="ok", used_tokens=200, input_tokens=180)
+    assert ticket.input_estimate == 100  # what the next settlement calibrates with
+
+
+def test_a_call_bedrock_did_not_count_leaves_the_calibration_alone(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"tokens_per_minute": 60000}}')
+    for outcome in ("throttled", "other"):
+        ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+        governor.settle(ticket, outcome=outcome, used_tokens=0, input_tokens=0)
+    governor.settle(ticket, outcome="ok", used_tokens=None, input_tokens=None)
+    ticket = governor.admit(KEY, reserved_tokens=1100, input_estimate=100, max_wait=60)
+    assert ticket.reserved_tokens == 1100
 
 
 def test_under_a_rate_of_a_call_a_second_or_less_no_call_starts_ahead_of_the_schedule(

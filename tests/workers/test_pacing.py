@@ -156,6 +156,32 @@ def test_the_wait_is_bounded_by_the_envelope_expiry_and_the_soft_time_limit(fake
     assert pacing.max_wait(job, now=int(now) + 700, clock=1000.0) == 0
 
 
+def _calibration(fake_redis) -> float:
+    """What the key's input estimate is scaled by (1 until a settlement counted the input)."""
+    return float(fake_redis.client().hget(KEY.redis_key, "in_ratio") or 1)
+
+
+def test_the_input_bedrock_counted_calibrates_the_keys_input_estimate(wrong_worker_env, fake_redis):
+    # The emulator counts a word a token; the estimate, 3 characters a token, is higher
+    emulator = Emulator(allowed_regions={"eu-west-1"}, tokens_per_minute=60_000).start()
+    job = _job(fake_redis, emulator, quotas={"*": {"tokens_per_minute": 60_000}})
+    token = bind(job)
+    try:
+        client = workers.bedrock_client()
+        text = "several words of a prompt, each longer than three characters " * 20
+        for _ in range(2):
+            client.converse(
+                modelId=PROFILE,
+                messages=[{"role": "user", "content": [{"text": text}]}],
+                inferenceConfig={"maxTokens": 100},
+            )
+    finally:
+        unbind(token)
+        emulator.stop()
+    assert [call.status for call in emulator.calls()] == [200] * 2
+    assert 0 < _calibration(fake_redis) < 1
+
+
 def test_hooks_registered_twice_on_one_emitter_run_once():
     emitter = HierarchicalEmitter()
     pacing.attach(emitter)
@@ -185,6 +211,7 @@ def test_the_anthropic_client_is_paced_with_the_fleet_and_settles_from_its_token
     assert [call.status for call in quota_emulator.calls()] == [200] * 14
     assert {call.operation for call in quota_emulator.calls()} == {"InvokeModel"}
     assert Governor(fake_redis.client()).rate(KEY) == pytest.approx(10 * HEADROOM)
+    assert _calibration(fake_redis) < 1  # the input token header reached the governor
 
 
 def test_an_unpaced_anthropic_client_would_have_been_throttled(
