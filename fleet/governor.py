@@ -151,7 +151,7 @@ class Governor:
             if on_wait is not None:
                 on_wait(rate)
             if bound:
-                self._await_tokens(key, min(wait - HORIZON, TOKEN_POLL))
+                self._await_tokens(key, min(wait - HORIZON, TOKEN_POLL * random.uniform(0.5, 1)))
             else:
                 self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
 
