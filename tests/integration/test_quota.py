@@ -103,3 +103,26 @@ def test_a_job_that_waits_for_quota_keeps_its_lease_runs_once_and_says_it_waits(
     assert [call["status"] for call in emulator.calls("Converse")] == [200] * 3
     assert f"{REGION}/{orch.envelope.model_id} at {12 * HEADROOM:.1f} calls/min" in waiting_seen
     assert not any("put back on its queue" in line for line in worker.proc.lines)
+
+
+def test_under_a_configured_tokens_quota_calls_wait_for_tokens_and_bedrock_throttles_nothing(
+    emulator_proc, start_worker, make_orchestrator
+):
+    # A bucket of 4,200 tokens; a subagent's call reserves about 1,040 (its maxTokens of 1,024
+    # and its prompt) and holds them for 0.5 s: 16 slots contend for 3 reservations at a time
+    # (98 % of the bucket), so most calls wait for tokens a settlement gives back, and the
+    # input estimate is calibrated to the emulator's count as the calls settle.
+    emulator = emulator_proc(REGION, latency=0.5, tokens_per_minute=4_200)
+    quota = {"BATON_BEDROCK_QUOTAS": json.dumps({"*": {"tokens_per_minute": 4_200}})}
+    workers = [start_worker(concurrency=8, env=quota) for _ in range(2)]
+    orch = parent(make_orchestrator, emulator.url)
+
+    jobs = spawn(orch, 40)
+    outcome = settle(orch.app, jobs, timeout=120)
+
+    calls = emulator.calls("Converse")
+    deliveries = Counter(job for worker in workers for job in worker.received())
+    report("two workers, tokens quota configured", outcome, emulator, deliveries=deliveries)
+    assert outcome.lost == []
+    assert all(worker.received() for worker in workers), "both workers must have called Bedrock"
+    assert [call["status"] for call in calls] == [200] * 40
