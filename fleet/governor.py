@@ -26,7 +26,9 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
 
 A call waits for admission; it does not fail and spends none of its retries. Starts within
 :data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds
-(:data:`TOKEN_POLL` for one the tokens bucket holds back, which is also woken).
+(:data:`TOKEN_POLL` for one the tokens bucket holds back, which is also woken). A call the
+tokens bucket holds back is never admitted ahead: a settlement may give tokens back before the
+refill would, and a call asleep until its reserved start would not notice.
 A call that would wait past ``max_wait`` fails with :class:`~fleet.errors.AdmissionTimedOut`.
 """
 
@@ -151,7 +153,7 @@ class Governor:
             if on_wait is not None:
                 on_wait(rate)
             if bound:
-                self._await_tokens(key, min(wait - HORIZON, TOKEN_POLL * random.uniform(0.5, 1)))
+                self._await_tokens(key, min(wait, TOKEN_POLL * random.uniform(0.5, 1)))
             else:
                 self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 #: (0: none), initial rate, ttl, bucket seconds, burst tolerance (seconds), input estimate (part
 #: of the reserved tokens), wake list length.
 #: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1, reservation}: the wait of a
-#: call the tokens bucket holds back is only an upper bound, since settlements give tokens back.
+#: call the tokens bucket holds back is only an upper bound, since settlements give tokens back,
+#: so such a call is never admitted ahead (it would sleep through them): it waits to be woken.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -47,7 +48,7 @@ if tps > 0 then
     start, bound = now + (cost - lvl) / tps, 1
   end
 end
-if start - now > horizon then
+if start - now > horizon or bound == 1 then
   return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
 end
 redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', math.max(tat, start) + 1 / rate)

@@ -300,3 +300,14 @@ def test_under_a_rate_of_a_call_a_second_or_less_no_call_starts_ahead_of_the_sch
     governor.admit(KEY, reserved_tokens=1, max_wait=60)
     with pytest.raises(AdmissionTimedOut):  # due 1.02 s later: past 0.8 s, no tolerance
         governor.admit(KEY, reserved_tokens=1, max_wait=0.8)
+
+
+def test_a_call_short_of_tokens_is_not_admitted_ahead_to_sleep_through_settlements(redis_client):
+    # 6,000 a minute: a bucket of 5,880, refilled at 98 a second. The second call is 40 tokens
+    # short, 0.4 s of refill: within the horizon, but a settlement may give tokens back sooner,
+    # so it is not admitted ahead and put to sleep; it waits to be woken, or for the refill.
+    governor, sleeps = _governor(redis_client, '{"*": {"tokens_per_minute": 6000}}')
+    governor.admit(KEY, reserved_tokens=5840, max_wait=60)
+    ticket = governor.admit(KEY, reserved_tokens=80, max_wait=60)
+    assert sleeps.waits == []
+    assert ticket.started == ticket.admitted
