@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -120,6 +121,27 @@ def test_an_ungated_accumulate_cannot_store_a_forged_answer_for_a_queued_job(
     attacker.send_task(
         "celery.accumulate", args=[FORGED], kwargs={"index": 0}, queue=QUEUE, task_id=victim.id
     )
+    jump_the_queue(broker_db)
+    start(start_worker)
+
+    assert victim.get(timeout=TIMEOUT)["tag"] == "real"
+
+
+@pytest.mark.parametrize("how", ["no envelope", "expired"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="a message the worker refuses (no envelope) or drops as expired (an unbound header) "
+    "still stores its failure under the task id it names: a broker writer fails a queued job",
+)
+def test_a_refused_or_expired_message_cannot_fail_a_queued_job_it_names(
+    setup, attacker, broker_db, start_worker, how
+):
+    _, orch = setup
+    with orch.propagating():
+        victim = orch.app.send_task("baton.test.probe", kwargs={"tag": "real"})
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    options: dict[str, Any] = {"expires": past} if how == "expired" else {}
+    attacker.send_task("baton.test.probe", queue=QUEUE, task_id=victim.id, **options)
     jump_the_queue(broker_db)
     start(start_worker)
 
