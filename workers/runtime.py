@@ -25,6 +25,7 @@ from envelope import (
     SealedAuth,
     SealKeyInvalid,
     binding_group,
+    binding_retries,
     check_binding,
     decode,
     decode_seal_key,
@@ -147,6 +148,7 @@ class WorkerRuntime:
             kwargs=request.kwargs,
             embedded=[getattr(request, name, None) for name in EMBEDDED],
             group=binding_group(request),
+            retries=binding_retries(request),
         )
         auth = envelope.auth
         if type(auth) is SealedAuth and auth.exp < time.time():
@@ -182,6 +184,7 @@ class WorkerRuntime:
                 kwargs=request.kwargs,
                 embedded=[getattr(request, name, None) for name in EMBEDDED],
                 group=binding_group(request),
+                retries=binding_retries(request),
             )
         except BatonError:
             return None

@@ -84,11 +84,6 @@ def test_an_ungated_accumulate_cannot_count_a_forged_result_into_a_live_chord(
     assert sorted(r["tag"] for r in answer["results"][0]) == ["b0", "b1"], answer["results"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the binding does not cover the retries header and the once mark is keyed on it: a "
-    "captured user task pushed back with retries edited runs once per value",
-)
 def test_a_user_task_pushed_back_with_its_retries_header_edited_runs_once(
     setup, broker_db, start_worker
 ):
