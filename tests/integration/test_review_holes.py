@@ -14,6 +14,7 @@ import pytest
 import redis
 from celery import Celery, chord
 
+from envelope import EnvelopeMissing
 from tests.integration.test_injection import QUEUE, TIMEOUT, last_job, queued, start
 
 pytestmark = pytest.mark.integration
@@ -50,11 +51,6 @@ def jump_the_queue(broker_db: redis.Redis) -> None:
     broker_db.rpush(QUEUE, raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="celery.accumulate runs ungated and undisarmed: its request's group and chord count "
-    "a forged result into a live chord, which a real member then fires with it",
-)
 def test_an_ungated_accumulate_cannot_count_a_forged_result_into_a_live_chord(
     setup, attacker, broker_db, start_worker
 ):
@@ -102,11 +98,6 @@ def test_a_user_task_pushed_back_with_its_retries_header_edited_runs_once(
     assert len(bedrock.calls("Converse")) == 2  # one charge, then the last job
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="celery.accumulate runs ungated and stores its result under any task id a message "
-    "names: a broker writer answers a running job for it",
-)
 def test_an_ungated_accumulate_cannot_store_a_forged_answer_for_a_queued_job(
     setup, attacker, broker_db, start_worker
 ):
@@ -119,7 +110,10 @@ def test_an_ungated_accumulate_cannot_store_a_forged_answer_for_a_queued_job(
     jump_the_queue(broker_db)
     start(start_worker)
 
-    assert victim.get(timeout=TIMEOUT)["tag"] == "real"
+    outcome = victim.get(timeout=TIMEOUT, propagate=False)
+    assert outcome != FORGED
+    # Refused for want of an envelope, its failure may still land first (the xfail below).
+    assert isinstance(outcome, EnvelopeMissing) or outcome["tag"] == "real", outcome
 
 
 @pytest.mark.parametrize("how", ["no envelope", "expired"])
@@ -141,3 +135,16 @@ def test_a_refused_or_expired_message_cannot_fail_a_queued_job_it_names(
     start(start_worker)
 
     assert victim.get(timeout=TIMEOUT)["tag"] == "real"
+
+
+def test_a_task_that_replaces_itself_with_a_group_still_returns_the_groups_results(
+    setup, start_worker
+):
+    _, orch = setup
+    with orch.propagating():
+        replaced = orch.app.send_task("baton.test.replace_with_group")
+    start(start_worker)
+
+    results = replaced.get(timeout=TIMEOUT)
+    assert sorted(r["tag"] for r in results) == ["member-1", "member-2"]
+    assert {r["root_id"] for r in results} == {orch.envelope.lineage.root_id}
