@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from envelope import HEADER_KEY, EnvelopeMissing, encode
 from tests.factories import bound_request, keyring, make_envelope
 from workers import BuiltinNotAllowed, WorkerSettings, create_app
@@ -98,3 +100,22 @@ def test_a_refused_message_whose_binding_fails_counts_in_no_chord():
 
     assert (request.chord, request.group) == (None, None)
     assert not hasattr(request, VOUCHED_ATTRIBUTE)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a refused message's task id (the broker writer's choice) is logged as it is: a "
+    "newline in it writes a line of the attacker's into the worker's log",
+)
+def test_a_refused_job_id_with_a_newline_writes_one_log_line(caplog):
+    app = create_app(SETTINGS)
+
+    @app.task(name="user.refused", shared=False)
+    def refused() -> None:
+        return None
+
+    forged = "job-1\n[2026-12-06 21:00:00,000: INFO/MainProcess] Task user.refused succeeded"
+    refused.apply(task_id=forged, headers={})
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "baton.worker"]
+    assert lines and not any("\n" in line for line in lines), lines
