@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
-
 from envelope import HEADER_KEY, EnvelopeMissing, encode
 from tests.factories import bound_request, keyring, make_envelope
 from workers import BuiltinNotAllowed, WorkerSettings, create_app
@@ -102,11 +100,6 @@ def test_a_refused_message_whose_binding_fails_counts_in_no_chord():
     assert not hasattr(request, VOUCHED_ATTRIBUTE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refused message's task id (the broker writer's choice) is logged as it is: a "
-    "newline in it writes a line of the attacker's into the worker's log",
-)
 def test_a_refused_job_id_with_a_newline_writes_one_log_line(caplog):
     app = create_app(SETTINGS)
 
