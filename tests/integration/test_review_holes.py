@@ -116,11 +116,12 @@ def test_an_ungated_accumulate_cannot_store_a_forged_answer_for_a_queued_job(
     assert isinstance(outcome, EnvelopeMissing) or outcome["tag"] == "real", outcome
 
 
-@pytest.mark.parametrize("how", ["no envelope", "expired"])
+@pytest.mark.parametrize("how", ["no envelope", "expired", "unknown task"])
 @pytest.mark.xfail(
     strict=True,
-    reason="a message the worker refuses (no envelope) or drops as expired (an unbound header) "
-    "still stores its failure under the task id it names: a broker writer fails a queued job",
+    reason="a message the worker refuses (no envelope, a task it never imported) or drops as "
+    "expired (an unbound header) still stores its failure under the task id it names: a "
+    "broker writer fails a queued job",
 )
 def test_a_refused_or_expired_message_cannot_fail_a_queued_job_it_names(
     setup, attacker, broker_db, start_worker, how
@@ -130,7 +131,8 @@ def test_a_refused_or_expired_message_cannot_fail_a_queued_job_it_names(
         victim = orch.app.send_task("baton.test.probe", kwargs={"tag": "real"})
     past = datetime.now(UTC) - timedelta(minutes=1)
     options: dict[str, Any] = {"expires": past} if how == "expired" else {}
-    attacker.send_task("baton.test.probe", queue=QUEUE, task_id=victim.id, **options)
+    name = "myapp.no_such_task" if how == "unknown task" else "baton.test.probe"
+    attacker.send_task(name, queue=QUEUE, task_id=victim.id, **options)
     jump_the_queue(broker_db)
     start(start_worker)
 
