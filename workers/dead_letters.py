@@ -72,6 +72,7 @@ def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str,
         "kwargs": dict(getattr(request, "kwargs", None) or {}),
         "token": token,
         "binding": request_header(request, BINDING_KEY),
+        "retries": _retries(request),
     }
 
 
@@ -82,6 +83,7 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(("reason", "error", "message", "time"), str),
     "envelope": dict,
     **dict.fromkeys(("queue", "token", "binding"), (str, type(None))),
+    "retries": int,
 }
 
 
@@ -104,6 +106,12 @@ def _unreadable(message: Any) -> None:
         "left in place, skipped (`baton dead-letters purge` drops it with the rest)",
         str(message.payload)[:80],
     )
+
+
+def _retries(request: Any) -> int:
+    """The request's retry count, 0 when it is none a worker would have written."""
+    retries = getattr(request, "retries", 0)
+    return retries if type(retries) is int and retries > 0 else 0
 
 
 class DeadLetters:
@@ -184,6 +192,8 @@ class DeadLetters:
             headers[HEADER_KEY] = record["token"]
         if record.get("binding"):
             headers[BINDING_KEY] = record["binding"]
+        if record.get("retries"):  # a retry's binding covers its count
+            headers["retries"] = record["retries"]
         queue = self.app.amqp.queues[name]
         with self.app.connection_for_write() as connection:
             connection.Producer().publish(

@@ -149,3 +149,17 @@ def test_a_record_no_worker_wrote_is_skipped_and_left_by_list_and_replay(
     assert [m["headers"]["id"] for m in queued(fake_redis, QUEUE)] == ["job-1"]
     assert len(queued(fake_redis, DEAD_LETTER_QUEUE)) == 1  # the forged one, left in place
     assert any("is not a record a worker wrote" in r.getMessage() for r in caplog.records)
+
+
+def test_a_refused_retry_is_replayed_with_its_retry_count_which_its_binding_covers(app, fake_redis):
+    envelope = make_envelope()
+    request = bound_request(encode(envelope, keyring=keyring()), job_id="job-r")
+    request.retries = 2
+    request.delivery_info = {"routing_key": QUEUE}
+    record = make_record(request, task_name=TASK_NAME, error=EnvelopeExpired("expired"))
+    DeadLetters(app).record(record)
+
+    assert record["retries"] == 2
+    assert DeadLetters(app).replay() == [record]
+    [message] = queued(fake_redis, QUEUE)
+    assert message["headers"]["retries"] == 2
