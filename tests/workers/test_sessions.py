@@ -145,3 +145,38 @@ def test_jobs_on_different_endpoints_in_one_thread_get_their_own_endpoint(emulat
         finally:
             unbind(token)
     assert seen == [EMULATOR, "http://127.0.0.1:8751", EMULATOR]
+
+
+@pytest.mark.parametrize(
+    "service", ["bedrock-agent-runtime", "bedrock-agent", "bedrock-data-automation-runtime"]
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="only bedrock-runtime and bedrock clients are endpoint-checked: a pinned session's "
+    "client of another Bedrock service sends the job's identity (its session token) anywhere",
+)
+def test_a_client_of_any_bedrock_service_is_refused_an_endpoint_the_worker_does_not_allow(
+    service,
+):
+    from botocore.config import Config
+    from botocore.credentials import Credentials
+
+    from workers.sessions import pinned_session
+
+    session = pinned_session(Credentials("AKID", "secret", "token"), region="eu-west-1")
+    client = session.client(
+        service, endpoint_url="http://127.0.0.1:9", config=Config(retries={"max_attempts": 0})
+    )
+    name, kwargs = {
+        "bedrock-agent-runtime": (
+            "retrieve",
+            {"knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": "x"}},
+        ),
+        "bedrock-agent": ("list_agents", {}),
+        "bedrock-data-automation-runtime": (
+            "list_tags_for_resource",
+            {"resourceARN": "arn:aws:bedrock:eu-west-1:111122223333:data-automation-project/p"},
+        ),
+    }[service]
+    with pytest.raises(EndpointNotAllowed):  # today: EndpointConnectionError, it was sent
+        getattr(client, name)(**kwargs)
