@@ -27,6 +27,13 @@ def dead_letters() -> None:
     """
 
 
+def _shown(value: object) -> str:
+    """``value`` for one terminal line: a broker writer chooses job ids and task names, so a
+    control character (a newline, an escape sequence) is shown escaped, never sent as it is."""
+    text = "-" if value is None else str(value)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _dead_letter_store() -> Any:
     """The dead letters on the workers' broker, once its settings are known good and it answers."""
     with explained():
@@ -50,11 +57,10 @@ def dead_letters_list(as_json: bool) -> None:
         click.echo(json.dumps(records, indent=2))
         return
     for record in records:
-        where = record["envelope"].get("region") or "-"
-        click.echo(
-            f"{record['id']}  {record['time']}  {record['task']}  {where}  "
-            f"{record['reason']}: {record['message']}"
-        )
+        where = (record.get("envelope") or {}).get("region") or "-"
+        fields = (record["id"], record.get("time"), record["task"], where)
+        line = "  ".join(_shown(field) for field in fields)
+        click.echo(f"{line}  {_shown(record.get('reason'))}: {_shown(record.get('message'))}")
     click.echo(f"{len(records)} dead letter(s)", err=True)
 
 
@@ -67,7 +73,8 @@ def dead_letters_replay(ids: tuple[str, ...], replay_all: bool) -> None:
         raise CliExit("name records with --id, or pass --all")
     replayed = _dead_letter_store().replay(None if replay_all else ids)
     for record in replayed:
-        click.echo(f"replayed {record['id']} (job {record['job_id']}, {record['task']})")
+        shown = [_shown(record[name]) for name in ("id", "job_id", "task")]
+        click.echo(f"replayed {shown[0]} (job {shown[1]}, {shown[2]})")
     click.echo(f"{len(replayed)} replayed", err=True)
 
 

@@ -19,7 +19,14 @@ This package imports nothing else of Baton's, and no broker library: the stdlib,
 cryptography for seals. ``import envelope`` loads no Celery, kombu or redis.
 """
 
-from envelope.binding import BINDING_KEY, EMBEDDED, bind_message, binding_group, check_binding
+from envelope.binding import (
+    BINDING_KEY,
+    EMBEDDED,
+    bind_message,
+    binding_group,
+    binding_retries,
+    check_binding,
+)
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
 from envelope.constants import (
     EMULATOR_REGIONS_HEADER,
@@ -143,6 +150,7 @@ __all__ = [
     "UnknownModel",
     "bind_message",
     "binding_group",
+    "binding_retries",
     "catalogue",
     "check_binding",
     "check_endpoint_url",

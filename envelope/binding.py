@@ -16,6 +16,11 @@ or twice into its own. The chord's size is no header: the publisher stores it in
 and the chord body travels in the bound ``chord`` entry. A message with no group is bound as
 before, so its binding is unchanged.
 
+So is a retried message's ``retries`` count, when it is not 0: a user task runs once per message
+(``workers.delivery.once``), and a retry is another message only by that count, so a captured
+message pushed back with ``retries`` edited would otherwise run once per value. A first delivery
+is bound as before.
+
 What still runs: Celery's redelivery of the same message (same bytes, same binding), and a retry
 (re-published by the worker, which binds the new message). What does not: the header on a new job
 id, on new arguments, on another task name, or with another callback.
@@ -69,6 +74,11 @@ def binding_group(request: Any) -> list[Any] | None:
     return [group, getattr(request, "group_index", None)] if group else None
 
 
+def binding_retries(request: Any) -> Any:
+    """The retry count a binding covers for a task request (0 for a first delivery)."""
+    return getattr(request, "retries", None) or 0
+
+
 def _content(
     task_id: str,
     task_name: str,
@@ -77,10 +87,13 @@ def _content(
     embedded: Any,
     *,
     group: list[Any] | None = None,
+    retries: Any = 0,
 ) -> bytes:
     fields = [task_id, task_name, args, kwargs, embedded]
     if group is not None:
         fields.append(group)
+    if retries:
+        fields.append(["retries", retries])
     text = "".join(_C_ENCODER(fields, 0)) if _C_ENCODER is not None else _ENCODE(fields)
     return text.encode("utf-8", "surrogatepass")
 
@@ -120,6 +133,7 @@ def bind_message(keyring: Keyring, headers: dict[str, Any], body: Any, token: st
         kwargs,
         [embed.get(name) for name in EMBEDDED],
         group=[headers["group"], headers.get("group_index")] if headers.get("group") else None,
+        retries=headers.get("retries") or 0,
     )
     headers[BINDING_KEY] = _mac(keyring, kid, token, content)
 
@@ -136,10 +150,11 @@ def check_binding(
     kwargs: Any,
     embedded: Sequence[Any],
     group: list[Any] | None = None,
+    retries: Any = 0,
 ) -> None:
     """Raise ``EnvelopeBindingInvalid`` unless ``binding`` is the token's MAC for this message
-    (``group``: :func:`binding_group` of its request)."""
-    content = _content(task_id, task_name, args, kwargs, embedded, group=group)
+    (``group``: :func:`binding_group` of its request; ``retries``: :func:`binding_retries`)."""
+    content = _content(task_id, task_name, args, kwargs, embedded, group=group, retries=retries)
     expected = _mac(keyring, kid, token, content)
     if not isinstance(binding, str) or not hmac.compare_digest(expected, binding):
         raise EnvelopeBindingInvalid(

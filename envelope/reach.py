@@ -6,7 +6,7 @@ so that no spelling slips past the rule:
 | name | reach, called from region R |
 |---|---|
 | base model ID (``anthropic.claude-...``) | R alone (on-demand) |
-| foundation-model ARN | its region, which must be R |
+| foundation-model ARN | its region, which must be R (of a base model ID; of any other, unknown) |
 | profile ID (``eu.anthropic...``), inference-profile ARN of one | the geography (``eu``) |
 | application-inference-profile ARN | unknown: it routes as the profile it was copied from |
 | any other ARN, or a dotted ID whose prefix is no known geography | unknown |
@@ -93,6 +93,8 @@ def _arn_reach(match: re.Match[str], *, region: str) -> Reach:
     if match["region"] != region:
         return Reach("unknown", region, note=f"an ARN of region {match['region'] or '(none)'}")
     if kind == "foundation-model":
+        if reach_of(resource, region=region).kind != "region":  # a profile ID as a model's
+            return Reach("unknown", region, note=f"a foundation-model ARN of {resource!r}")
         return Reach("region", region)
     if kind == "inference-profile":
         inner = reach_of(resource, region=region)

@@ -29,13 +29,17 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 #: Suspects and counts of messages acknowledged since are swept out, a hundred a pass.
 #: A pass looks at ``limit`` entries from a cursor kept in Redis and the next pass goes on from
 #: there, back to the oldest once it reaches the end: entries that stay (queued, held, or put
-#: there to pin the scan) cannot keep the pass from the rest. An entry that cannot be read (no
+#: there to pin the scan) cannot keep the pass from the rest; a cursor that is not a whole
+#: number a pass could have written starts again from the oldest. An entry that cannot be read (no
 #: separator, an empty queue name, a queue key that is not a list) is dropped from the ledger
 #: alone and returned as bad, with its reason, so the rest of the pass goes on.
 #: KEYS: ledger, index, suspects, unacked, recoveries, cursor. ARGV: now, older-than, limit, grace.
 #: Returns {lost: tag, queue, message, ...; bad: tag, reason, ...}.
 FIND_LOST = """
 local start = tonumber(redis.call('GET', KEYS[6])) or 0
+if start ~= start or start < 0 or start >= 2^53 or start ~= math.floor(start) then
+  start = 0  -- a cursor no pass wrote (1.5, inf, nan): LIMIT would refuse it every pass
+end
 local tags = redis.call('ZRANGE', KEYS[2], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', start, ARGV[3])
 local lost, bad, gone = {}, {}, 0
 local function drop(tag, reason)

@@ -216,6 +216,8 @@ def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Cal
         metrics_port: int | None = None,
         flags: Iterable[str] = (),
     ) -> Worker:
+        if pool == "gevent":  # an optional extra, as the anthropic SDK's tests treat theirs
+            pytest.importorskip("gevent", reason="install the gevent extra: baton[gevent]")
         regions = regions or (DEFAULT_WORKER_REGION,)
         full_env = clean_env(
             BATON_BROKER_URL=broker,

@@ -72,7 +72,46 @@ def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str,
         "kwargs": dict(getattr(request, "kwargs", None) or {}),
         "token": token,
         "binding": request_header(request, BINDING_KEY),
+        "retries": _retries(request),
     }
+
+
+#: What each field of a record holds, as ``make_record`` writes it; the first five are needed to
+#: replay it, the rest may be missing (an older record).
+_NEEDED: dict[str, type] = {"id": str, "job_id": str, "task": str, "args": list, "kwargs": dict}
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    **dict.fromkeys(("reason", "error", "message", "time"), str),
+    "envelope": dict,
+    **dict.fromkeys(("queue", "token", "binding"), (str, type(None))),
+    "retries": int,
+}
+
+
+def readable(payload: Any) -> dict[str, Any] | None:
+    """The record ``payload`` holds, or None when it is not one ``make_record`` wrote: anyone
+    who writes the broker can write this list, and one odd record must not stop the listing or
+    the replay of every other."""
+    if not isinstance(payload, dict):
+        return None
+    if not all(isinstance(payload.get(name), kind) for name, kind in _NEEDED.items()):
+        return None
+    if not all(isinstance(payload[k], t) for k, t in _OPTIONAL.items() if k in payload):
+        return None
+    return dict(payload)
+
+
+def _unreadable(message: Any) -> None:
+    logger.error(
+        "dead letter %r is not a record a worker wrote (something else writes to the broker); "
+        "left in place, skipped (`baton dead-letters purge` drops it with the rest)",
+        str(message.payload)[:80],
+    )
+
+
+def _retries(request: Any) -> int:
+    """The request's retry count, 0 when it is none a worker would have written."""
+    retries = getattr(request, "retries", 0)
+    return retries if type(retries) is int and retries > 0 else 0
 
 
 class DeadLetters:
@@ -102,8 +141,13 @@ class DeadLetters:
         """Return every record, oldest first, leaving them in place."""
         with self.app.connection_for_read() as connection:
             queue, messages = self._drain(connection)
-            records = [dict(message.payload) for message in messages]
+            records = []
             for message in messages:
+                record = readable(message.payload)
+                if record is None:
+                    _unreadable(message)
+                else:
+                    records.append(record)
                 message.requeue()
             queue.close()
         return records
@@ -115,7 +159,11 @@ class DeadLetters:
         with self.app.connection_for_read() as connection:
             queue, messages = self._drain(connection)
             for message in messages:
-                record = dict(message.payload)
+                record = readable(message.payload)
+                if record is None:
+                    _unreadable(message)
+                    message.requeue()
+                    continue
                 if wanted is not None and record["id"] not in wanted:
                     message.requeue()
                     continue
@@ -144,6 +192,8 @@ class DeadLetters:
             headers[HEADER_KEY] = record["token"]
         if record.get("binding"):
             headers[BINDING_KEY] = record["binding"]
+        if record.get("retries"):  # a retry's binding covers its count
+            headers["retries"] = record["retries"]
         queue = self.app.amqp.queues[name]
         with self.app.connection_for_write() as connection:
             connection.Producer().publish(

@@ -23,9 +23,18 @@ from workers.runtime import WorkerRuntime, envelope_token
 
 logger = logging.getLogger("baton.worker")
 
-#: Celery's built-ins that publish nothing and call no Bedrock: they run ungated. Named one by
-#: one, so a task called "celery.something" cannot slip past the gate.
-UNGATED_TASKS = frozenset({"celery.accumulate", "celery.backend_cleanup", "celery.ping"})
+#: Celery's built-ins that publish nothing and call no Bedrock: they run ungated, but stripped
+#: of everything a message could ask of them afterwards (callbacks, errbacks, the rest of a
+#: chain, a place in a chord) and with no result stored, so that a message naming a job's id or
+#: a live chord's group cannot answer for that job or count a result of its choosing into that
+#: chord. Named one by one, so a task called "celery.something" cannot slip past the gate.
+UNGATED_TASKS = frozenset({"celery.backend_cleanup", "celery.ping"})
+
+#: The built-in that returns what it is given: Celery publishes it on the job's behalf when a
+#: task replaces itself with a group, as the job's own result and place in its chord. It runs
+#: like any task, with a verified envelope bound to its message; ungated, a keyless message
+#: named any job's id or chord group and had its arguments stored as that job's answer.
+ADMITTED_BUILTINS = frozenset({"celery.accumulate"})
 
 #: Every other built-in (``celery.group``, ``chord``, ``chord_unlock``, ``chunks``, ``map``,
 #: ``starmap``, ``chain``, and whatever a later Celery registers) publishes on the worker's
@@ -46,9 +55,12 @@ class GatedTask(Task):  # type: ignore[type-arg]
     Request = "workers.request:GatedRequest"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.name in UNGATED_TASKS:
-            return super().__call__(*args, **kwargs)
         request = self.request  # a property that walks Celery's request stack: read it once
+        if self.name in UNGATED_TASKS:
+            for name in (*_PUBLISHED_AFTER, "chord", "group"):
+                setattr(request, name, None)
+            request.ignore_result = True
+            return super().__call__(*args, **kwargs)
         if request.called_directly and current_job() is not None:
             return super().__call__(*args, **kwargs)  # a plain call inside a job: same config
         runtime: WorkerRuntime = self.app.baton_runtime  # type: ignore[attr-defined]
@@ -90,7 +102,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
     def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
         """Return the request's verified envelope; dead-letter, count and re-raise a refusal."""
         try:
-            if self.name.startswith(BUILTIN_PREFIX):
+            if self.name.startswith(BUILTIN_PREFIX) and self.name not in ADMITTED_BUILTINS:
                 raise BuiltinNotAllowed(
                     f"job {request.id} asks for Celery's built-in {self.name}, which publishes "
                     "on the worker's behalf; no broker message may start one (Baton and Celery "

@@ -19,7 +19,7 @@ from celery.worker.request import Request
 
 from envelope import EMBEDDED, BatonError
 from workers.context import Job, bind, unbind
-from workers.gate import disarm
+from workers.gate import ADMITTED_BUILTINS, disarm
 from workers.runtime import WorkerRuntime, envelope_token
 
 logger = logging.getLogger("baton.worker")
@@ -41,7 +41,8 @@ class GatedRequest(Request):
     @contextmanager
     def _as_job(self) -> Iterator[None]:
         runtime: WorkerRuntime | None = getattr(self.task.app, "baton_runtime", None)
-        if runtime is None or self.task.name.startswith("celery."):
+        name = self.task.name
+        if runtime is None or (name.startswith("celery.") and name not in ADMITTED_BUILTINS):
             yield
             return
         request = self._context  # type: ignore[attr-defined]  # not in celery-types

@@ -25,6 +25,7 @@ from envelope import (
     SealedAuth,
     SealKeyInvalid,
     binding_group,
+    binding_retries,
     check_binding,
     decode,
     decode_seal_key,
@@ -159,6 +160,7 @@ class WorkerRuntime:
             kwargs=request.kwargs,
             embedded=[getattr(request, name, None) for name in EMBEDDED],
             group=binding_group(request),
+            retries=binding_retries(request),
         )
         auth = envelope.auth
         if type(auth) is SealedAuth and auth.exp < time.time():
@@ -194,6 +196,7 @@ class WorkerRuntime:
                 kwargs=request.kwargs,
                 embedded=[getattr(request, name, None) for name in EMBEDDED],
                 group=binding_group(request),
+                retries=binding_retries(request),
             )
         except BatonError:
             return None

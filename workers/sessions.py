@@ -67,9 +67,6 @@ class _NoToken:
         return None
 
 
-#: The services whose clients inherit the job's endpoint; both sign as ``bedrock``.
-BEDROCK_SERVICES = ("bedrock-runtime", "bedrock")
-
 _CLIENT_SIGNATURE = inspect.signature(boto3.Session.client)
 
 
@@ -105,19 +102,36 @@ class EndpointGuard:
         urls = [url or regional_endpoint(service, region) for service, url in self.defaults.items()]
         self.inherited = frozenset(parse_endpoint(url) for url in urls)
 
-    def check(self, url: str) -> None:
-        """Raise EndpointNotAllowed unless a client of this job may call ``url``."""
+    def check(self, url: str, *, service: str = "bedrock-runtime") -> None:
+        """Raise EndpointNotAllowed unless a client of this job may call ``url`` for ``service``.
+
+        Every Bedrock service's client carries the job's identity, so each is checked: the
+        runtime and control plane against the job's endpoints, any other Bedrock service
+        (agents, knowledge bases, data automation) against its own regional default; beyond
+        those, only what ``BATON_ALLOWED_ENDPOINTS`` admits."""
+        inherited = self.inherited
+        if service not in self.defaults:
+            inherited = inherited | {parse_endpoint(regional_endpoint(service, self.region))}
         refusal = client_endpoint_refusal(
-            self._allowlist, url, region=self.region, inherited=self.inherited
+            self._allowlist, url, region=self.region, inherited=inherited
         )
         if refusal is not None:
             raise EndpointNotAllowed(refusal)
 
-    def before_send(self, request: Any, **_: Any) -> None:
-        """botocore's ``before-send``: the request is signed and not yet sent."""
+    def before_send(self, request: Any, event_name: str = "", **_: Any) -> None:
+        """botocore's ``before-send`` (of every service: ``before-send.<service>.<operation>``):
+        a Bedrock service's request is signed and not yet sent."""
+        service = event_name.split(".")[1] if event_name.count(".") >= 1 else ""
+        if not is_bedrock_service(service):
+            return
         scheme, _sep, rest = str(request.url).partition("://")
         authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-        self.check(f"{scheme}://{authority}")
+        self.check(f"{scheme}://{authority}", service=service)
+
+
+def is_bedrock_service(service: str) -> bool:
+    """Tell whether ``service`` (a botocore service name or event id) is one of Bedrock's."""
+    return service == "bedrock" or service.startswith("bedrock-")
 
 
 class PinnedSession(boto3.Session):
@@ -128,16 +142,16 @@ class PinnedSession(boto3.Session):
         self.baton_guard = guard
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
-        """``boto3.Session.client``, with the job's endpoint filled in for a Bedrock client
-        that names none, and one that names an endpoint the worker does not allow refused."""
+        """``boto3.Session.client``, with the job's endpoint filled in for a runtime or control
+        client that names none, and any Bedrock client that names an endpoint the worker does
+        not allow refused."""
         call = _CLIENT_SIGNATURE.bind(self, *args, **kwargs)
         service = call.arguments["service_name"]
-        if service in self.baton_guard.defaults:
-            url = call.arguments.get("endpoint_url")
-            if url is None:
-                call.arguments["endpoint_url"] = self.baton_guard.defaults[service]
-            else:
-                self.baton_guard.check(str(url))
+        url = call.arguments.get("endpoint_url")
+        if service in self.baton_guard.defaults and url is None:
+            call.arguments["endpoint_url"] = self.baton_guard.defaults[service]
+        elif is_bedrock_service(service) and url is not None:
+            self.baton_guard.check(str(url), service=service)
         return super().client(*call.args[1:], **call.kwargs)
 
 
@@ -165,8 +179,7 @@ def pinned_session(
         endpoint=endpoint,
         allowlist=allowlist or EndpointAllowlist(bedrock=False),
     )
-    for service in BEDROCK_SERVICES:
-        events.register_first(f"before-send.{service}", guard.before_send)
+    events.register_first("before-send", guard.before_send)  # every service; Bedrock's checked
     return PinnedSession(core, guard=guard)
 
 

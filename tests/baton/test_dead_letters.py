@@ -104,3 +104,15 @@ def test_purge_yes_drops_every_record(store):
 
     assert result.stdout.strip() == "purged 2 dead letter(s)"
     assert store.entries() == []
+
+
+def test_a_job_id_or_message_with_control_characters_is_shown_escaped(store):
+    hostile = record(3) | {"job_id": "j\n\x1b[2Jfaked", "message": "m\r\nforged line"}
+    store.record(hostile)
+
+    listed, replayed = baton("list"), baton("replay", "--id", "dead-3")
+
+    assert "\x1b" not in listed.output + replayed.output
+    assert "m\\r\\nforged line" in listed.output
+    assert "job j\\n\\x1b[2Jfaked" in replayed.output
+    assert len(listed.output.splitlines()) == 4  # three records and the count

@@ -46,6 +46,7 @@ def test_a_missing_gevent_is_one_line_naming_the_extra_and_exit_2(tmp_path):
 
 @pytest.mark.integration  # a child process
 def test_a_gevent_worker_process_is_patched_before_its_app_is_imported():
+    pytest.importorskip("gevent", reason="install the gevent extra: baton[gevent]")
     script = (
         "import sys; sys.argv = ['baton', 'worker', '--pool', 'gevent']\n"
         "import baton.cli\n"

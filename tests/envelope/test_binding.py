@@ -139,3 +139,47 @@ def test_binding_group_reads_a_requests_group_and_index_or_none():
     assert binding_group(SimpleNamespace(group="g", group_index=2)) == ["g", 2]
     assert binding_group(SimpleNamespace(group=None, group_index=None)) is None
     assert binding_group(SimpleNamespace()) is None
+
+
+def test_a_retried_messages_count_is_covered_so_an_edit_is_refused():
+    headers: dict[str, Any] = {"id": "job-1", "task": "user.charge", HEADER_KEY: TOKEN}
+    headers.update(retries=2, **{BINDING_KEY: "the first delivery's"})
+    body = ((), {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
+    bind_message(keyring(), headers, body, TOKEN)  # a retry is bound anew, with its count
+
+    def check_retries(retries: Any) -> None:
+        check_binding(
+            keyring(),
+            kid="default",
+            token=TOKEN,
+            binding=headers[BINDING_KEY],
+            task_id="job-1",
+            task_name="user.charge",
+            args=[],
+            kwargs={"n": 1},
+            embedded=[None] * 4,
+            retries=retries,
+        )
+
+    check_retries(2)
+    for edited in (0, 1, 3, "2"):
+        with pytest.raises(EnvelopeBindingInvalid, match="made for another message"):
+            check_retries(edited)
+
+
+def test_a_first_delivery_is_bound_as_before_the_retry_count_was_covered():
+    headers, body = published()
+    unchanged = {**headers, "retries": 0}
+    del unchanged[BINDING_KEY]
+    bind_message(keyring(), unchanged, body, TOKEN)
+    assert unchanged[BINDING_KEY] == headers[BINDING_KEY]
+
+
+def test_binding_retries_reads_a_requests_retry_count_or_zero():
+    from types import SimpleNamespace
+
+    from envelope import binding_retries
+
+    assert binding_retries(SimpleNamespace(retries=3)) == 3
+    assert binding_retries(SimpleNamespace(retries=None)) == 0
+    assert binding_retries(SimpleNamespace()) == 0

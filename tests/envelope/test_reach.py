@@ -55,6 +55,9 @@ def test_a_base_model_or_a_foundation_model_arn_reaches_the_source_region_alone(
         f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/{SONNET}",
         "arn:aws:bedrock:eu-west-1",
         f"ca.{SONNET}",
+        f"arn:aws:bedrock:eu-west-1::foundation-model/global.{SONNET}",
+        f"arn:aws:bedrock:eu-west-1::foundation-model/US.{SONNET}",
+        f"arn:aws:bedrock:eu-west-1::foundation-model/ca.{SONNET}",
     ],
 )
 def test_an_application_profile_or_any_name_baton_cannot_place_reaches_an_unknown_set(name):

@@ -13,6 +13,7 @@ import pytest
 
 from fleet import ledger
 from fleet.ledger import (
+    CURSOR_KEY,
     LEDGER_INDEX_KEY,
     LEDGER_KEY,
     RECOVERIES_KEY,
@@ -267,3 +268,12 @@ def test_decoys_that_stay_put_cannot_pin_the_scan_on_themselves(client):
         found += lost(client, now=now)
     assert found == [("tag-lost", QUEUE, raw)]
     assert client.zcard(SUSPECTS_KEY) == 1  # the lost one; the decoys are queued, not suspect
+
+
+@pytest.mark.parametrize("cursor", ["1.5", "inf", "nan", "1e400", "-3", "not a number"])
+def test_a_cursor_no_pass_wrote_starts_the_scan_again_from_the_oldest(client, cursor):
+    raw = really_lost(client)
+    client.set(CURSOR_KEY, cursor)  # a broker writer's: LIMIT refused 1.5 on every pass
+
+    assert lost(client, now=100) == []
+    assert lost(client, now=200) == [("tag-lost", QUEUE, raw)]

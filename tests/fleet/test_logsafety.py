@@ -42,3 +42,12 @@ def test_a_level_someone_set_higher_is_kept():
     logging.getLogger("botocore.auth").setLevel(logging.ERROR)
     cap_secret_bearing_loggers()
     assert logging.getLogger("botocore.auth").level == logging.ERROR
+
+
+def test_a_baton_log_line_with_control_characters_stays_one_printable_line(caplog):
+    import logging
+
+    logging.getLogger("baton.worker").error("refused job %s", "j\n[forged]\x1b[2J\tend")
+
+    [record] = [r for r in caplog.records if r.name == "baton.worker"]
+    assert record.getMessage() == "refused job j\\n[forged]\\x1b[2J\\tend"

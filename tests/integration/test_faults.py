@@ -209,6 +209,9 @@ def test_403_and_400_are_final_at_once_with_a_typed_error_naming_region_resource
     assert type(caught.value).__name__ == "BedrockCallFailed"
     assert f"{status} {code} in {REGION}" in message
     assert model in message
-    assert "baton doctor" in message or "baton iam-policy" in message
+    # A hint the user can act on: the emulator's own 403 names its --allow-region list (issue
+    # 25); a 400, or a 403 from Bedrock itself, points at baton doctor / baton iam-policy.
+    hints = ("baton doctor", "baton iam-policy", "--allow-region")
+    assert any(hint in message for hint in hints)
     if status == 403:
         assert f"arn:aws:bedrock:{REGION}:111122223333:inference-profile/{model}" in message

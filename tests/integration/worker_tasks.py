@@ -100,6 +100,12 @@ def replace_with_chain(self: Any) -> Any:
     raise self.replace(chain(probe.si(tag="replacement-1"), probe.si(tag="replacement-2")))
 
 
+@app.task(name="baton.test.replace_with_group", bind=True)
+def replace_with_group(self: Any) -> Any:
+    """Celery publishes ``celery.accumulate`` as the group's chord body, as this job."""
+    raise self.replace(group(probe.si(tag="member-1"), probe.si(tag="member-2")))
+
+
 def _in_threads() -> list[str]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [pool.submit(probe.delay, tag=f"thread-{i}") for i in range(2)]

@@ -92,6 +92,7 @@ def _run_bench(out: Path, *args: str, timeout: float) -> dict[str, Any]:
 @pytest.mark.integration
 @pytest.mark.timeout(180)
 def test_smoke_benchmark_writes_every_measurement(tmp_path: Path) -> None:
+    pytest.importorskip("gevent", reason="section g runs a gevent worker: baton[gevent]")
     document = _run_bench(tmp_path, "--smoke", timeout=170)
 
     measurements = document["measurements"]

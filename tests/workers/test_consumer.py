@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from workers.consumer import not_registered
 
 
@@ -23,3 +27,31 @@ def test_a_name_that_is_no_python_name_is_quoted_short_and_never_as_a_module():
     text = not_registered(hostile, queue="baton.eu-west-1", dead_letter="d1")
     assert "--include" not in text and "whoami" in text
     assert len(text) < 250
+
+
+@pytest.mark.parametrize("field", ["id", "task", "routing_key"])
+def test_an_unknown_task_is_logged_in_one_line_whatever_its_headers_hold(caplog, field):
+    from celery import Celery
+
+    from workers.consumer import BatonConsumer
+
+    forged = "x\n[2026-12-06 21:00:00,000: INFO/MainProcess] Task baton.subagent succeeded"
+    headers = {"id": "job-1", "task": "myapp.tasks.summarize"}
+    delivery = {"routing_key": "baton.eu-west-1"}
+    if field == "routing_key":
+        delivery["routing_key"] = forged
+    else:
+        headers[field] = forged if field == "id" else "myapp.tasks.summarize\n" + forged
+    app = Celery("unknown-task-test", broker="memory://", backend="cache+memory://")
+    message = SimpleNamespace(
+        headers=headers,
+        delivery_info=delivery,
+        properties={},
+        decode=lambda: ([], {}, {}),
+        reject_log_error=lambda *args: None,
+    )
+    consumer = SimpleNamespace(app=app, connection_errors=(), event_dispatcher=None)
+    BatonConsumer.on_unknown_task(consumer, None, message, KeyError(headers["task"]))  # type: ignore[arg-type]
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "baton.worker"]
+    assert lines and not any("\n" in line for line in lines), lines

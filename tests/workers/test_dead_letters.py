@@ -19,7 +19,13 @@ from envelope import HEADER_KEY, TASK_NAME, AssumeRoleAuth, EnvelopeExpired, enc
 from envelope.binding import BINDING_KEY
 from tests.factories import bound_request, keyring, make_envelope
 from tests.support.fake_redis import FakeRedisServer
-from workers.dead_letters import DEAD_LETTER_QUEUE, DeadLetters, make_record, summarize
+from workers.dead_letters import (
+    DEAD_LETTER_QUEUE,
+    DeadLetters,
+    _store,
+    make_record,
+    summarize,
+)
 
 QUEUE = "baton.eu-west-1"
 ROLE = "arn:aws:iam::111122223333:role/baton-eu"
@@ -116,3 +122,44 @@ def test_a_broker_that_fails_is_logged_and_the_refusal_stands(app, fake_redis, c
 
     assert "could not dead-letter job job-1" in caplog.text
     assert queued(fake_redis, DEAD_LETTER_QUEUE) == []
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "a string",
+        ["a", "list"],
+        {},
+        {"id": "d1"},
+        {"id": "d1", "job_id": "j", "task": "t", "envelope": "not a summary"},
+    ],
+)
+def test_a_record_no_worker_wrote_is_skipped_and_left_by_list_and_replay(
+    app, fake_redis, caplog, forged
+):
+    real = refused("job-1", prompt="real")
+    DeadLetters(app).record(real)
+    with app.connection_for_write() as connection:  # a broker writer's, in the list
+        store = _store(connection)
+        store.put(forged, serializer="json")
+        store.close()
+
+    assert DeadLetters(app).entries() == [real]
+    assert DeadLetters(app).replay() == [real]
+    assert [m["headers"]["id"] for m in queued(fake_redis, QUEUE)] == ["job-1"]
+    assert len(queued(fake_redis, DEAD_LETTER_QUEUE)) == 1  # the forged one, left in place
+    assert any("is not a record a worker wrote" in r.getMessage() for r in caplog.records)
+
+
+def test_a_refused_retry_is_replayed_with_its_retry_count_which_its_binding_covers(app, fake_redis):
+    envelope = make_envelope()
+    request = bound_request(encode(envelope, keyring=keyring()), job_id="job-r")
+    request.retries = 2
+    request.delivery_info = {"routing_key": QUEUE}
+    record = make_record(request, task_name=TASK_NAME, error=EnvelopeExpired("expired"))
+    DeadLetters(app).record(record)
+
+    assert record["retries"] == 2
+    assert DeadLetters(app).replay() == [record]
+    [message] = queued(fake_redis, QUEUE)
+    assert message["headers"]["retries"] == 2

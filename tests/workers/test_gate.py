@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from envelope import HEADER_KEY, encode
+from envelope import HEADER_KEY, EnvelopeMissing, encode
 from tests.factories import bound_request, keyring, make_envelope
 from workers import BuiltinNotAllowed, WorkerSettings, create_app
 from workers.context import VOUCHED_ATTRIBUTE
-from workers.gate import BUILTIN_PREFIX, UNGATED_TASKS, disarm
+from workers.gate import ADMITTED_BUILTINS, BUILTIN_PREFIX, UNGATED_TASKS, disarm
 
 SETTINGS = WorkerSettings(
     broker_url="memory://localhost/",
@@ -28,11 +28,32 @@ def test_every_builtin_a_worker_app_registers_but_three_is_refused_when_a_messag
     builtins = sorted(name for name in app.tasks if name.startswith(BUILTIN_PREFIX))
     assert {"celery.group", "celery.chord", "celery.chunks", "celery.starmap"} <= set(builtins)
 
-    refused = [name for name in builtins if name not in UNGATED_TASKS]
+    refused = [name for name in builtins if name not in UNGATED_TASKS | ADMITTED_BUILTINS]
     for name in refused:
         result = app.tasks[name].apply(args=(), kwargs={}, headers={})
         assert isinstance(result.result, BuiltinNotAllowed), (name, result.result)
     assert set(builtins) - set(refused) <= {"celery.accumulate", "celery.backend_cleanup"}
+
+
+def test_celery_accumulate_runs_only_with_an_envelope_bound_to_its_message():
+    app = create_app(SETTINGS)
+    result = app.tasks["celery.accumulate"].apply(args=({"forged": 1},), kwargs={"index": 0})
+    assert isinstance(result.result, EnvelopeMissing), result.result
+
+
+def test_an_ungated_builtin_runs_with_no_chord_group_callbacks_or_stored_result():
+    app = create_app(SETTINGS)
+    task = app.tasks["celery.backend_cleanup"]
+    fields = {"chord": {"task": "t"}, "group": "g", "group_index": 0, "callbacks": [{"task": "t"}]}
+    task.push_request(id="a queued job's id", errbacks=[{"task": "t"}], chain=[{}], **fields)
+    try:
+        task()
+        request = task.request
+        assert (request.chord, request.group, request.callbacks) == (None, None, None)
+        assert (request.errbacks, request.chain) == (None, None)
+        assert request.ignore_result is True
+    finally:
+        task.pop_request()
 
 
 def test_a_builtin_celery_adds_later_is_refused_too():
@@ -77,3 +98,17 @@ def test_a_refused_message_whose_binding_fails_counts_in_no_chord():
 
     assert (request.chord, request.group) == (None, None)
     assert not hasattr(request, VOUCHED_ATTRIBUTE)
+
+
+def test_a_refused_job_id_with_a_newline_writes_one_log_line(caplog):
+    app = create_app(SETTINGS)
+
+    @app.task(name="user.refused", shared=False)
+    def refused() -> None:
+        return None
+
+    forged = "job-1\n[2026-12-06 21:00:00,000: INFO/MainProcess] Task user.refused succeeded"
+    refused.apply(task_id=forged, headers={})
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "baton.worker"]
+    assert lines and not any("\n" in line for line in lines), lines

@@ -145,3 +145,52 @@ def test_jobs_on_different_endpoints_in_one_thread_get_their_own_endpoint(emulat
         finally:
             unbind(token)
     assert seen == [EMULATOR, "http://127.0.0.1:8751", EMULATOR]
+
+
+@pytest.mark.parametrize(
+    "service", ["bedrock-agent-runtime", "bedrock-agent", "bedrock-data-automation-runtime"]
+)
+def test_a_client_of_any_bedrock_service_is_refused_an_endpoint_the_worker_does_not_allow(
+    service,
+):
+    # Every Bedrock client of a job's session carries the job's identity (its session token):
+    # one pointed elsewhere is refused when it is made, and one built past the wrapper is
+    # refused before its request leaves, instead of sending the token anywhere.
+    from botocore.config import Config
+    from botocore.credentials import Credentials
+
+    from workers.sessions import pinned_session
+
+    session = pinned_session(Credentials("AKID", "secret", "token"), region="eu-west-1")
+    with pytest.raises(EndpointNotAllowed):
+        session.client(service, endpoint_url="http://127.0.0.1:9")
+    client = session._session.create_client(
+        service,
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 0}),
+    )
+    name, kwargs = {
+        "bedrock-agent-runtime": (
+            "retrieve",
+            {"knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": "x"}},
+        ),
+        "bedrock-agent": ("list_agents", {}),
+        "bedrock-data-automation-runtime": (
+            "list_tags_for_resource",
+            {"resourceARN": "arn:aws:bedrock:eu-west-1:111122223333:data-automation-project/p"},
+        ),
+    }[service]
+    with pytest.raises(EndpointNotAllowed):  # it was sent before, the job's token with it
+        getattr(client, name)(**kwargs)
+
+
+def test_another_bedrock_service_may_call_its_own_regional_endpoint():
+    from botocore.credentials import Credentials
+
+    from workers.sessions import pinned_session
+
+    session = pinned_session(Credentials("AKID", "secret", "token"), region="eu-west-1")
+    client = session.client("bedrock-agent-runtime")
+    assert client.meta.endpoint_url == "https://bedrock-agent-runtime.eu-west-1.amazonaws.com"
+    session.baton_guard.check(client.meta.endpoint_url, service="bedrock-agent-runtime")

@@ -88,6 +88,14 @@ def delivery_settings(*, soft_shutdown_timeout: float, visibility_timeout: float
             "unacked_mutex_expire": max(int(every), 5),
         },
         "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Celery lowers the prefetch count after a reconnect and raises it again from the
+        # acknowledgement of each job that was running: on the threads pool that is a pool
+        # thread sending basic.qos and waiting for its reply on the connection the consumer
+        # reads, and two readers of one py-amqp connection wait on each other for good (a
+        # RabbitMQ worker stopped taking jobs after a dropped connection while paced jobs were
+        # still running). Prefetch is one a slot, and a slot's job that outlived the connection
+        # finishes, so the reduction buys nothing here.
+        "worker_enable_prefetch_count_reduction": False,
         "worker_soft_shutdown_timeout": soft_shutdown_timeout,
     }
 
