@@ -15,6 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Imported before any test starts a thread: a run that uses no hypothesis test otherwise imports
+# it in the plugin's terminal summary, through pytest's assertion rewriter, and CPython 3.11.7's
+# ast.parse then failed there with "SystemError: AST constructor recursion depth mismatch" while
+# worker-output reader threads were still alive, turning a green run into exit 1.
+import hypothesis  # noqa: F401
 import pytest
 
 from emulator import READY_PREFIX, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY

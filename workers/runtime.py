@@ -149,19 +149,7 @@ class WorkerRuntime:
                 "(spawn, or inside `with orch.propagating():`) or from inside a Baton task"
             )
         envelope = self._verified(token)
-        check_binding(
-            self.keyring,
-            kid=envelope.kid,
-            token=token,
-            binding=request_header(request, BINDING_KEY),
-            task_id=str(request.id),
-            task_name=task_name,
-            args=request.args,
-            kwargs=request.kwargs,
-            embedded=[getattr(request, name, None) for name in EMBEDDED],
-            group=binding_group(request),
-            retries=binding_retries(request),
-        )
+        self._check_binding(request, token=token, kid=envelope.kid, task_name=task_name)
         auth = envelope.auth
         if type(auth) is SealedAuth and auth.exp < time.time():
             raise IdentityUnavailable(
@@ -178,6 +166,22 @@ class WorkerRuntime:
             )
         return envelope
 
+    def _check_binding(self, request: Any, *, token: str, kid: str, task_name: str) -> None:
+        """Raise EnvelopeBindingInvalid unless ``request`` is the message ``token`` was bound to."""
+        check_binding(
+            self.keyring,
+            kid=kid,
+            token=token,
+            binding=request_header(request, BINDING_KEY),
+            task_id=str(request.id),
+            task_name=task_name,
+            args=request.args,
+            kwargs=request.kwargs,
+            embedded=[getattr(request, name, None) for name in EMBEDDED],
+            group=binding_group(request),
+            retries=binding_retries(request),
+        )
+
     def vouched_tokens(self, request: Any, *, task_name: str) -> frozenset[str] | None:
         """For a refused request: the tokens of its chord body when its binding holds (a key
         holder made this very message), else None. Never raises."""
@@ -185,19 +189,7 @@ class WorkerRuntime:
         try:
             if token is None or key_id(token) not in self.keyring.keys:
                 return None
-            check_binding(
-                self.keyring,
-                kid=key_id(token),
-                token=token,
-                binding=request_header(request, BINDING_KEY),
-                task_id=str(request.id),
-                task_name=task_name,
-                args=request.args,
-                kwargs=request.kwargs,
-                embedded=[getattr(request, name, None) for name in EMBEDDED],
-                group=binding_group(request),
-                retries=binding_retries(request),
-            )
+            self._check_binding(request, token=token, kid=key_id(token), task_name=task_name)
         except BatonError:
             return None
         return frozenset(embedded_tokens(getattr(request, "chord", None)))
