@@ -13,13 +13,13 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 
-from envelope import EMBEDDED, BatonError, BedrockEnvelope
+from envelope import BatonError, BedrockEnvelope
 from workers import metrics, tracing
-from workers.context import JOB_ATTRIBUTE, VOUCHED_ATTRIBUTE, Job, bind, current_job, unbind
+from workers.context import JOB_ATTRIBUTE, VOUCHED_ATTRIBUTE, bind, current_job, unbind
 from workers.dead_letters import DeadLetters, make_record
 from workers.delivery import guard, once
 from workers.errors import BuiltinNotAllowed
-from workers.runtime import WorkerRuntime, envelope_token
+from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger("baton.worker")
 
@@ -65,13 +65,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
             return super().__call__(*args, **kwargs)  # a plain call inside a job: same config
         runtime: WorkerRuntime = self.app.baton_runtime  # type: ignore[attr-defined]
         envelope = self._admit(runtime, request)
-        job = Job(
-            envelope=envelope,
-            task_id=str(request.id),
-            runtime=runtime,
-            token=envelope_token(request) or "",
-            embedded=tuple(getattr(request, name, None) for name in EMBEDDED),
-        )
+        job = runtime.job(request, envelope)
         setattr(request, JOB_ATTRIBUTE, job)
         started = time.perf_counter()
         outcome = "failure"

@@ -17,10 +17,10 @@ from typing import Any
 
 from celery.worker.request import Request
 
-from envelope import EMBEDDED, BatonError
-from workers.context import Job, bind, unbind
+from envelope import BatonError
+from workers.context import bind, unbind
 from workers.gate import ADMITTED_BUILTINS, disarm
-from workers.runtime import WorkerRuntime, envelope_token
+from workers.runtime import WorkerRuntime
 
 logger = logging.getLogger("baton.worker")
 
@@ -53,13 +53,7 @@ class GatedRequest(Request):
             disarm(runtime, request, task_name=self.task.name)
             yield
             return
-        job = Job(
-            envelope=envelope,
-            task_id=str(self.id),
-            runtime=runtime,
-            token=envelope_token(request) or "",
-            embedded=tuple(getattr(request, name, None) for name in EMBEDDED),
-        )
+        job = runtime.job(request, envelope)
         token = bind(job)
         try:
             yield

@@ -37,7 +37,7 @@ from workers.agents import AgentRegistry
 from workers.allowlist import EndpointAllowlist, FleetPolicy
 from workers.ceilings import Ceilings
 from workers.clients import ClientCache
-from workers.context import embedded_tokens
+from workers.context import Job, embedded_tokens
 from workers.errors import IdentityUnavailable, WorkerMisconfigured
 from workers.settings import WorkerSettings
 
@@ -180,6 +180,17 @@ class WorkerRuntime:
             embedded=[getattr(request, name, None) for name in EMBEDDED],
             group=binding_group(request),
             retries=binding_retries(request),
+        )
+
+    def job(self, request: Any, envelope: BedrockEnvelope) -> Job:
+        """The running job of an admitted ``request``: what it may bind is its own token and
+        the tokens its verified message embeds."""
+        return Job(
+            envelope=envelope,
+            task_id=str(request.id),
+            runtime=self,
+            token=envelope_token(request) or "",
+            embedded=tuple(getattr(request, name, None) for name in EMBEDDED),
         )
 
     def vouched_tokens(self, request: Any, *, task_name: str) -> frozenset[str] | None:

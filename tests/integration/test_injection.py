@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from celery import Celery, chord, group
+from celery import chord, group
 
 from envelope import BINDING_KEY, HEADER_KEY, TASK_NAME, encode
 from tests.support.processes import python_argv
@@ -30,21 +29,6 @@ REGION = "eu-west-1"
 QUEUE = f"baton.{REGION}"
 TIMEOUT = 60
 GLOBAL_MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-@pytest.fixture()
-def broker_db(redis_urls: tuple[str, str]) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_urls[0])
-    yield client
-    client.close()
-
-
-@pytest.fixture()
-def attacker(redis_urls: tuple[str, str]) -> Iterator[Celery]:
-    """A plain Celery app on the same broker: no key, no Baton."""
-    app = Celery("attacker", broker=redis_urls[0], set_as_current=False)
-    yield app
-    app.close()
 
 
 @pytest.fixture()
