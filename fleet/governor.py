@@ -17,17 +17,20 @@ RabbitMQ; the result backend is always Redis), and each step is one Lua script
   settlement that gives tokens back (or an admission that leaves enough for another call)
   pushes to: it tries again at once, not at its next look.
 - **It learns without configuration.** A key with no quota configured starts at
-  :data:`INITIAL_RATE` calls a second and grows by one a success (slow start) until Bedrock first
-  throttles. A throttle cuts the fleet's rate to what Bedrock delivered in the last second (at most
-  0.95 of the rate), but never below :data:`BETA` of it, and only once per congestion: throttles of
-  calls admitted before the last cut are the same congestion, not a new one, so a hundred throttled
-  jobs cut the rate once, not a hundred times. After that it probes up by :data:`ALPHA` calls a
-  second each second.
+  :data:`INITIAL_RATE` calls a second and grows by one an admission (slow start: a 429 comes
+  back at once, so growth need not wait for slow calls to end), at most doubling a second, since
+  a rate grows only while the fleet uses it, until Bedrock first throttles. A pause never lowers
+  it. A throttle cuts the fleet's rate to what Bedrock delivered in the last second (at most
+  0.95 of the rate), but never below :data:`BETA` of it, and only once per congestion: throttles
+  of calls admitted before the last cut are the same congestion, not a new one, so a hundred
+  throttled jobs cut the rate once, not a hundred times. After that it probes up by
+  :data:`ALPHA` calls a second each second.
 
 A call waits for admission; it does not fail and spends none of its retries. Starts within
 :data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds
-(:data:`TOKEN_POLL` for one the tokens bucket holds back, which is also woken). A call the
-tokens bucket holds back is never admitted ahead: a settlement may give tokens back before the
+(:data:`TOKEN_POLL` for one the tokens bucket holds back, which is also woken). Only one call a
+process and key looks at a time (:mod:`fleet.turns`); the others queue behind it, locally. A call
+the tokens bucket holds back is never admitted ahead: a settlement may give tokens back before the
 refill would, and a call asleep until its reserved start would not notice.
 A call that would wait past ``max_wait`` fails with :class:`~fleet.errors.AdmissionTimedOut`.
 """
@@ -44,6 +47,7 @@ from fleet.governor_lua import ADMIT, SETTLE
 from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
+from fleet.turns import Turns
 
 #: Pace to just under a configured quota: the last 2 % absorbs the jitter between the moment a
 #: call is let through and the moment Bedrock counts it.
@@ -51,7 +55,7 @@ HEADROOM = 0.98
 #: A tokens quota is a bucket holding this many seconds of it: Bedrock's quota is per minute.
 TOKEN_BUCKET_SECONDS = 60.0
 #: Calls a second an unknown key starts at: below the default requests quotas of most models
-#: (a few hundred a minute); slow start doubles it about every round trip.
+#: (a few hundred a minute); slow start at most doubles it a second.
 INITIAL_RATE = 4.0
 #: The rate never falls below one call in 20 s, so a key always recovers.
 MIN_RATE = 0.05
@@ -109,6 +113,7 @@ class Governor:
         self.quotas = quotas or QuotaTable({})
         self._sleep = sleep
         self._cut_spacing = cut_spacing
+        self._turns = Turns()
 
     def quota(self, key: QuotaKey) -> ModelQuota:
         """Return the configured quota of ``key`` (or the unknown one)."""
@@ -140,22 +145,52 @@ class Governor:
         ceiling, per_token = self._limits(key)
         begun = time.monotonic()
         while True:
-            step = self._try(key, reserved_tokens, input_estimate, ceiling, per_token)
-            slot, wait, rate, bound, cost = step
-            elapsed = time.monotonic() - begun
-            if slot is not None:
-                if wait > 0:
-                    self._sleep(wait)
-                waited = elapsed + wait
-                return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate)
-            if elapsed + wait > max_wait:
-                raise AdmissionTimedOut(_timed_out(key, rate, wait, elapsed, max_wait))
-            if on_wait is not None:
-                on_wait(rate)
-            if bound:
-                self._await_tokens(key, min(wait, TOKEN_POLL * random.uniform(0.5, 1)))
-            else:
-                self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
+            with self._turns.head(key, timeout=MAX_POLL) as head:
+                if not head:  # calls ahead of this one in this process wait: so does it
+                    rate_seen = self._turns.rates.get(key)
+                    self._still_waiting(
+                        key, rate_seen, wait=0.0, begun=begun, max_wait=max_wait, on_wait=on_wait
+                    )
+                    continue
+                slot, wait, rate, bound, cost = self._try(
+                    key, reserved_tokens, input_estimate, ceiling, per_token
+                )
+                self._turns.rates[key] = rate
+                if slot is not None:
+                    break
+                self._still_waiting(
+                    key, rate, wait=wait, begun=begun, max_wait=max_wait, on_wait=on_wait
+                )
+                self._pause(key, wait, bound=bool(bound))
+        waited = time.monotonic() - begun + wait
+        if wait > 0:
+            self._sleep(wait)
+        return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate)
+
+    def _pause(self, key: QuotaKey, wait: float, *, bound: bool) -> None:
+        """Sleep before the next look (at the head of the queue, so those behind do not look):
+        woken by a settlement when tokens hold the call back, else a poll."""
+        if bound:
+            self._await_tokens(key, min(wait, TOKEN_POLL * random.uniform(0.5, 1)))
+        else:
+            self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
+
+    @staticmethod
+    def _still_waiting(
+        key: QuotaKey,
+        rate: float | None,
+        *,
+        wait: float,
+        begun: float,
+        max_wait: float,
+        on_wait: Callable[[float], None] | None,
+    ) -> None:
+        """Give up when the call's start would fall past ``max_wait``; else say it waits."""
+        elapsed = time.monotonic() - begun
+        if elapsed + wait > max_wait:
+            raise AdmissionTimedOut(_timed_out(key, rate or 0.0, wait, elapsed, max_wait))
+        if on_wait is not None and rate is not None:
+            on_wait(rate)
 
     def settle(
         self,
@@ -248,6 +283,7 @@ class Governor:
                 BURST_SECONDS,
                 input_estimate,
                 WAKE_DEPTH,
+                MAX_RATE,
             ],
         )
         slot = (float(now), float(start)) if int(admitted) else None

@@ -6,8 +6,10 @@ one schedule. Numbers go back to the client as strings: Redis truncates a Lua nu
 A key's state is one hash: ``rate`` (calls a second the fleet is held to), ``tat_r`` (when the
 next call may start), ``lvl`` and ``lvl_at`` (the tokens bucket: a minute's worth when full,
 refilled at the per-minute figure / 60 a second, as Bedrock's), ``cut_at`` (the last cut),
-``ss`` (0 once slow start is over), and success counts of the current and the previous second
-(``win_at``, ``win_n``, ``prev_n``): the rate Bedrock actually delivered.
+``ss`` (0 once slow start is over), success counts of the current and the previous second
+(``win_at``, ``win_n``, ``prev_n``): the rate Bedrock actually delivered, and admission counts of
+the current and the previous second (``adm_at``, ``adm_n``, ``adm_prev``): the rate the fleet
+actually asked for, which bounds how far the rate may grow.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from __future__ import annotations
 #: list. ARGV: reserved tokens, horizon, ceiling (calls a second, 0: none), tokens a second
 #: (0: none), initial rate, ttl, bucket seconds, burst tolerance (seconds), input estimate (part
 #: of the reserved tokens), wake list length.
+#: In slow start an admission grows the rate by one call a second (a 429 comes back at once,
+#: whatever the call's latency, so growth need not wait for the call to end: at 4 s a call, growth
+#: by completions took 24 s to reach 250 calls a second), but never past twice the admissions of
+#: the current or the previous second, plus one: a rate grows only while the fleet uses it, so it
+#: at most doubles a second, and never collapses when the fleet pauses. ARGV[11]: max rate.
 #: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1, reservation}: the wait of a
 #: call the tokens bucket holds back is only an upper bound, since settlements give tokens back,
 #: so such a call is never admitted ahead (it would sleep through them): it waits to be woken.
@@ -30,7 +37,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local cost, horizon = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ceiling, tps = tonumber(ARGV[3]), tonumber(ARGV[4])
-local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at', 'in_ratio')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'tat_r', 'lvl', 'lvl_at', 'in_ratio', 'ss',
+  'adm_at', 'adm_n', 'adm_prev')
 local estimate = tonumber(ARGV[9])
 if tps > 0 and estimate > 0 and s[5] then
   cost = cost - estimate + math.ceil(estimate * tonumber(s[5]))
@@ -51,7 +59,21 @@ end
 if start - now > horizon or bound == 1 then
   return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
 end
-redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', math.max(tat, start) + 1 / rate)
+local tat_next = math.max(tat, start) + 1 / rate
+local adm_at, adm_prev = tonumber(s[7]) or now, tonumber(s[9]) or 0
+local adm_n = (tonumber(s[8]) or 0) + 1
+if now - adm_at >= 1 then
+  if now - adm_at < 2 then adm_prev = adm_n - 1 else adm_prev = 0 end
+  adm_at, adm_n = now, 1
+end
+if s[6] ~= '0' then
+  local room = math.max(tonumber(ARGV[5]), 2 * math.max(adm_prev, adm_n)) + 1
+  rate = math.max(rate, math.min(rate + 1, room))
+  if ceiling > 0 and rate > ceiling then rate = ceiling end
+  rate = math.min(rate, tonumber(ARGV[11]))
+end
+redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', tat_next, 'adm_at', adm_at, 'adm_n', adm_n,
+  'adm_prev', adm_prev)
 if tps > 0 then
   redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now)
   if lvl - cost >= cost then
@@ -64,10 +86,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[6])
 return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
 """
 
-#: Settle a call: give back the tokens it did not use, count a success (and grow the rate: by one a
-#: success in slow start, by alpha a second after), or cut the rate for a throttle of a call
-#: admitted after the last cut, at most once per cut spacing: to what Bedrock delivered in the last
-#: second (at most 0.95 of the rate), or to beta times the rate if that is higher. KEYS: state.
+#: Settle a call: give back the tokens it did not use, count a success (and, after slow start, grow
+#: the rate by alpha a second while the fleet uses it: never past twice the admissions of the
+#: current or the previous second, plus one; slow start grows at admission), or cut the rate for a
+#: throttle of a call admitted after the last cut, at most once per cut spacing: to what Bedrock
+#: delivered in the last second (at most 0.95 of the rate), or to beta times the rate if that is
+#: higher. KEYS: state.
 #: Tokens given back wake the first waiter on the wake list; a success whose input estimate and
 #: count are known calibrates the key's input estimate (``in_ratio``): up at once to a higher
 #: count (a reservation too small is the risk), down by a weight a call towards a lower one.
@@ -82,7 +106,7 @@ local outcome, admitted = ARGV[1], tonumber(ARGV[2])
 local refund, tps, ceiling = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
 local s = redis.call('HMGET', KEYS[1], 'rate', 'cut_at', 'ss', 'win_at', 'win_n', 'prev_n',
-  'lvl', 'lvl_at', 'in_ratio')
+  'lvl', 'lvl_at', 'in_ratio', 'adm_at', 'adm_n', 'adm_prev')
 local rate = tonumber(s[1]) or tonumber(ARGV[6])
 local cut_at, slow = tonumber(s[2]) or 0, s[3] ~= '0'
 local win_at, win_n, prev_n = tonumber(s[4]) or now, tonumber(s[5]) or 0, tonumber(s[6]) or 0
@@ -99,8 +123,13 @@ if outcome == 'ok' and estimate > 0 and counted >= 0 then
 end
 if outcome == 'ok' then
   win_n = win_n + 1
-  if slow then rate = rate + 1 else rate = rate + tonumber(ARGV[10]) / rate end
-  rate = math.min(rate, math.max(tonumber(ARGV[6]), 2 * math.max(prev_n, win_n)) + 1)
+  if not slow then
+    local adm_at, asked = tonumber(s[10]) or 0, 0
+    if now - adm_at < 1 then asked = math.max(tonumber(s[11]) or 0, tonumber(s[12]) or 0)
+    elseif now - adm_at < 2 then asked = tonumber(s[11]) or 0 end
+    local room = math.max(tonumber(ARGV[6]), 2 * asked) + 1
+    rate = math.max(rate, math.min(rate + tonumber(ARGV[10]) / rate, room))
+  end
 elseif outcome == 'throttled' and admitted > cut_at and now - cut_at >= tonumber(ARGV[13]) then
   local target = math.max(rate * tonumber(ARGV[9]), math.min(prev_n, rate * 0.95))
   rate, cut_at, slow, cut = target, now, false, 1

@@ -121,13 +121,41 @@ def test_a_full_tokens_bucket_admits_a_call_larger_than_itself(redis_client):
         governor.admit(KEY, reserved_tokens=1, max_wait=60)  # the bucket is deep in debt
 
 
-def test_an_unknown_key_starts_at_the_initial_rate_and_grows_by_one_a_success(redis_client):
+def test_an_unknown_key_starts_at_the_initial_rate_and_grows_by_one_an_admission(redis_client):
     governor, _ = _governor(redis_client)
     ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
-    assert ticket.rate == INITIAL_RATE
+    assert ticket.rate == INITIAL_RATE + 1
     settled = governor.settle(ticket, outcome="ok", used_tokens=5)
-    assert settled.rate == INITIAL_RATE + 1
+    assert settled.rate == INITIAL_RATE + 1  # a success adds nothing: the admission grew it
     assert not settled.cut
+
+
+def test_slow_start_grows_only_while_the_fleet_uses_the_rate(redis_client):
+    governor, _ = _governor(redis_client)
+    redis_client.hset(KEY.redis_key, mapping={"adm_at": _redis_now(redis_client), "adm_n": 0})
+    rates = [governor.admit(KEY, reserved_tokens=1, max_wait=60).rate for _ in range(6)]
+    # at most twice the admissions of the second so far, plus one, and never down
+    assert all(rate <= max(INITIAL_RATE, 2 * n) + 1 for n, rate in enumerate(rates, start=1))
+    assert rates == sorted(rates)
+    assert rates[-1] > INITIAL_RATE + 1
+
+
+def test_a_pause_never_lowers_a_learned_rate(redis_client):
+    governor, _ = _governor(redis_client)
+    stale = _redis_now(redis_client) - 60  # the fleet's last call, a minute ago
+    for slow_start in ("1", "0"):
+        redis_client.hset(
+            KEY.redis_key,
+            mapping={"rate": 80, "ss": slow_start, "adm_at": stale, "adm_n": 70, "win_at": stale},
+        )
+        ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+        assert ticket.rate >= 80
+        assert governor.settle(ticket, outcome="ok", used_tokens=1).rate >= 80
+
+
+def _redis_now(redis_client) -> float:
+    seconds, micros = redis_client.time()
+    return seconds + micros / 1_000_000
 
 
 def test_a_throttle_cuts_the_fleet_rate_once_for_calls_admitted_before_the_cut(redis_client):
@@ -136,7 +164,7 @@ def test_a_throttle_cuts_the_fleet_rate_once_for_calls_admitted_before_the_cut(r
     first = governor.settle(tickets[0], outcome="throttled", used_tokens=None)
     again = governor.settle(tickets[1], outcome="throttled", used_tokens=None)
     assert first.cut
-    assert first.rate == pytest.approx(INITIAL_RATE * BETA)
+    assert first.rate == pytest.approx(tickets[-1].rate * BETA)
     assert not again.cut
     assert again.rate == first.rate
     later = governor.admit(KEY, reserved_tokens=1, max_wait=60)
@@ -163,7 +191,7 @@ def test_after_the_first_throttle_the_rate_probes_up_additively(redis_client):
 def test_an_error_bedrock_does_not_count_leaves_the_rate_alone(redis_client):
     governor, _ = _governor(redis_client)
     ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
-    assert governor.settle(ticket, outcome="other", used_tokens=None).rate == INITIAL_RATE
+    assert governor.settle(ticket, outcome="other", used_tokens=None).rate == ticket.rate
 
 
 def test_a_configured_quota_is_a_ceiling_the_learned_rate_never_passes(redis_client):
