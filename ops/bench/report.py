@@ -139,9 +139,11 @@ def measurements(
     targets: dict[str, float],
     *,
     omit: frozenset[str] = frozenset(),
+    partial: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Return every goal with its figure, its target and whether it passed; the goals of the
-    opt-in sections in ``omit``, which the run did not take, are left out."""
+    opt-in sections in ``omit``, which the run did not take, are left out. In a ``partial`` run
+    (``--only``) a figure no section measured was not asked for: neither passed nor failed."""
     rows = {}
     for goal in GOALS:
         if goal.key.split("_", 1)[0] in omit:
@@ -153,7 +155,7 @@ def measurements(
             "figure": None if figure is None else round(float(figure), 4),
             "unit": goal.unit,
             "goal": _goal_text(goal, target),
-            "pass": goal.passes(figure, target),
+            "pass": None if partial and figure is None else goal.passes(figure, target),
         }
     return rows
 
@@ -161,6 +163,7 @@ def measurements(
 def markdown(rows: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     """Return the Markdown table of ``rows`` with a short header about the run."""
     verdict = {True: "pass", False: "**FAIL**", None: "reported"}
+    skipped = "not run (`--only`)"
     lines = [
         f"# Baton benchmark ({'smoke' if meta['smoke'] else 'full'} run)",
         "",
@@ -172,7 +175,10 @@ def markdown(rows: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     ]
     for row in rows.values():
         figure = _figure_text(row["figure"], row["unit"])
-        lines.append(f"| {row['label']} | {figure} | {row['goal']} | {verdict[row['pass']]} |")
+        outcome = verdict[row["pass"]]
+        if row["figure"] is None and row["pass"] is None:
+            figure, outcome = "-", skipped
+        lines.append(f"| {row['label']} | {figure} | {row['goal']} | {outcome} |")
     if meta.get("errors"):
         lines += ["", "Sections that failed:", ""]
         lines += [f"- {name}: {error}" for name, error in meta["errors"].items()]

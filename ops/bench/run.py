@@ -208,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     omitted = frozenset(name for name, _ in SECTIONS) - selected(args.only, smoke=args.smoke)
     document = {
         "meta": meta,
-        "measurements": measurements(_figures(results), targets, omit=omitted & OPT_IN),
+        "measurements": measurements(
+            _figures(results), targets, omit=omitted & OPT_IN, partial=args.only is not None
+        ),
         "sections": results,
     }
     print(write(out_dir, document))

@@ -124,3 +124,26 @@ def test_full_benchmark_meets_goals(tmp_path: Path) -> None:
     }
     assert not any(key.startswith("g_") for key in document["measurements"]), "g is opt-in"
     assert not missed, f"goals missed: {missed}"
+
+
+def test_a_run_of_some_sections_marks_the_others_not_run_rather_than_failed() -> None:
+    sys.path.insert(0, str(ROOT / "ops" / "bench"))
+    try:
+        from report import markdown, measurements
+    finally:
+        sys.path.remove(str(ROOT / "ops" / "bench"))
+    figures = {"g_duplicates": 0.0}
+    meta = {
+        "smoke": False,
+        "command": "python ops/bench/run.py --only g",
+        "seconds": 1,
+        "cpus": 2,
+        "loadavg_before": "0",
+        "loadavg_after": "0",
+    }
+    partial = measurements(figures, {}, partial=True)
+    assert partial["g_duplicates"]["pass"] is True
+    assert partial["a_noop_ratio"]["pass"] is None
+    assert "| - | >= 0.95 | not run (`--only`) |" in markdown(partial, meta)
+    whole = measurements(figures, {})
+    assert whole["a_noop_ratio"]["pass"] is False  # a full run that lost a figure fails
