@@ -42,12 +42,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fleet.errors import AdmissionTimedOut
 from fleet.governor_lua import ADMIT, SETTLE
 from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
-from fleet.turns import Turns
+from fleet.turns import Turns, still_waiting
 
 #: Pace to just under a configured quota: the last 2 % absorbs the jitter between the moment a
 #: call is let through and the moment Bedrock counts it.
@@ -148,7 +147,7 @@ class Governor:
             with self._turns.head(key, timeout=MAX_POLL) as head:
                 if not head:  # calls ahead of this one in this process wait: so does it
                     rate_seen = self._turns.rates.get(key)
-                    self._still_waiting(
+                    still_waiting(
                         key, rate_seen, wait=0.0, begun=begun, max_wait=max_wait, on_wait=on_wait
                     )
                     continue
@@ -158,9 +157,7 @@ class Governor:
                 self._turns.rates[key] = rate
                 if slot is not None:
                     break
-                self._still_waiting(
-                    key, rate, wait=wait, begun=begun, max_wait=max_wait, on_wait=on_wait
-                )
+                still_waiting(key, rate, wait=wait, begun=begun, max_wait=max_wait, on_wait=on_wait)
                 self._pause(key, wait, bound=bool(bound))
         waited = time.monotonic() - begun + wait
         if wait > 0:
@@ -174,23 +171,6 @@ class Governor:
             self._await_tokens(key, min(wait, TOKEN_POLL * random.uniform(0.5, 1)))
         else:
             self._sleep(min(wait - HORIZON, MAX_POLL) * random.uniform(0.5, 1.0))
-
-    @staticmethod
-    def _still_waiting(
-        key: QuotaKey,
-        rate: float | None,
-        *,
-        wait: float,
-        begun: float,
-        max_wait: float,
-        on_wait: Callable[[float], None] | None,
-    ) -> None:
-        """Give up when the call's start would fall past ``max_wait``; else say it waits."""
-        elapsed = time.monotonic() - begun
-        if elapsed + wait > max_wait:
-            raise AdmissionTimedOut(_timed_out(key, rate or 0.0, wait, elapsed, max_wait))
-        if on_wait is not None and rate is not None:
-            on_wait(rate)
 
     def settle(
         self,
@@ -306,12 +286,3 @@ class Governor:
         if ceiling > 0:
             return ceiling
         return MAX_RATE if per_token > 0 else INITIAL_RATE
-
-
-def _timed_out(key: QuotaKey, rate: float, wait: float, elapsed: float, max_wait: float) -> str:
-    return (
-        f"the call to {key.model_id} in {key.region} waited {elapsed:.0f} s for its Bedrock "
-        f"quota and would start {wait:.0f} s later, past this job's limit of {max_wait:.0f} s; "
-        f"the fleet is held to {rate * 60:.1f} calls a minute on quota {key}. Raise the quota "
-        "(and BATON_BEDROCK_QUOTAS), spread the work over time, or give the job longer limits"
-    )

@@ -12,9 +12,11 @@ one authority: this only takes a process's own queue off the network.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from fleet.errors import AdmissionTimedOut
 from fleet.tickets import QuotaKey
 
 
@@ -42,3 +44,29 @@ class Turns:
         finally:
             if held:
                 lock.release()
+
+
+def still_waiting(
+    key: QuotaKey,
+    rate: float | None,
+    *,
+    wait: float,
+    begun: float,
+    max_wait: float,
+    on_wait: Callable[[float], None] | None,
+) -> None:
+    """Give up when the call's start would fall past ``max_wait``; else say it waits."""
+    elapsed = time.monotonic() - begun
+    if elapsed + wait > max_wait:
+        raise AdmissionTimedOut(_timed_out(key, rate or 0.0, wait, elapsed, max_wait))
+    if on_wait is not None and rate is not None:
+        on_wait(rate)
+
+
+def _timed_out(key: QuotaKey, rate: float, wait: float, elapsed: float, max_wait: float) -> str:
+    return (
+        f"the call to {key.model_id} in {key.region} waited {elapsed:.0f} s for its Bedrock "
+        f"quota and would start {wait:.0f} s later, past this job's limit of {max_wait:.0f} s; "
+        f"the fleet is held to {rate * 60:.1f} calls a minute on quota {key}. Raise the quota "
+        "(and BATON_BEDROCK_QUOTAS), spread the work over time, or give the job longer limits"
+    )
