@@ -112,6 +112,16 @@ GOALS: tuple[Goal, ...] = (
     Goal("g_plain_peak_rss_mib", "g: plain Celery gevent worker peak RSS", "MiB"),
     Goal("g_gevent_cpu_ms_per_job", "g: Baton gevent worker CPU per job", "ms"),
     Goal("g_plain_cpu_ms_per_job", "g: plain Celery gevent worker CPU per job", "ms"),
+    Goal(
+        "g_gevent_cpu_ceiling",
+        "g: one core's ceiling at Baton gevent's CPU per job, share of c/latency",
+        "fraction",
+    ),
+    Goal(
+        "g_plain_cpu_ceiling",
+        "g: one core's ceiling at plain Celery's CPU per job, share of c/latency",
+        "fraction",
+    ),
 )
 
 #: The keys a complete bench.json has, each with a numeric figure.

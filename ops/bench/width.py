@@ -7,7 +7,9 @@ pool, acknowledged late as a subagent is, tuned as its users would have to tune 
 (``broker_pool_limit=None``, the Redis channel's ``max_connections`` at c + 20). Each run
 reports its share of the ideal (``c / latency`` jobs a second), the duplicate Bedrock calls
 (Converse calls in the emulator's journal beyond one a job), the worker's peak RSS and its CPU
-per job.
+per job, and the CPU ceiling: the share of the ideal one core reaches at that CPU per job (a
+process runs its Python on one core; on a 2-core machine the emulator, Redis and the harness
+share the other).
 
 Unlike the other sections, the queue is filled before the worker starts, and the clock starts
 when the worker says it consumes: a Celery gevent worker whose consumer was cancelled and added
@@ -91,6 +93,8 @@ def measure_width(bench: Bench) -> dict[str, Any]:
         "g_plain_peak_rss_mib": plain["peak_rss_mib"],
         "g_gevent_cpu_ms_per_job": gevent["cpu_ms_per_job"],
         "g_plain_cpu_ms_per_job": plain["cpu_ms_per_job"],
+        "g_gevent_cpu_ceiling": gevent["cpu_ceiling"],
+        "g_plain_cpu_ceiling": plain["cpu_ceiling"],
         "details": {
             "jobs": plan.width_jobs,
             "latency_s": plan.width_latency,
@@ -129,6 +133,9 @@ def _run(bench: Bench, url: str, parent: Any, kind: str, concurrency: int) -> di
         "duplicates": calls - jobs,
         "peak_rss_mib": rss,
         "cpu_ms_per_job": drain.cpu_seconds / jobs * 1000,
+        # The share of the ideal one core could reach at this CPU per job: a worker process
+        # runs its Python on one core, so past this no pool setting helps.
+        "cpu_ceiling": min(1.0, jobs / drain.cpu_seconds / ideal) if drain.cpu_seconds else 1.0,
         "drain": drain.summary(),
     }
 

@@ -62,6 +62,8 @@ MEASUREMENT_KEYS = (
     "g_plain_peak_rss_mib",
     "g_gevent_cpu_ms_per_job",
     "g_plain_cpu_ms_per_job",
+    "g_gevent_cpu_ceiling",
+    "g_plain_cpu_ceiling",
 )
 
 
