@@ -38,12 +38,15 @@ _MARK = "baton_keeps_running_loops"
 
 
 def _swap_running_loop(origin: Any, target: Any) -> None:
+    """Put aside what ``origin`` leaves running, put back what ``target`` had: nothing to do on
+    most switches, where neither runs a loop. Only a greenlet switched out holds the attribute."""
     loop, hooks = events._get_running_loop(), sys.get_asyncgen_hooks()
+    saved = target.__dict__.pop(_ATTRIBUTE, None)
     if loop is not None or hooks != _NO_HOOKS:
         origin.__dict__[_ATTRIBUTE] = (loop, hooks)
-    else:
-        origin.__dict__.pop(_ATTRIBUTE, None)
-    loop, hooks = target.__dict__.pop(_ATTRIBUTE, (None, _NO_HOOKS))
+    elif saved is None:
+        return
+    loop, hooks = saved or (None, _NO_HOOKS)
     events._set_running_loop(loop)
     sys.set_asyncgen_hooks(*hooks)
 
