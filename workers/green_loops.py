@@ -46,9 +46,9 @@ def _swap_running_loop(origin: Any, target: Any) -> None:
         origin.__dict__[_ATTRIBUTE] = (loop, hooks)
     elif saved is None:
         return
-    loop, hooks = saved or (None, _NO_HOOKS)
-    events._set_running_loop(loop)
-    sys.set_asyncgen_hooks(*hooks)
+    restored_loop, restored_hooks = saved or (None, _NO_HOOKS)
+    events._set_running_loop(restored_loop)
+    sys.set_asyncgen_hooks(*restored_hooks)
 
 
 def keep_running_loops_per_greenlet() -> bool:
