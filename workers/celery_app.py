@@ -26,6 +26,7 @@ from workers.delivery.guard import delivery_settings
 from workers.delivery.recovery import recovering_transport
 from workers.errors import WorkerMisconfigured
 from workers.gate import GatedTask
+from workers.green_loops import keep_running_loops_per_greenlet
 from workers.runtime import WorkerRuntime
 from workers.settings import WorkerSettings, settings_from_env
 from workers.sizing import size_worker
@@ -75,7 +76,8 @@ class AdmissionStep(bootsteps.Step):
     """Refuse to start a worker without keys or without a region it may serve; install the
     worker's hooks (``workers.hooks.connect``) in the main process, before the pool starts, so
     every pool process and thread has them; size the connection pools from the concurrency
-    (``workers.sizing``). Importing ``workers`` installs nothing."""
+    (``workers.sizing``); under gevent, keep asyncio's running loop per greenlet
+    (``workers.green_loops``). Importing ``workers`` installs nothing."""
 
     name = "baton.admission"
 
@@ -86,6 +88,7 @@ class AdmissionStep(bootsteps.Step):
         except BatonError as exc:
             refuse(f"{type(exc).__name__}: {exc}")
         size_worker(worker.app, concurrency=int(worker.concurrency or 1))
+        keep_running_loops_per_greenlet()
         hooks.connect()
         logger.info("Baton worker serving regions: %s", ", ".join(sorted(regions)))
 

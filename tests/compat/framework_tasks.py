@@ -12,6 +12,7 @@ on the decoy, never on the parent's emulator.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from workers import anthropic_client, app, claude_code_env, current_envelope
@@ -29,52 +30,52 @@ def _answer(framework: str, text: object) -> dict[str, Any]:
 
 
 @app.task(name="baton.compat.anthropic")
-def anthropic_task() -> dict[str, Any]:
+def anthropic_task(prompt: str = PROMPT) -> dict[str, Any]:
     message = anthropic_client().messages.create(
         model=current_envelope().model_id,
         max_tokens=MAX_TOKENS,
-        messages=[{"role": "user", "content": PROMPT}],
+        messages=[{"role": "user", "content": prompt}],
     )
     return _answer("anthropic", message.content[0].text)  # type: ignore[union-attr]
 
 
 @app.task(name="baton.compat.langchain")
-def langchain_task() -> dict[str, Any]:
+def langchain_task(prompt: str = PROMPT) -> dict[str, Any]:
     from workers.integrations.langchain import chat_model
 
-    return _answer("langchain", chat_model(max_tokens=MAX_TOKENS).invoke(PROMPT).content)
+    return _answer("langchain", chat_model(max_tokens=MAX_TOKENS).invoke(prompt).content)
 
 
 @app.task(name="baton.compat.litellm")
-def litellm_task() -> dict[str, Any]:
+def litellm_task(prompt: str = PROMPT) -> dict[str, Any]:
     import litellm
 
     from workers.integrations.litellm import completion_kwargs
 
     reply = litellm.completion(
         **completion_kwargs(max_tokens=MAX_TOKENS, timeout=30),
-        messages=[{"role": "user", "content": PROMPT}],
+        messages=[{"role": "user", "content": prompt}],
     )
     return _answer("litellm", reply.choices[0].message.content)
 
 
 @app.task(name="baton.compat.pydantic_ai")
-def pydantic_ai_task() -> dict[str, Any]:
+def pydantic_ai_task(prompt: str = PROMPT) -> dict[str, Any]:
     from pydantic_ai import Agent
 
     from workers.integrations.pydantic_ai import bedrock_model
 
-    return _answer("pydantic_ai", Agent(bedrock_model()).run_sync(PROMPT).output)
+    return _answer("pydantic_ai", Agent(bedrock_model()).run_sync(prompt).output)
 
 
 @app.task(name="baton.compat.strands")
-def strands_task() -> dict[str, Any]:
+def strands_task(prompt: str = PROMPT) -> dict[str, Any]:
     from strands import Agent
 
     from workers.integrations.strands import bedrock_model
 
     agent = Agent(model=bedrock_model(max_tokens=MAX_TOKENS), callback_handler=None)
-    return _answer("strands", str(agent(PROMPT)).strip())
+    return _answer("strands", str(agent(prompt)).strip())
 
 
 @app.task(name="baton.compat.claude_code")
@@ -98,6 +99,36 @@ def claude_code_task() -> dict[str, Any]:
         "stderr": run.stderr[-2000:],
         "stdout": run.stdout[-2000:],
         "error": None,
+    }
+
+
+#: A child that prints the environment it was started with, as JSON.
+_PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
+
+
+@app.task(name="baton.compat.claude_code_env")
+def claude_code_env_task() -> dict[str, Any]:
+    """Start a subprocess with ``claude_code_env()`` and return the environment it saw, with the
+    wall-clock span of the subprocess so a test can tell which jobs' children overlapped."""
+    import subprocess
+    import sys
+    import time
+
+    env = claude_code_env()
+    started = time.time()
+    child = subprocess.run(
+        [sys.executable, "-c", _PRINT_ENV],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    finished = time.time()
+    return {
+        "region": current_envelope().region,
+        "env": json.loads(child.stdout),
+        "span": [started, finished],
     }
 
 

@@ -175,22 +175,28 @@ CLAUDE_CODE_OPERATIONS = frozenset(
 
 
 def assert_claude_code_calls(
-    calls: list[dict[str, Any]], *, model: str, access_key: str, journal: str
+    calls: list[dict[str, Any]],
+    *,
+    model: str,
+    access_key: str,
+    journal: str,
+    region: str = PARENT_REGION,
 ) -> None:
-    """Every call the CLI made is signed with SigV4 for the parent's region by ``access_key``,
-    stays in the parent's geography, is never refused for its identity, and the conversation
-    ran on ``model``.
+    """Every call the CLI made is signed with SigV4 for the parent's ``region`` by
+    ``access_key``, stays in ``model``'s geography, is never refused for its identity, and the
+    conversation ran on ``model``.
 
     Only a start-up ``InvokeModel`` probe of a model the emulator does not serve may fail, and
     only with ValidationException.
     """
     assert calls, journal
+    geography = model.split(".", 1)[0] + "."
     for call in calls:
         assert call["operation"] in CLAUDE_CODE_OPERATIONS, journal
-        assert call["region"] == PARENT_REGION, journal
+        assert call["region"] == region, journal
         assert call["access_key_id"] == access_key, journal
         assert call["auth"] == "sigv4", journal
-        assert call["model_id"] is None or call["model_id"].startswith("eu."), journal
+        assert call["model_id"] is None or call["model_id"].startswith(geography), journal
         assert call["status"] != 403, journal
         if call["model_id"] == model:
             assert call["status"] == 200, journal
