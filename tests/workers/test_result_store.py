@@ -4,16 +4,19 @@ The race, as CI met it: a throttled turn raised Celery's retry; the retry messag
 countdown, ran at once on another pool thread, called Bedrock and stored SUCCESS, in between the
 first thread's read of the job's state and its write of RETRY. Celery's read-then-write let RETRY
 replace the success, and the job never finished. The interleaving is set up here exactly: the
-stale read is taken, then another backend stores the success, then the write is made. On
-fakeredis, which runs the store script's Lua as a server does.
+state is read (by Celery's backend; Baton's reads nothing before its script), then another
+backend stores the success, then the write is made. On fakeredis, which runs the store script's
+Lua as a server does.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from celery import Celery
+from celery.app.task import Context
 
 from tests.support.fake_redis import FakeRedisServer
 from workers.delivery.backend import BatonRedisBackend, chord_safe
@@ -30,20 +33,20 @@ def results_app(url: str, *, baton: bool, **settings: object) -> Celery:
 
 
 def store_retry_on_a_stale_read(app: Celery, other: Celery) -> None:
-    """Store RETRY for ``JOB`` through ``app``; ``other`` stores SUCCESS right after the read."""
+    """Store RETRY for ``JOB`` through ``app``; ``other`` stores SUCCESS after any read of the
+    state and just before the write."""
     backend: Any = app.backend
-    read = backend._get_task_meta_for
+    write = backend._set_with_state
 
-    def read_then_the_other_copy_succeeds(task_id: str) -> dict[str, Any]:
-        meta = read(task_id)
-        other.backend.store_result(task_id, {"text": "answered"}, "SUCCESS")
-        return meta
+    def the_other_copy_succeeds_then_write(key: str, value: Any, state: str) -> Any:
+        other.backend.store_result(JOB, {"text": "answered"}, "SUCCESS")
+        return write(key, value, state)
 
-    backend._get_task_meta_for = read_then_the_other_copy_succeeds
+    backend._set_with_state = the_other_copy_succeeds_then_write
     try:
         backend.mark_as_retry(JOB, RuntimeError("throttled"))
     finally:
-        backend._get_task_meta_for = read
+        del backend._set_with_state
 
 
 @pytest.mark.parametrize("baton", [True, False], ids=["baton", "celery-control"])
@@ -103,3 +106,61 @@ def test_a_failure_after_a_failure_and_a_group_result_are_stored_as_before(fake_
 
     assert "second" in str(app.backend.get_task_meta(JOB)["result"])
     assert app.backend.restore_group("group-saved").results == [app.AsyncResult(JOB)]
+
+
+def commands_sent(backend: Any, store: Any) -> list[str]:
+    """The commands ``backend``'s client sends while ``store()`` runs."""
+    client = backend.client
+    sent: list[str] = []
+    send = client.execute_command
+
+    def counted(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return send(*args, **options)
+
+    client.execute_command = counted
+    try:
+        store()
+    finally:
+        del client.execute_command
+    return sent
+
+
+def test_a_store_is_one_round_trip_and_never_replaces_a_success(fake_redis):
+    """No read of the state before the store script: one command a store, a success kept."""
+    app = results_app(fake_redis.url(1), baton=True)
+    backend: Any = app.backend
+    backend.store_result("job-warm", None, "STARTED")  # the script is loaded: EVALSHA runs
+    running = commands_sent(backend, lambda: backend.store_result(JOB, None, "STARTED"))
+    done = commands_sent(backend, lambda: backend.store_result(JOB, {"n": 1}, "SUCCESS"))
+    late = commands_sent(backend, lambda: backend.mark_as_retry(JOB, RuntimeError("late copy")))
+    again = commands_sent(backend, lambda: backend.store_result(JOB, {"n": 2}, "SUCCESS"))
+
+    assert running == done == late == again == ["EVALSHA"]
+    meta = backend.get_task_meta(JOB)
+    assert (meta["status"], meta["result"]) == ("SUCCESS", {"n": 1})
+
+
+@pytest.mark.parametrize("extended", [True, False])
+def test_the_stored_meta_is_the_one_celery_stores(fake_redis, extended):
+    """Baton's store writes what Celery's own builds, extended results included."""
+    request = Context(
+        id=JOB,
+        task="mytasks.charge",
+        args=[1],
+        kwargs={"k": "v"},
+        hostname="w1",
+        retries=2,
+        group="g1",
+        parent_id="p1",
+        delivery_info={"routing_key": "baton.eu-west-1"},
+    )
+    stored = []
+    for baton, db in ((True, 1), (False, 2)):
+        app = results_app(fake_redis.url(db), baton=baton, result_extended=extended)
+        app.backend.store_result(JOB, {"text": "answered"}, "SUCCESS", request=request)
+        raw = fake_redis.client(db).get(app.backend.get_key_for_task(JOB))
+        stored.append({k: v for k, v in json.loads(raw).items() if k != "date_done"})
+
+    assert stored[0] == stored[1]
+    assert ("name" in stored[0]) is extended

@@ -16,9 +16,14 @@ acknowledged late (``acks_late=True``) takes the subagents' guard instead: a cop
 whose success is stored returns that result, and a copy of a job still running waits.
 
 One round trip per user task (one script call), the price measured in README's "Nothing lost,
-nothing run twice". The mark holds a random token of this delivery, so the call is safe to send
-twice: the workers' backend client sends a command again over a dropped connection, and a
-repeat that finds its own token is still the first delivery.
+nothing run twice". It cannot share another: before the body runs, a user task acknowledged
+early makes no other call on the result backend (admission is in memory; the guard's claim is
+for guarded and late-acknowledged tasks only), and the result store comes after the body, too
+late to stop a copy. The store dropped Celery's read instead
+(:class:`workers.delivery.backend.BatonRedisBackend`), so a user task makes two round trips on
+the backend, as before the mark. The mark holds a random token of this delivery, so the call is
+safe to send twice: the workers' backend client sends a command again over a dropped
+connection, and a repeat that finds its own token is still the first delivery.
 """
 
 from __future__ import annotations
