@@ -44,8 +44,10 @@ class GatedRequest(Request):
     _already_revoked: bool  # Celery's, set in its __init__
 
     def revoked(self) -> bool:
-        runtime = self._runtime()
-        if self._already_revoked or runtime is None or not self._past_expiry():
+        """Celery's check, except that a message past its expiry and not bound to its id is
+        dead-lettered and acknowledged: no REVOKED under the id, no id in the revoked set."""
+        runtime = None if self._already_revoked or not self._past_expiry() else self._runtime()
+        if runtime is None:  # every message asks: the cheap checks come first
             return bool(super().revoked())
         context, name = self._context, self.task.name  # type: ignore[attr-defined]
         if runtime.binding_problem(context, task_name=name) is None:
