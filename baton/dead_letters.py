@@ -16,8 +16,10 @@ def dead_letters() -> None:
 
     Every message a worker refused (missing, tampered, expired or unknown-key envelope, region or
     endpoint outside policy, a task the worker never imported) is kept with its reason, time, task
-    name and an envelope summary without secrets. Replay re-publishes it as it was, once the
-    operator has fixed the fleet's configuration: a tampered envelope is refused again.
+    name and an envelope summary without secrets, and says whether its failure was stored under
+    its job id (only for a message a key holder bound to that id). Replay re-publishes it as it
+    was, once the operator has fixed the fleet's configuration: a tampered envelope is refused
+    again.
 
     \b
     Examples:

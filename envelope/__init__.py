@@ -23,11 +23,19 @@ from envelope.binding import (
     BINDING_KEY,
     EMBEDDED,
     bind_message,
+    binding_expires,
     binding_group,
     binding_retries,
     check_binding,
 )
-from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, Keyring, decode, encode, key_id, peek
+from envelope.codec import (
+    DEFAULT_CLOCK_SKEW_SECONDS,
+    decode,
+    encode,
+    key_id,
+    peek,
+    verify_signature,
+)
 from envelope.constants import (
     EMULATOR_REGIONS_HEADER,
     HEADER_KEY,
@@ -66,6 +74,7 @@ from envelope.errors import (
     SealKeyInvalid,
     UnknownModel,
 )
+from envelope.keyring import Keyring
 from envelope.model import (
     DEFAULT_MAX_CHILDREN,
     DEFAULT_MAX_DEPTH,
@@ -149,6 +158,7 @@ __all__ = [
     "SealedAuth",
     "UnknownModel",
     "bind_message",
+    "binding_expires",
     "binding_group",
     "binding_retries",
     "catalogue",
@@ -176,4 +186,5 @@ __all__ = [
     "root_jobs_key",
     "seal_credentials",
     "unseal_credentials",
+    "verify_signature",
 ]

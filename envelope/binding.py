@@ -21,6 +21,11 @@ So is a retried message's ``retries`` count, when it is not 0: a user task runs 
 message pushed back with ``retries`` edited would otherwise run once per value. A first delivery
 is bound as before.
 
+So is Celery's ``expires`` header, when a message has one: a worker stores the refusal of an
+expired message under its id only when its binding holds (``workers.refusals``), so the expiry
+must be the key holder's, or a captured message pushed back with an expiry in the past would
+fail the queued job it copies. A message with no expiry is bound as before.
+
 What still runs: Celery's redelivery of the same message (same bytes, same binding), and a retry
 (re-published by the worker, which binds the new message). What does not: the header on a new job
 id, on new arguments, on another task name, or with another callback.
@@ -42,8 +47,9 @@ from json.encoder import (  # type: ignore[attr-defined]  # CPython's own accele
 )
 from typing import Any
 
-from envelope.codec import Keyring, key_id
+from envelope.codec import key_id
 from envelope.errors import EnvelopeBindingInvalid
+from envelope.keyring import Keyring
 
 #: The message header that carries the binding.
 BINDING_KEY = "baton_binding"
@@ -79,6 +85,12 @@ def binding_retries(request: Any) -> Any:
     return getattr(request, "retries", None) or 0
 
 
+def binding_expires(request: Any) -> Any:
+    """The expiry a binding covers for a task request: its ``expires`` header as the broker
+    carried it (an ISO 8601 text), or None."""
+    return getattr(request, "expires", None)
+
+
 def _content(
     task_id: str,
     task_name: str,
@@ -88,12 +100,15 @@ def _content(
     *,
     group: list[Any] | None = None,
     retries: Any = 0,
+    expires: Any = None,
 ) -> bytes:
     fields = [task_id, task_name, args, kwargs, embedded]
     if group is not None:
         fields.append(group)
     if retries:
         fields.append(["retries", retries])
+    if expires:
+        fields.append(["expires", expires])
     text = "".join(_C_ENCODER(fields, 0)) if _C_ENCODER is not None else _ENCODE(fields)
     return text.encode("utf-8", "surrogatepass")
 
@@ -134,6 +149,7 @@ def bind_message(keyring: Keyring, headers: dict[str, Any], body: Any, token: st
         [embed.get(name) for name in EMBEDDED],
         group=[headers["group"], headers.get("group_index")] if headers.get("group") else None,
         retries=headers.get("retries") or 0,
+        expires=headers.get("expires"),
     )
     headers[BINDING_KEY] = _mac(keyring, kid, token, content)
 
@@ -151,10 +167,14 @@ def check_binding(
     embedded: Sequence[Any],
     group: list[Any] | None = None,
     retries: Any = 0,
+    expires: Any = None,
 ) -> None:
     """Raise ``EnvelopeBindingInvalid`` unless ``binding`` is the token's MAC for this message
-    (``group``: :func:`binding_group` of its request; ``retries``: :func:`binding_retries`)."""
-    content = _content(task_id, task_name, args, kwargs, embedded, group=group, retries=retries)
+    (``group``: :func:`binding_group` of its request; ``retries``: :func:`binding_retries`;
+    ``expires``: :func:`binding_expires`)."""
+    content = _content(
+        task_id, task_name, args, kwargs, embedded, group=group, retries=retries, expires=expires
+    )
     expected = _mac(keyring, kid, token, content)
     if not isinstance(binding, str) or not hmac.compare_digest(expected, binding):
         raise EnvelopeBindingInvalid(

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
-import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import NoReturn
 
 from pydantic import ValidationError
 
 from envelope.errors import (
     EnvelopeExpired,
-    EnvelopeKeyError,
     EnvelopeMalformed,
     EnvelopeSignatureInvalid,
     EnvelopeUnknownKey,
 )
+from envelope.keyring import Keyring
 from envelope.model import INSECURE_ENDPOINTS_CONTEXT, BedrockEnvelope
 
 #: Tokens larger than this are refused before any parsing: a v1 envelope is well under 1 KiB.
@@ -35,15 +31,6 @@ MAX_TOKEN_BYTES = 4096
 #: Clock difference tolerated between the parent that signed and the worker that checks.
 DEFAULT_CLOCK_SKEW_SECONDS = 30
 
-#: Shortest signing key accepted: HMAC-SHA256 wants at least 128 bits of secret.
-MIN_KEY_LENGTH = 16
-
-#: The key id given to a lone ``BATON_ENVELOPE_KEY``.
-DEFAULT_KID = "default"
-
-#: What a key id may be: the envelope's ``kid`` field accepts exactly these (envelope/model.py).
-_KID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-
 _PREFIX = "v1"
 _PREFIX_DOT = b"v1."
 
@@ -51,87 +38,6 @@ _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 #: How canonical JSON introduces the key id.
 _KID_FIELD = b'"kid":"'
-
-
-@dataclass(frozen=True)
-class Keyring:
-    """Signing keys by key id; the first is used to sign, all of them verify."""
-
-    keys: Mapping[str, bytes] = field(repr=False)
-    active: str
-    # Each key's HMAC state after absorbing the key, copied per token: the key schedule is
-    # about a third of the cost of an HMAC of a short message.
-    _bases: Mapping[str, hmac.HMAC] = field(init=False, repr=False, compare=False)
-    # Each key's subkey for message bindings (``envelope.binding``), derived once: a binding is
-    # a keyed BLAKE2b under it, one hash pass per message where an HMAC takes two.
-    _binding_keys: Mapping[str, bytes] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.active not in self.keys:
-            raise EnvelopeKeyError(f"active key id {self.active!r} is not in the keyring")
-        for kid, key in self.keys.items():
-            if not _KID_PATTERN.fullmatch(kid):
-                raise EnvelopeKeyError(
-                    f"envelope key id {kid!r} may hold only letters, digits, '_', '.' and '-' "
-                    "(1 to 64 of them); rename it in BATON_ENVELOPE_KEYS on every parent and worker"
-                )
-            if len(key) < MIN_KEY_LENGTH:
-                raise EnvelopeKeyError(
-                    f"envelope key {kid!r} is {len(key)} bytes; use at least {MIN_KEY_LENGTH} "
-                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-                )
-        bases = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in self.keys.items()}
-        object.__setattr__(self, "_bases", bases)
-        binding = {kid: self.mac(kid, b"baton-binding-key-v1") for kid in self.keys}
-        object.__setattr__(self, "_binding_keys", binding)
-
-    def binding_key(self, kid: str) -> bytes:
-        """Return the subkey that binds messages to tokens of key ``kid`` (which must exist)."""
-        return self._binding_keys[kid]
-
-    def mac(self, kid: str, signing_input: bytes) -> bytes:
-        """Return the HMAC-SHA256 of ``signing_input`` under key ``kid`` (which must exist)."""
-        state = self._bases[kid].copy()
-        state.update(signing_input)
-        return state.digest()
-
-    def __repr__(self) -> str:
-        return f"Keyring(kids={sorted(self.keys)!r}, active={self.active!r})"
-
-    @classmethod
-    def from_env_values(cls, *, key: str | None, keys: str | None) -> Keyring:
-        """Build the keyring from ``BATON_ENVELOPE_KEYS`` (``kid:key,...``) or ``..._KEY``.
-
-        ``BATON_ENVELOPE_KEYS`` wins when both are set; its first entry signs, and a key id
-        may appear in it only once.
-        """
-        if keys:
-            return cls._parse_list(keys)
-        if key:
-            return cls(keys={DEFAULT_KID: key.encode()}, active=DEFAULT_KID)
-        raise EnvelopeKeyError(
-            "BATON_ENVELOPE_KEY is not set; every parent and worker of a fleet must share it. "
-            "Set BATON_ENVELOPE_KEY (or BATON_ENVELOPE_KEYS=kid:key,... for rotation)"
-        )
-
-    @classmethod
-    def _parse_list(cls, text: str) -> Keyring:
-        parsed: dict[str, bytes] = {}
-        for entry, item in enumerate((part.strip() for part in text.split(",")), start=1):
-            kid, sep, secret = item.partition(":")
-            if not sep or not kid or not secret:
-                raise EnvelopeKeyError(
-                    "BATON_ENVELOPE_KEYS must look like kid1:key1,kid2:key2; "
-                    f"found an entry without 'kid:' (entry {entry})"
-                )
-            if kid in parsed:
-                first = list(parsed).index(kid) + 1
-                raise EnvelopeKeyError(
-                    f"BATON_ENVELOPE_KEYS names key id {kid!r} twice (entries {first} and "
-                    f"{entry}); give each key its own id (the first entry signs)"
-                )
-            parsed[kid] = secret.encode()
-        return cls(keys=parsed, active=next(iter(parsed)))
 
 
 def _b64encode(raw: bytes) -> str:
@@ -262,6 +168,29 @@ def peek(token: str) -> dict[str, object]:
     return _payload_dict(payload)
 
 
+def _signed(token: str, keyring: Keyring) -> tuple[str, bytes]:
+    """Return the key id and payload of ``token`` once its MAC verifies; raise otherwise."""
+    signing_input, payload, signature = _split(token)
+    kid = _key_id(payload)
+    if kid not in keyring.keys:
+        raise EnvelopeUnknownKey(
+            f"envelope was signed with key id {kid!r}, which this process does not hold "
+            f"(known: {', '.join(sorted(keyring.keys))}); add it to BATON_ENVELOPE_KEYS "
+            "or re-enqueue the job from a parent with a current key"
+        )
+    # Compared as text: only the canonical spelling of the right MAC matches, so a signature
+    # that decodes to the same bytes with other characters or unused bits set does not.
+    if not hmac.compare_digest(_b64encode(keyring.mac(kid, signing_input)), signature):
+        _refuse_signature(kid, signature)
+    return kid, payload
+
+
+def verify_signature(token: str, *, keyring: Keyring) -> str:
+    """Return the key id of ``token`` if a key holder made it (expired, out of policy or invalid
+    as it may be); raise EnvelopeMalformed, EnvelopeUnknownKey or EnvelopeSignatureInvalid."""
+    return _signed(token, keyring)[0]
+
+
 def decode(
     token: str,
     *,
@@ -275,18 +204,7 @@ def decode(
     ``insecure_endpoints`` lists the ``host:port`` pairs this process accepts over plain http
     (``BATON_ALLOW_INSECURE_ENDPOINTS``); loopback always is.
     """
-    signing_input, payload, signature = _split(token)
-    kid = _key_id(payload)
-    if kid not in keyring.keys:
-        raise EnvelopeUnknownKey(
-            f"envelope was signed with key id {kid!r}, which this process does not hold "
-            f"(known: {', '.join(sorted(keyring.keys))}); add it to BATON_ENVELOPE_KEYS "
-            "or re-enqueue the job from a parent with a current key"
-        )
-    # Compared as text: only the canonical spelling of the right MAC matches, so a signature
-    # that decodes to the same bytes with other characters or unused bits set does not.
-    if not hmac.compare_digest(_b64encode(keyring.mac(kid, signing_input)), signature):
-        _refuse_signature(kid, signature)
+    kid, payload = _signed(token, keyring)
     envelope = _validated(payload, insecure_endpoints)
     if envelope.kid != kid:
         raise EnvelopeMalformed(f"envelope payload names more than one key id ({kid!r} first)")

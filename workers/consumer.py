@@ -4,10 +4,10 @@ Celery logs such a message, rejects it (on Redis: drops it) and stores ``NotRegi
 result. On a queue whose workers load different ``--include`` lists, that loses every job the
 wrong worker takes, and says nothing of the fix. Requeueing would not do better: the same
 worker can take the message straight back, in a loop that never ends when no worker knows the
-task, while the parent waits out its timeout. So Baton fails the job at once with the fix
-(``TaskNotRegistered``: the ``--include`` the worker lacks) and keeps the message as a dead
-letter, which ``baton dead-letters replay`` re-publishes, as it was, once the workers load the
-module.
+task, while the parent waits out its timeout. So Baton keeps the message as a dead letter,
+which ``baton dead-letters replay`` re-publishes, as it was, once the workers load the module,
+and fails the job at once with the fix (``TaskNotRegistered``: the ``--include`` the worker
+lacks) when the message is bound to its id; an unbound one fails nothing (``workers.refusals``).
 
 The task name comes from a message anyone who can write the broker can send, so it is never
 imported or probed; it is only quoted, and only when it reads as a dotted Python name.
@@ -24,15 +24,19 @@ from celery import signals
 from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
 
-from workers import metrics
-from workers.dead_letters import DeadLetters, make_record
+from envelope import BINDING_KEY, EMBEDDED, HEADER_KEY
+from workers.dead_letters import new_record_id
 from workers.errors import TaskNotRegistered
+from workers.refusals import refuse
 
 logger = logging.getLogger("baton.worker")
 
 #: A task name worth quoting as one: dotted Python identifiers, of a sane length.
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,20}", re.ASCII)
 _MAX_NAME = 200
+
+#: The headers a binding check reads off the request, besides its id and arguments.
+_BOUND_HEADERS = (HEADER_KEY, BINDING_KEY, "group", "group_index", "retries", "expires")
 
 
 def not_registered(name: str, *, queue: str | None, dead_letter: str) -> str:
@@ -54,17 +58,22 @@ def not_registered(name: str, *, queue: str | None, dead_letter: str) -> str:
 
 
 def _request(message: Any, job_id: str) -> SimpleNamespace:
-    """The parts of a task request a dead-letter record reads, from the raw message."""
+    """The parts of a task request a dead-letter record and a binding check read, from the
+    raw message (protocol 2: its headers, and the body's arguments and embedded signatures)."""
     try:
-        args, kwargs, _embed = message.decode()
+        args, kwargs, embed = message.decode()
     except Exception:  # a body this worker cannot read is still kept, without arguments
-        args, kwargs = [], {}
+        args, kwargs, embed = [], {}, {}
+    headers = message.headers or {}
+    embed = embed if isinstance(embed, dict) else {}
     return SimpleNamespace(
+        **{name: headers.get(name) for name in _BOUND_HEADERS},
+        **{name: embed.get(name) for name in EMBEDDED},
         id=job_id,
         args=args if isinstance(args, list | tuple) else [],
         kwargs=kwargs if isinstance(kwargs, dict) else {},
         delivery_info=message.delivery_info or {},
-        headers=message.headers or {},
+        headers=headers,
     )
 
 
@@ -84,20 +93,23 @@ class BatonConsumer(Consumer):
         request = _request(message, job_id)
         delivery = request.delivery_info
         queue = delivery.get("routing_key") or delivery.get("queue")
-        record = make_record(request, task_name=name, error=TaskNotRegistered(name))
-        error = TaskNotRegistered(not_registered(name, queue=queue, dead_letter=record["id"]))
-        record["message"] = str(error)
-        DeadLetters(self.app).record(record)
-        metrics.REFUSALS.labels(reason=error.code).inc()
-        logger.error("refused job %s (%s): %s [%s]", job_id, name[:_MAX_NAME], error, error.code)
+        dead_letter = new_record_id()
+        error = TaskNotRegistered(not_registered(name, queue=queue, dead_letter=dead_letter))
+        refusal = refuse(self.app, request, task_name=name, error=error, dead_letter=dead_letter)
         message.reject_log_error(logger, self.connection_errors)
+        if refusal.stored:
+            self._fail(job_id, name, error, message)
+        signals.task_unknown.send(sender=self, message=message, exc=exc, name=name, id=job_id)
+
+    def _fail(self, job_id: str, name: str, error: TaskNotRegistered, message: Any) -> None:
+        """Store the refusal as the job's failure, as Celery does for an unknown task."""
         self.app.backend.mark_as_failure(
             job_id,
             error,
             request=Bunch(
                 name=name,
                 chord=None,
-                root_id=headers.get("root_id"),
+                root_id=(message.headers or {}).get("root_id"),
                 correlation_id=message.properties.get("correlation_id"),
                 reply_to=message.properties.get("reply_to"),
                 errbacks=None,
@@ -105,4 +117,3 @@ class BatonConsumer(Consumer):
         )
         if self.event_dispatcher:
             self.event_dispatcher.send("task-failed", uuid=job_id, exception=repr(error))
-        signals.task_unknown.send(sender=self, message=message, exc=exc, name=name, id=job_id)

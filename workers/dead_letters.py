@@ -54,12 +54,18 @@ def summarize(token: str | None) -> dict[str, Any]:
     return summary
 
 
+def new_record_id() -> str:
+    """A fresh dead-letter record id, for a refusal that quotes it before it is written."""
+    return uuid.uuid4().hex
+
+
 def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str, Any]:
     """Build the dead-letter record of a refused request."""
     token = envelope_token(request)
     delivery = getattr(request, "delivery_info", None) or {}
+    expires = getattr(request, "expires", None)
     return {
-        "id": uuid.uuid4().hex,
+        "id": new_record_id(),
         "job_id": str(getattr(request, "id", "")),
         "task": task_name,
         "reason": error.code,
@@ -73,6 +79,7 @@ def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str,
         "token": token,
         "binding": request_header(request, BINDING_KEY),
         "retries": _retries(request),
+        "expires": expires if isinstance(expires, str) else None,  # a binding covers it
     }
 
 
@@ -82,8 +89,9 @@ _NEEDED: dict[str, type] = {"id": str, "job_id": str, "task": str, "args": list,
 _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(("reason", "error", "message", "time"), str),
     "envelope": dict,
-    **dict.fromkeys(("queue", "token", "binding"), (str, type(None))),
+    **dict.fromkeys(("queue", "token", "binding", "expires"), (str, type(None))),
     "retries": int,
+    "result_stored": bool,
 }
 
 
@@ -194,6 +202,8 @@ class DeadLetters:
             headers[BINDING_KEY] = record["binding"]
         if record.get("retries"):  # a retry's binding covers its count
             headers["retries"] = record["retries"]
+        if record.get("expires"):  # and a message's binding its expiry
+            headers["expires"] = record["expires"]
         queue = self.app.amqp.queues[name]
         with self.app.connection_for_write() as connection:
             connection.Producer().publish(

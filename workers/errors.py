@@ -18,6 +18,7 @@ parent. Envelope errors (missing, tampered, expired...) come from ``envelope.err
         ├── IdentityUnavailable
         ├── UnknownAgent
         ├── TaskNotRegistered
+        ├── MessageExpired
         ├── AgentDefinitionInvalid
         ├── WorkerMisconfigured
         └── BedrockCallFailed
@@ -101,6 +102,13 @@ class TaskNotRegistered(WorkerError):
     ``--include``); the message is dead-lettered, not discarded."""
 
     code = "task_not_registered"
+
+
+class MessageExpired(WorkerError):
+    """Raised when a message arrives past its Celery ``expires`` time and is not bound to its
+    id, so Celery's REVOKED is not stored under that id: it is only dead-lettered."""
+
+    code = "message_expired"
 
 
 class WorkerMisconfigured(WorkerError):

@@ -6,7 +6,6 @@ in the task's call path, as the base class of every task on the Baton app.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -16,12 +15,10 @@ from celery.exceptions import Ignore, Reject, Retry
 from envelope import BatonError, BedrockEnvelope
 from workers import metrics, tracing
 from workers.context import JOB_ATTRIBUTE, VOUCHED_ATTRIBUTE, bind, current_job, unbind
-from workers.dead_letters import DeadLetters, make_record
 from workers.delivery import guard, once
 from workers.errors import BuiltinNotAllowed
+from workers.refusals import refuse
 from workers.runtime import WorkerRuntime
-
-logger = logging.getLogger("baton.worker")
 
 #: Celery's built-ins that publish nothing and call no Bedrock: they run ungated, but stripped
 #: of everything a message could ask of them afterwards (callbacks, errbacks, the rest of a
@@ -94,7 +91,9 @@ class GatedTask(Task):  # type: ignore[type-arg]
         return super().retry(*args, **kwargs)
 
     def _admit(self, runtime: WorkerRuntime, request: Any) -> BedrockEnvelope:
-        """Return the request's verified envelope; dead-letter, count and re-raise a refusal."""
+        """Return the request's verified envelope; dead-letter and count a refusal, and raise
+        it, to be stored as the job's failure, only when the message is bound to its id
+        (``workers.refusals``); else raise ``Ignore``, which stores nothing."""
         try:
             if self.name.startswith(BUILTIN_PREFIX) and self.name not in ADMITTED_BUILTINS:
                 raise BuiltinNotAllowed(
@@ -105,11 +104,11 @@ class GatedTask(Task):  # type: ignore[type-arg]
             return runtime.admit(request, task_name=self.name)
         except BatonError as exc:
             disarm(runtime, request, task_name=self.name)
-            DeadLetters(self.app).record(make_record(request, task_name=self.name, error=exc))
-            metrics.REFUSALS.labels(reason=exc.code).inc()
             metrics.JOBS.labels(region="unknown", outcome="refused").inc()
-            logger.error("refused job %s (%s): %s [%s]", request.id, self.name, exc, exc.code)
-            raise
+            refusal = refuse(self.app, request, task_name=self.name, error=exc)
+            if refusal.stored or request.is_eager:  # an eager caller is in this process
+                raise
+            raise Ignore() from exc  # acknowledged, nothing stored under an id it chose
 
     def _run(
         self, runtime: WorkerRuntime, envelope: BedrockEnvelope, args: Any, kwargs: Any
@@ -133,7 +132,7 @@ class GatedTask(Task):  # type: ignore[type-arg]
             return stored if stored is not None else self.run(*args, **kwargs)
 
 
-def disarm(runtime: WorkerRuntime, request: Any, *, task_name: str) -> None:
+def disarm(runtime: WorkerRuntime, request: Any, *, task_name: str) -> bool:
     """Keep a refused message from acting through Celery once the gate has raised.
 
     Celery would publish its errbacks (and count it in a chord) with the refusal as its error.
@@ -142,6 +141,8 @@ def disarm(runtime: WorkerRuntime, request: Any, *, task_name: str) -> None:
     expiry refused it), so its parent's chord still completes and the parent carries on; then
     the chord body's token, which that binding covered, is the one token it may have bound
     (``VOUCHED_ATTRIBUTE``). A message whose binding fails counts in no chord at all.
+
+    Returns whether the binding holds.
     """
     vouched = runtime.vouched_tokens(request, task_name=task_name)
     for name in _PUBLISHED_AFTER:
@@ -149,5 +150,6 @@ def disarm(runtime: WorkerRuntime, request: Any, *, task_name: str) -> None:
     if vouched is None:
         request.chord = None
         request.group = None
-        return
+        return False
     setattr(request, VOUCHED_ATTRIBUTE, vouched)
+    return True

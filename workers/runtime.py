@@ -21,9 +21,11 @@ from envelope import (
     BatonError,
     BedrockEnvelope,
     EnvelopeMissing,
+    EnvelopeUnknownKey,
     Keyring,
     SealedAuth,
     SealKeyInvalid,
+    binding_expires,
     binding_group,
     binding_retries,
     check_binding,
@@ -31,6 +33,7 @@ from envelope import (
     decode_seal_key,
     encode,
     key_id,
+    verify_signature,
 )
 from fleet import Governor
 from workers.agents import AgentRegistry
@@ -180,6 +183,7 @@ class WorkerRuntime:
             embedded=[getattr(request, name, None) for name in EMBEDDED],
             group=binding_group(request),
             retries=binding_retries(request),
+            expires=binding_expires(request),
         )
 
     def job(self, request: Any, envelope: BedrockEnvelope) -> Job:
@@ -193,15 +197,39 @@ class WorkerRuntime:
             embedded=tuple(getattr(request, name, None) for name in EMBEDDED),
         )
 
+    def binding_problem(self, request: Any, *, task_name: str) -> str | None:
+        """Why ``request`` is not provably a key holder's message for its own id, or None when
+        it is: its token's signature verifies under a key this worker holds (expired or out of
+        policy as it may be) and its binding covers this very message. Never raises.
+
+        Only such a message may have its refusal stored under its id (``workers.refusals``).
+        """
+        token = envelope_token(request)
+        if token is None:
+            return f"it carries no {HEADER_KEY} header"
+        try:
+            kid = verify_signature(token, keyring=self.keyring)
+        except EnvelopeUnknownKey:
+            return (
+                f"its envelope names key id {key_id(token)!r}, which this worker does not hold "
+                "(add it to BATON_ENVELOPE_KEYS, then replay)"
+            )
+        except BatonError:
+            return "its envelope's signature does not verify (edited, or not signed by Baton)"
+        try:
+            self._check_binding(request, token=token, kid=kid, task_name=task_name)
+        except BatonError:
+            found = "missing" if request_header(request, BINDING_KEY) is None else "another's"
+            return (
+                f"its {BINDING_KEY} header is {found} (published without Baton's hooks, or "
+                "copied or edited after it was sent)"
+            )
+        return None
+
     def vouched_tokens(self, request: Any, *, task_name: str) -> frozenset[str] | None:
         """For a refused request: the tokens of its chord body when its binding holds (a key
         holder made this very message), else None. Never raises."""
-        token = envelope_token(request)
-        try:
-            if token is None or key_id(token) not in self.keyring.keys:
-                return None
-            self._check_binding(request, token=token, kid=key_id(token), task_name=task_name)
-        except BatonError:
+        if self.binding_problem(request, task_name=task_name) is not None:
             return None
         return frozenset(embedded_tokens(getattr(request, "chord", None)))
 

@@ -183,3 +183,37 @@ def test_binding_retries_reads_a_requests_retry_count_or_zero():
     assert binding_retries(SimpleNamespace(retries=3)) == 3
     assert binding_retries(SimpleNamespace(retries=None)) == 0
     assert binding_retries(SimpleNamespace()) == 0
+
+
+def test_a_messages_celery_expiry_is_covered_so_an_edit_is_refused():
+    headers: dict[str, Any] = {"id": "job-1", "task": "user.charge", HEADER_KEY: TOKEN}
+    headers["expires"] = "2026-12-06T21:00:00+00:00"
+    body = ((), {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
+    bind_message(keyring(), headers, body, TOKEN)
+
+    def check_expires(expires: Any) -> None:
+        check_binding(
+            keyring(),
+            kid="default",
+            token=TOKEN,
+            binding=headers[BINDING_KEY],
+            task_id="job-1",
+            task_name="user.charge",
+            args=[],
+            kwargs={"n": 1},
+            embedded=[None] * 4,
+            expires=expires,
+        )
+
+    check_expires("2026-12-06T21:00:00+00:00")
+    for edited in (None, "2026-12-06T20:00:00+00:00", "2026-12-06 21:00:00+00:00"):
+        with pytest.raises(EnvelopeBindingInvalid, match="made for another message"):
+            check_expires(edited)
+
+
+def test_a_message_with_no_expiry_is_bound_as_before_the_expiry_was_covered():
+    headers, body = published()
+    unchanged = {**headers, "expires": None}
+    del unchanged[BINDING_KEY]
+    bind_message(keyring(), unchanged, body, TOKEN)
+    assert unchanged[BINDING_KEY] == headers[BINDING_KEY]

@@ -27,6 +27,7 @@ from envelope import (
     decode,
     encode,
     peek,
+    verify_signature,
 )
 from envelope.codec import DEFAULT_CLOCK_SKEW_SECONDS, MAX_TOKEN_BYTES
 from tests import factories
@@ -171,6 +172,19 @@ def test_a_token_signed_by_the_old_key_fails_once_the_old_key_is_removed():
 def test_an_expired_envelope_is_rejected():
     with pytest.raises(EnvelopeExpired):
         decode(TOKEN, keyring=KEYRING, now=EXP + DEFAULT_CLOCK_SKEW_SECONDS + 1)
+
+
+def test_verify_signature_shows_a_key_holder_made_an_expired_or_invalid_token():
+    expired = encode(make_envelope(iat=IAT - 7200, exp=IAT - 3600), keyring=KEYRING)
+    assert verify_signature(expired, keyring=KEYRING) == "k1"
+    invalid = sign_raw(b'{"kid":"k1","region":"nowhere"}')
+    assert verify_signature(invalid, keyring=KEYRING) == "k1"
+    prefix, payload, signature = TOKEN.split(".")
+    edited = b64(base64.urlsafe_b64decode(payload + "==").replace(b"eu-west-1", b"us-east-1"))
+    with pytest.raises(EnvelopeSignatureInvalid):
+        verify_signature(f"{prefix}.{edited}.{signature}", keyring=KEYRING)
+    with pytest.raises(EnvelopeUnknownKey):
+        verify_signature(TOKEN, keyring=make_keyring(f"k2:{KEY_B}"))
 
 
 def test_an_envelope_within_clock_skew_of_expiry_is_accepted():

@@ -15,6 +15,7 @@ from envelope import HEADER_KEY, TASK_NAME, Lineage, encode
 from tests.baton.test_cli import baton
 from tests.conftest import RedisServer, clean_env
 from tests.factories import make_envelope
+from tests.integration.harness import wait_until
 from tests.support.brokers import broker_url
 from tests.support.processes import Proc, python_argv
 
@@ -93,9 +94,10 @@ def test_refusals_are_dead_lettered_and_replay_runs_them_once_the_policy_allows(
         queue="baton.eu-west-1",
         headers={HEADER_KEY: tampered(signed(keyring, bedrock.url, "eu-west-1"))},
     )
-    for job in (foreign, forged):
-        with pytest.raises(Exception, match=r"not allowed|signature"):
-            job.get(timeout=60)
+    with pytest.raises(Exception, match=r"not allowed"):  # bound by the producer: fails at once
+        foreign.get(timeout=60)
+    wait_until(lambda: len(DeadLetters(app).entries()) == 2, timeout=60)
+    assert app.AsyncResult(forged.id).state == "PENDING"  # its signature fails: no failure stored
 
     records = DeadLetters(app).entries()
     assert sorted(r["reason"] for r in records) == [
@@ -142,4 +144,6 @@ def test_a_message_sent_outright_with_no_envelope_is_listed_naming_the_orchestra
     assert f"job {job.id} carries no baton_envelope header" in line
     assert "enqueue it through orchestrator.Orchestrator (spawn, or inside" in line
     assert "baton.Orchestrator" not in listed.stdout
+    assert f"Not failed under job {job.id}: it carries no baton_envelope header" in line
+    assert "waits for its timeout" in line
     assert bedrock.calls() == []

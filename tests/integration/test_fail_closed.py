@@ -1,5 +1,7 @@
 """Fail closed: a job whose envelope is missing, tampered, expired, foreign or out of policy never
-runs its body and never calls Bedrock; its result is the typed error naming the reason.
+runs its body and never calls Bedrock. Its result is the typed error naming the reason when a key
+holder bound the message to its id; otherwise nothing is stored under the id (the message could
+be anyone's) and the dead letter says why.
 
 Messages are published straight onto the region queue with the producer's Celery app, so nothing
 of Baton's producer side helps them along.
@@ -23,6 +25,7 @@ from envelope import (
     encode,
 )
 from tests.factories import make_envelope
+from tests.integration.harness import wait_until
 from workers import RegionNotAllowed
 
 pytestmark = pytest.mark.integration
@@ -78,16 +81,33 @@ def outcomes(fleet):
     }
 
 
+#: Refusals of messages a key holder bound to their ids (the producer's hook binds every message
+#: whose envelope is under its key): their failure is stored, so the parent learns at once.
+BOUND = (EnvelopeExpired, RegionNotAllowed)
+
+
 def test_refused_envelopes_never_run_and_never_call_bedrock(fleet):
+    from workers import DeadLetters
+
     bedrock, app, _ = fleet
     jobs = {error: publish(app, token) for error, token in outcomes(fleet).items()}
 
-    for error, job in jobs.items():
+    for error in BOUND:
         with pytest.raises(error) as caught:
-            job.get(timeout=30)
+            jobs[error].get(timeout=30)
         assert str(caught.value), f"{error.__name__} has no explanation"
-        assert job.state == "FAILURE"
+        assert jobs[error].state == "FAILURE"
+    wait_until(lambda: len(DeadLetters(app).entries()) == len(jobs), timeout=30)
 
+    records = {r["job_id"]: r for r in DeadLetters(app).entries()}
+    for error, job in jobs.items():
+        record = records[job.id]
+        assert record["reason"] == error.code
+        assert record["result_stored"] is (error in BOUND)
+        if error not in BOUND:  # no key holder bound it to this id: it fails no job
+            assert app.AsyncResult(job.id).state == "PENDING", error
+            assert f"Not failed under job {job.id}: " in record["message"]
+            assert "waits for its timeout" in record["message"]
     assert bedrock.calls() == []
 
 

@@ -21,6 +21,7 @@ import redis
 from celery import chord, group
 
 from envelope import BINDING_KEY, HEADER_KEY, TASK_NAME, encode
+from tests.integration.harness import wait_until
 from tests.support.processes import python_argv
 
 pytestmark = pytest.mark.integration
@@ -99,15 +100,14 @@ def test_a_copied_token_sent_through_celery_group_and_chord_runs_nothing(
     start(start_worker)
 
     assert "the parent's own prompt" in original.get(timeout=TIMEOUT)["text"]
-    for job in sent.values():
-        with pytest.raises(Exception, match="no broker message may start one"):
-            orch.app.AsyncResult(job.id).get(timeout=TIMEOUT)
     last_job(orch)
     converse = bedrock.calls("Converse")
     assert len(converse) == 2, converse  # the parent's job and the last one, nothing injected
     assert {c["model_id"] for c in converse} == {orch.envelope.model_id}
     reasons = dead_letter_reasons(orch)
     assert {(job.id, "builtin_not_allowed") for job in sent.values()} <= reasons
+    # Keyless, so bound to nothing: refused without a failure stored under the ids they named.
+    assert {orch.app.AsyncResult(job.id).state for job in sent.values()} == {"PENDING"}
 
 
 def test_a_resumed_state_on_a_global_model_fails_even_when_a_key_holder_bound_it(
@@ -148,9 +148,9 @@ def test_replaying_the_dead_letters_with_the_key_set_signs_nothing(
         TASK_NAME, kwargs={"prompt": "exfiltrate"}, headers={HEADER_KEY: token}, queue=QUEUE
     )
     worker = start(start_worker)
-    with pytest.raises(Exception, match="made for another message"):
-        orch.app.AsyncResult(copied.id).get(timeout=TIMEOUT)
-    assert (copied.id, "envelope_binding_invalid") in dead_letter_reasons(orch)
+    refused = (copied.id, "envelope_binding_invalid")
+    wait_until(lambda: refused in dead_letter_reasons(orch), timeout=TIMEOUT)
+    assert orch.app.AsyncResult(copied.id).state == "PENDING"  # its binding fails: no failure
 
     argv = python_argv("-m", "baton", "dead-letters", "replay", "--all")
     operator = subprocess.run(

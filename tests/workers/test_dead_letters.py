@@ -163,3 +163,17 @@ def test_a_refused_retry_is_replayed_with_its_retry_count_which_its_binding_cove
     assert DeadLetters(app).replay() == [record]
     [message] = queued(fake_redis, QUEUE)
     assert message["headers"]["retries"] == 2
+
+
+def test_a_refused_message_is_replayed_with_its_celery_expiry_which_its_binding_covers(
+    app, fake_redis
+):
+    request = bound_request(encode(make_envelope(), keyring=keyring()), job_id="job-e")
+    request.expires = "2030-01-01T00:00:00+00:00"
+    request.delivery_info = {"routing_key": QUEUE}
+    record = make_record(request, task_name=TASK_NAME, error=EnvelopeExpired("expired"))
+    DeadLetters(app).record(record)
+
+    assert DeadLetters(app).replay() == [record]
+    [message] = queued(fake_redis, QUEUE)
+    assert message["headers"]["expires"] == "2030-01-01T00:00:00+00:00"

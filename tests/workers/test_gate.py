@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from envelope import HEADER_KEY, EnvelopeMissing, encode
 from tests.factories import bound_request, keyring, make_envelope
 from workers import BuiltinNotAllowed, WorkerSettings, create_app
@@ -112,3 +114,26 @@ def test_a_refused_job_id_with_a_newline_writes_one_log_line(caplog):
 
     lines = [r.getMessage() for r in caplog.records if r.name == "baton.worker"]
     assert lines and not any("\n" in line for line in lines), lines
+
+
+def test_a_worker_fails_a_job_with_its_refusal_only_when_the_message_is_bound_to_it():
+    from celery.exceptions import Ignore
+
+    from workers import RegionNotAllowed
+
+    app = create_app(SETTINGS)
+    runtime = app.baton_runtime
+    task = app.tasks["baton.subagent"]
+    foreign = encode(make_envelope(region="us-east-1", model_id="us.x"), keyring=runtime.keyring)
+    bound = bound_request(foreign, ring=runtime.keyring)
+    named = SimpleNamespace(id="a queued job's id", headers={}, args=[], kwargs={})
+    for request in (bound, named):
+        request.is_eager, request.group, request.group_index = False, None, None
+
+    with pytest.raises(RegionNotAllowed):  # stored by Celery as the job's failure
+        task._admit(runtime, bound)
+    with pytest.raises(Ignore):  # acknowledged, nothing stored under the id it named
+        task._admit(runtime, named)
+    named.is_eager = True  # an eager caller, in this process, gets the refusal itself
+    with pytest.raises(EnvelopeMissing):
+        task._admit(runtime, named)

@@ -1,0 +1,121 @@
+"""One rule for what a refused message leaves: its failure under its id only when it is bound.
+
+The real paths (the gate, an unknown task, Celery's expiry) against a worker and a keyless broker
+writer are in tests/integration/test_review_holes.py and test_fail_closed.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from envelope import BINDING_KEY, HEADER_KEY, TASK_NAME, EnvelopeExpired, encode
+from tests.factories import KEY, bound_request, keyring, make_envelope
+from tests.support.fake_redis import FakeRedisServer
+from workers import DeadLetters, RegionNotAllowed, WorkerSettings, create_app
+from workers.consumer import BatonConsumer
+from workers.refusals import refuse
+from workers.runtime import WorkerRuntime
+
+RUNTIME = WorkerRuntime(WorkerSettings(envelope_key=KEY, allowed_regions=("eu-west-1",)))
+
+
+def token(**overrides: Any) -> str:
+    return encode(make_envelope(**overrides), keyring=keyring())
+
+
+def tampered(signed: str) -> str:
+    """``signed`` with its region edited and its signature kept (so a binding over it holds)."""
+    version, payload, signature = signed.split(".")
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    edited = raw.replace(b'"region":"eu-west-1"', b'"region":"us-east-1"')
+    return ".".join((version, base64.urlsafe_b64encode(edited).rstrip(b"=").decode(), signature))
+
+
+def problem(request: Any) -> str | None:
+    return RUNTIME.binding_problem(request, task_name="baton.subagent")
+
+
+def test_a_refused_message_a_key_holder_bound_to_its_id_is_bound_expired_or_out_of_policy():
+    now = int(time.time())
+    assert problem(bound_request(token(iat=now - 7200, exp=now - 3600))) is None
+    assert problem(bound_request(token(region="us-east-1", model_id="us.x"))) is None
+
+
+def test_a_message_is_unbound_for_want_of_an_envelope_a_signature_a_key_or_a_binding():
+    assert problem(SimpleNamespace(id="job-1", headers={})) == "it carries no baton_envelope header"
+    # The publisher's hook bound the edited token: only its signature shows the edit.
+    assert "signature does not verify" in str(problem(bound_request(tampered(token()))))
+    foreign = encode(make_envelope(kid="old"), keyring=keyring("old", "k" * 32))
+    assert "names key id 'old', which this worker does not hold" in str(
+        problem(bound_request(foreign, ring=keyring("old", "k" * 32)))
+    )
+    copied = bound_request(token())
+    copied.id = "a-queued-job"
+    assert "baton_binding header is another's" in str(problem(copied))
+    copied.baton_binding = copied.headers[BINDING_KEY] = None
+    assert "baton_binding header is missing" in str(problem(copied))
+
+
+@pytest.fixture()
+def app(fake_redis: FakeRedisServer) -> Iterator[Celery]:
+    settings = WorkerSettings(
+        broker_url=fake_redis.url(0),
+        result_backend="cache+memory://",
+        envelope_key=KEY,
+        allowed_regions=("eu-west-1",),
+    )
+    app = create_app(settings)
+    yield app
+    app.close()
+
+
+def test_only_a_bound_refusal_may_be_stored_and_an_unbound_one_says_why_and_what_to_do(app):
+    bound = bound_request(token(region="us-east-1", model_id="us.x"), job_id="bound")
+    unbound = SimpleNamespace(id="named", headers={}, args=[], kwargs={})
+    assert refuse(app, bound, task_name=TASK_NAME, error=RegionNotAllowed("us-east-1")).stored
+    refusal = refuse(app, unbound, task_name=TASK_NAME, error=EnvelopeExpired("no envelope"))
+    assert not refusal.stored
+
+    records = {r["job_id"]: r for r in DeadLetters(app).entries()}
+    assert records["bound"]["result_stored"] is True
+    assert records["bound"]["message"] == "us-east-1"
+    named = records["named"]
+    assert (named["id"], named["result_stored"]) == (refusal.dead_letter, False)
+    assert named["message"].startswith("no envelope. Not failed under job named: it carries no")
+    assert "waits for its timeout" in named["message"]
+    assert "orchestrator.Orchestrator" in named["message"]
+
+
+def unknown_task(job_id: str, headers: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(
+        headers={"id": job_id, "task": "myapp.tasks.gone", **headers},
+        delivery_info={"routing_key": "baton.eu-west-1"},
+        properties={},
+        decode=lambda: ([], {"prompt": "hello"}, {}),
+        reject_log_error=lambda *args: None,
+    )
+
+
+def test_an_unknown_task_fails_its_id_only_when_its_message_is_bound(app):
+    signed = token()
+    bound = bound_request(signed, job_id="bound", task="myapp.tasks.gone")
+    consumer = SimpleNamespace(app=app, connection_errors=(), event_dispatcher=None)
+    consumer._fail = lambda *args: BatonConsumer._fail(consumer, *args)  # type: ignore[arg-type]
+    for job_id, headers in (
+        ("bound", {HEADER_KEY: signed, BINDING_KEY: bound.headers[BINDING_KEY]}),
+        ("named", {HEADER_KEY: signed}),
+    ):
+        message = unknown_task(job_id, headers)
+        BatonConsumer.on_unknown_task(consumer, None, message, KeyError("myapp.tasks.gone"))  # type: ignore[arg-type]
+
+    assert app.AsyncResult("bound").state == "FAILURE"
+    assert app.AsyncResult("named").state == "PENDING"
+    reasons = {(r["job_id"], r["result_stored"]) for r in DeadLetters(app).entries()}
+    assert reasons == {("bound", True), ("named", False)}
