@@ -11,7 +11,9 @@ KEY_PREFIX = "baton:quota:"
 #: Every wake list's key starts with this.
 WAKE_PREFIX = "baton:quota-wake:"
 
-Outcome = Literal["ok", "throttled", "other"]
+#: How an attempt ended: a success, a 429 ThrottlingException ("Too many requests", or one whose
+#: message is unknown), a 429 "Too many tokens", or an error Bedrock does not count.
+Outcome = Literal["ok", "throttled", "throttled_tokens", "other"]
 
 
 @dataclass(frozen=True, slots=True)
