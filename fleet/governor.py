@@ -152,7 +152,7 @@ class Governor:
         waited = time.monotonic() - begun + wait
         if wait > 0:
             self._sleep(wait)
-        return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate)
+        return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate, slot[2])
 
     def _pause(self, key: QuotaKey, wait: float, *, bound: bool) -> None:
         """Sleep before the next look (at the head of the queue, so those behind do not look):
@@ -211,7 +211,7 @@ class Governor:
                 CALIBRATION_WEIGHT,
                 WAKE_DEPTH,
                 *learning_args(),
-                BURST_SECONDS,
+                repr(ticket.spent),
                 repr(ticket.started),
             ],
         )
@@ -240,10 +240,11 @@ class Governor:
         input_estimate: int,
         ceiling: float,
         per_token: float,
-    ) -> tuple[tuple[float, float] | None, float, float, bool, int]:
-        """Run one admission step: (admitted at, start) or None (not yet), the wait, the rate,
-        whether the tokens bucket is what holds the call back, and the reservation."""
-        admitted, wait, rate, start, now, bound, cost = run_script(
+    ) -> tuple[tuple[float, float, float] | None, float, float, bool, int]:
+        """Run one admission step: (admitted at, start, spent before) or None (not yet), the
+        wait, the rate, whether the tokens bucket is what holds the call back, and the
+        reservation."""
+        admitted, wait, rate, start, now, bound, cost, spent = run_script(
             self._client,
             ADMIT,
             [key.redis_key, key.wake_key],
@@ -261,7 +262,7 @@ class Governor:
                 MAX_RATE,
             ],
         )
-        slot = (float(now), float(start)) if int(admitted) else None
+        slot = (float(now), float(start), float(spent)) if int(admitted) else None
         return slot, float(wait), float(rate), bool(int(bound)), int(cost)
 
     def _limits(self, key: QuotaKey) -> tuple[float, float]:

@@ -19,11 +19,14 @@ began, restarted in turn every bucket's length) from which a tokens throttle lea
 
 from __future__ import annotations
 
-#: Shared by both scripts: the spending ledgers. ``spend`` adds ``amount`` to each ledger running
+#: Shared by both scripts: the spending ledgers. ``spend`` adds ``amount`` to the running total
+#: (``sp``: an admission returns it as it was, for its settlement to tell what was spent after)
+#: and to each ledger running
 #: (restarting one a bucket's length old, the second half a bucket after the first, so one of
 #: them always spans between half a bucket and a bucket); ``tokens_floor`` returns the least
-#: tokens a second that could have paid for what each ledger spent, less ``pending`` (calls
-#: admitted ahead of their start, not yet sent): a bucket holds ``span``
+#: tokens a second that could have paid for what each ledger spent, less ``later`` (what was
+#: spent after the throttled call was admitted, which Bedrock had not seen): a bucket holds
+#: ``span``
 #: seconds of it and refills at it, so over ``w`` seconds no more than (span + w) x the quota a
 #: second can be spent. That is the quota itself when the bucket was full as a ledger began.
 _LEDGER = """
@@ -38,13 +41,14 @@ local function spend(key, now, amount, span)
   if a_at >= 0 then a = a + amount end
   if b_at >= 0 then b = b + amount end
   redis.call('HSET', key, 'sa_at', a_at, 'sa', a, 'sb_at', b_at, 'sb', b)
+  redis.call('HINCRBYFLOAT', key, 'sp', amount)
 end
-local function tokens_floor(key, now, span, pending)
+local function tokens_floor(key, now, span, later)
   local l = redis.call('HMGET', key, 'sa_at', 'sa', 'sb_at', 'sb')
   local best = 0
   for i = 1, 3, 2 do
     local at, spent = tonumber(l[i]) or -1, tonumber(l[i + 1]) or 0
-    if at >= 0 then best = math.max(best, (spent - pending) / (span + now - at)) end
+    if at >= 0 then best = math.max(best, (spent - later) / (span + now - at)) end
   end
   return best
 end
@@ -66,7 +70,8 @@ end
 #: by completions took 24 s to reach 250 calls a second), but never past twice the admissions of
 #: the current or the previous second, plus one: a rate grows only while the fleet uses it, so it
 #: at most doubles a second, and never collapses when the fleet pauses.
-#: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1, reservation}: the wait of a
+#: Returns {admitted 0/1, wait, rate, start, now, tokens bound 0/1, reservation, spent before
+#: (the running total as the call found it, 0 where no ledger is kept)}: the wait of a
 #: call the tokens bucket holds back is only an upper bound, since settlements give tokens back,
 #: so such a call is never admitted ahead (it would sleep through them): it waits to be woken.
 ADMIT = (
@@ -98,7 +103,8 @@ if tps > 0 then
   end
 end
 if start - now > horizon or bound == 1 then
-  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
+  return {0, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost,
+    '0'}
 end
 local tat_next = math.max(tat, start) + 1 / rate
 local adm_at, adm_prev = tonumber(s[8]) or now, tonumber(s[10]) or 0
@@ -115,7 +121,11 @@ if s[7] ~= '0' then
 end
 redis.call('HSET', KEYS[1], 'rate', rate, 'tat_r', tat_next, 'adm_at', adm_at, 'adm_n', adm_n,
   'adm_prev', adm_prev)
-if not configured then spend(KEYS[1], now, cost, tonumber(ARGV[7])) end
+local spent = 0
+if not configured then
+  spent = tonumber(redis.call('HGET', KEYS[1], 'sp')) or 0
+  spend(KEYS[1], now, cost, tonumber(ARGV[7]))
+end
 if tps > 0 then
   redis.call('HSET', KEYS[1], 'lvl', lvl - cost, 'lvl_at', now)
   if lvl - cost >= cost then
@@ -125,36 +135,36 @@ if tps > 0 then
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost}
+return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost,
+  tostring(spent)}
 """
 )
 
 #: Settle a call: give back the tokens it did not use (to the bucket and the ledgers), count a
 #: success (and, after slow start, grow the rate while the fleet uses it, never past twice the
-#: admissions of the current or the previous second, plus one: by alpha a second below the knee,
-#: by the probe share of itself a second above it; slow start grows at admission), or cut the
-#: rate for a throttle ("Too many requests") of a call admitted after the last cut, at most once
-#: per cut spacing: out of slow start to what Bedrock delivered in the last second (at most 0.95
-#: of the rate, at least the slow-start beta of it); after it to the pace gain times what Bedrock
-#: delivered over the longer window (at most 0.95 of the rate, at least beta of it). A cut below
-#: the knee share of the rate sets the knee at the rate cut from; a smaller one at the rate cut
-#: to. A "Too many tokens" throttle of a call admitted after the last such cut (as
-#: spaced) sets the bucket's level to at most zero less the calls admitted ahead of their start
-#: (Bedrock just said it is short) and, where no tokens quota is configured, learns one: the
-#: ledgers' floor the first time, then at most the learned figure, cut by at most the tokens beta
-#: and never below that floor; a success probes it up by the tokens probe share a second. A call
-#: Bedrock did not count gives its reservation back to the bucket only if it started after the
-#: level was last set: before, the bucket did not hold it (Bedrock's level, which the level was
-#: set to, never took it). Tokens given back wake the first waiter on the wake list; a success
-#: whose input estimate and count are known calibrates the key's input estimate (``in_ratio``):
-#: up at once to a higher count (a reservation too small is the risk), down by a weight a call
-#: towards a lower one.
+#: admissions of the current or the previous second, plus one: by alpha a second below the knee, by
+#: the probe share of itself a second above it; slow start grows at admission), or cut the rate for
+#: a throttle ("Too many requests") of a call admitted after the last cut, at most once per cut
+#: spacing: out of slow start to what Bedrock delivered in the last second (at most 0.95 of the
+#: rate, at least the slow-start beta of it); after it to the pace gain times what Bedrock delivered
+#: over the longer window (at most 0.95 of the rate, at least beta of it). A cut below the knee
+#: share of the rate sets the knee at the rate cut from; a smaller one at the rate cut to. A "Too
+#: many tokens" throttle of a call admitted after the last such cut (as spaced) sets the bucket's
+#: level to at most zero less what was spent since that call was admitted (Bedrock just said it is
+#: short, and had not seen those) and, where no tokens quota is configured, learns one: the ledgers'
+#: floor the first time, then at most the learned figure, cut by at most the tokens beta and never
+#: below that floor; a success probes it up by the tokens probe share a second. A call Bedrock did
+#: not count gives its reservation back to the bucket only if it started after the level was last
+#: set: before, the bucket did not hold it (Bedrock's level, which the level was set to, never took
+#: it). Tokens given back wake the first waiter on the wake list; a success whose input estimate and
+#: count are known calibrates the key's input estimate (``in_ratio``): up at once to a higher count
+#: (a reservation too small is the risk), down by a weight a call towards a lower one.
 #: KEYS: state, wake list. ARGV: outcome (ok, throttled, throttled_tokens, other), admitted at,
 #: tokens to give back, tokens a second, ceiling, initial, min rate, max rate, beta, alpha, ttl,
 #: bucket seconds, cut spacing, input estimate (0: none), input counted (-1: unknown),
 #: calibration weight, wake list length, slow-start beta, pace gain, knee share, probe share,
-#: delivery window seconds, tokens beta, tokens probe share, burst tolerance (seconds), started
-#: at. Returns {cut 0/1, rate}.
+#: delivery window seconds, tokens beta, tokens probe share, spent before (what the admission
+#: returned), started at. Returns {cut 0/1, rate}.
 SETTLE = (
     _LEDGER
     + """
@@ -166,7 +176,7 @@ local lowest, highest = tonumber(ARGV[7]), tonumber(ARGV[8])
 local span, spacing = tonumber(ARGV[12]), tonumber(ARGV[13])
 local s = redis.call('HMGET', KEYS[1], 'rate', 'cut_at', 'ss', 'win_at', 'win_n', 'prev_n',
   'lvl', 'lvl_at', 'in_ratio', 'knee', 'dw_at', 'dw_n', 'dprev', 'tps_l', 'tcut_at', 'tp_at',
-  'tat_r', 'adm_at', 'adm_n', 'adm_prev')
+  'sp', 'adm_at', 'adm_n', 'adm_prev')
 local rate = tonumber(s[1]) or tonumber(ARGV[6])
 local cut_at, slow = tonumber(s[2]) or 0, s[3] ~= '0'
 local win_at, win_n, prev_n = tonumber(s[4]) or now, tonumber(s[5]) or 0, tonumber(s[6]) or 0
@@ -238,12 +248,10 @@ if tps > 0 and refund ~= 0 and lvl then
   end
 end
 if outcome == 'throttled_tokens' and admitted > tcut_at and now - tcut_at >= spacing then
-  local pending = 0
+  local later = 0
   if not configured then
-    local ahead = math.min(tonumber(ARGV[25]), 1 - 1 / rate)
-    local tat = (tonumber(s[17]) or now) - math.max(0, ahead)
-    pending = math.max(0, math.floor((tat - now) * rate)) * tonumber(ARGV[3])
-    local floor = tokens_floor(KEYS[1], now, span, pending - tonumber(ARGV[3]) / 2)
+    later = (tonumber(redis.call('HGET', KEYS[1], 'sp')) or 0) - tonumber(ARGV[25])
+    local floor = tokens_floor(KEYS[1], now, span, later - tonumber(ARGV[3]) / 2)
     if learned then
       tps = math.min(learned, math.max(floor, learned * tonumber(ARGV[23])))
     else
@@ -251,7 +259,7 @@ if outcome == 'throttled_tokens' and admitted > tcut_at and now - tcut_at >= spa
     end
     redis.call('HSET', KEYS[1], 'tps_l', tps, 'tp_at', now)
   end
-  redis.call('HSET', KEYS[1], 'lvl', math.min(lvl or 0, -pending), 'lvl_at', now, 'tcut_at', now)
+  redis.call('HSET', KEYS[1], 'lvl', math.min(lvl or 0, -later), 'lvl_at', now, 'tcut_at', now)
   cut = 1
 end
 redis.call('EXPIRE', KEYS[1], ARGV[11])

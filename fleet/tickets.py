@@ -41,7 +41,9 @@ class QuotaKey:
 class Ticket:
     """An admitted call: when it was admitted and when it may start (Redis time), what it
     reserved (its input estimate calibrated), how long it waited, the rate it was paced at, and
-    its input estimate before calibration (to calibrate with when it settles)."""
+    its input estimate before calibration (to calibrate with when it settles), and the key's
+    running total of tokens spent as it found it (to tell, should Bedrock answer "Too many
+    tokens", what the fleet spent after it)."""
 
     key: QuotaKey
     admitted: float
@@ -50,6 +52,7 @@ class Ticket:
     waited: float
     rate: float
     input_estimate: int = 0
+    spent: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
