@@ -46,6 +46,7 @@ from fleet.learning import (
     INITIAL_RATE,
     MAX_RATE,
     MIN_RATE,
+    PROBE_FLOOR,
     learning_args,
 )
 from fleet.ledger_lua import run_script
@@ -213,6 +214,8 @@ class Governor:
                 *learning_args(),
                 repr(ticket.spent),
                 repr(ticket.started),
+                repr(ticket.rate),
+                PROBE_FLOOR,
             ],
         )
         return Settled(bool(int(cut)), float(rate))

@@ -207,7 +207,7 @@ if outcome == 'ok' then
     if now - adm_at < 1 then asked = math.max(tonumber(s[19]) or 0, tonumber(s[20]) or 0)
     elseif now - adm_at < 2 then asked = tonumber(s[19]) or 0 end
     local room = math.max(tonumber(ARGV[6]), 2 * asked) + 1
-    local grown = rate + tonumber(ARGV[21])
+    local grown = rate + math.max(tonumber(ARGV[21]), tonumber(ARGV[28]) / rate)
     if rate < knee then grown = rate + tonumber(ARGV[10]) / rate end
     rate = math.max(rate, math.min(grown, room))
   end
@@ -217,16 +217,15 @@ if outcome == 'ok' then
     redis.call('HSET', KEYS[1], 'tps_l', tps, 'tp_at', now)
   end
 elseif outcome == 'throttled' and admitted > cut_at and now - cut_at >= spacing then
-  local target
+  local base, target = math.min(rate, tonumber(ARGV[27])), 0
   if slow then
-    target = math.max(rate * tonumber(ARGV[18]), math.min(prev_n, rate * 0.95))
+    target = math.max(base * tonumber(ARGV[18]), math.min(prev_n, base * 0.95))
   else
-    local delivered = prev_n
-    if dprev > 0 then delivered = dprev end
-    target = math.max(rate * tonumber(ARGV[9]),
-      math.min(delivered * tonumber(ARGV[19]), rate * 0.95))
+    local delivered = math.max(prev_n, dprev)
+    target = math.max(base * tonumber(ARGV[9]),
+      math.min(delivered * tonumber(ARGV[19]), base * 0.95))
   end
-  if target < rate * tonumber(ARGV[20]) then knee = rate else knee = target end
+  if target < base * tonumber(ARGV[20]) then knee = base else knee = target end
   rate, cut_at, slow, cut = target, now, false, 1
 end
 if ceiling > 0 and rate > ceiling then rate = ceiling end

@@ -76,6 +76,9 @@ KNEE = 0.9
 #: Above the knee, the rate grows by this share of itself a second (one more call a second
 #: each second per 100 calls a second): near the quota, so few calls go over it at a time.
 PROBE = 0.01
+#: Nor by less than this many calls a second each second: at a few calls a second, 1 % would
+#: take minutes to win back a cut that a random throttle caused.
+PROBE_FLOOR = 0.1
 #: A "Too many tokens" throttle cuts a learned tokens quota to at least this share of itself.
 TOKENS_BETA = 0.95
 #: A learned tokens quota grows by this share of itself a second while calls succeed.
