@@ -13,6 +13,7 @@ from fleet.learning import (
     KNEE,
     PACE_GAIN,
     PROBE,
+    PROBE_FLOOR,
     TOKENS_BETA,
     TOKENS_PROBE,
 )
@@ -118,14 +119,23 @@ def test_after_slow_start_a_throttle_cuts_to_the_pace_gain_of_what_bedrock_deliv
     redis_client, rate, knee
 ):
     governor = _governor(redis_client, cut_spacing=0)
-    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
     # out of slow start, of which Bedrock delivered 10 a second over the window
     redis_client.hset(KEY.redis_key, mapping={"ss": 0, "rate": rate, "dprev": 10})
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
     settled = governor.settle(ticket, outcome="throttled", used_tokens=None)
     assert settled.rate == pytest.approx(max(rate * BETA, 10 * PACE_GAIN))
     # a cut by more than a tenth grows back to the rate cut from; a smaller one probes from there
     assert (settled.rate < rate * KNEE) == (knee == rate)
     assert _state(redis_client, "knee") == pytest.approx(knee)
+
+
+def test_a_cut_is_taken_from_the_rate_the_throttled_call_was_admitted_at(redis_client):
+    governor = _governor(redis_client)
+    redis_client.hset(KEY.redis_key, mapping={"ss": 0, "rate": 12, "dprev": 10})
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    redis_client.hset(KEY.redis_key, "rate", 30)  # grown since, by calls admitted after it
+    settled = governor.settle(ticket, outcome="throttled", used_tokens=None)
+    assert settled.rate == pytest.approx(max(12 * BETA, 10 * PACE_GAIN))
 
 
 def test_a_cut_rate_grows_back_by_alpha_below_the_knee_and_by_the_probe_above_it(redis_client):
@@ -137,6 +147,10 @@ def test_a_cut_rate_grows_back_by_alpha_below_the_knee_and_by_the_probe_above_it
     redis_client.hset(KEY.redis_key, "rate", 11)
     ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
     assert governor.settle(ticket, outcome="ok", used_tokens=1).rate == pytest.approx(11 + PROBE)
+    redis_client.hset(KEY.redis_key, mapping={"rate": 2, "knee": 1.5})  # 1 % of 2 is too slow
+    ticket = governor.admit(KEY, reserved_tokens=1, max_wait=60)
+    grown = governor.settle(ticket, outcome="ok", used_tokens=1).rate
+    assert grown == pytest.approx(2 + PROBE_FLOOR / 2)
 
 
 def test_a_configured_tokens_quota_is_never_learned_but_its_level_is_set_by_a_throttle(
