@@ -7,15 +7,14 @@ called) in the fleet's Redis, the result backend every worker already uses (the 
 RabbitMQ; the result backend is always Redis), and each step is one Lua script
 (:mod:`fleet.governor_lua`).
 
-- **It obeys configuration.** Where :class:`~fleet.quotas.QuotaTable` knows a key's requests
-  or tokens per minute, calls start no faster than :data:`HEADROOM` of them; what is configured
-  is never learned. Tokens are
-  counted as Bedrock counts them: a bucket holding a minute's quota, from which a call reserves
-  its input plus ``maxTokens`` (or the model's maximum) when admitted; the unused part goes
-  back when the call settles from its ``usage``. The input is estimated from the request's
-  text, then calibrated per key against what Bedrock counted (``usage``), so a reservation
-  comes to Bedrock's own. A call the bucket holds back blocks on the key's wake list, which a
-  settlement that gives tokens back (or an admission that leaves enough for another call)
+- **It obeys configuration.** Where :class:`~fleet.quotas.QuotaTable` knows a key's requests or
+  tokens per minute, calls start no faster than :data:`HEADROOM` of them; what is configured is
+  never learned. Tokens are counted as Bedrock counts them: a bucket holding a minute's quota,
+  from which a call reserves its input plus ``maxTokens`` (or the model's maximum) when admitted;
+  the unused part goes back when the call settles from its ``usage``. The input is estimated from
+  the request's text, then calibrated per key against what Bedrock counted (``usage``), so a
+  reservation comes to Bedrock's own. A call the bucket holds back blocks on the key's wake list,
+  which a settlement that gives tokens back (or an admission that leaves enough for another call)
   pushes to: it tries again at once, not at its next look.
 - **It learns without configuration** (:mod:`fleet.learning`): a key with no requests quota
   configured is paced by a rate learned from Bedrock's "Too many requests" and what it delivered;
@@ -211,11 +210,7 @@ class Governor:
                 -1 if input_tokens is None else input_tokens,
                 CALIBRATION_WEIGHT,
                 WAKE_DEPTH,
-                *learning_args(),
-                repr(ticket.spent),
-                repr(ticket.started),
-                repr(ticket.rate),
-                PROBE_FLOOR,
+                *_learning_args(ticket),
             ],
         )
         return Settled(bool(int(cut)), float(rate))
@@ -285,3 +280,15 @@ class Governor:
         if ceiling > 0:
             return ceiling
         return MAX_RATE if per_token > 0 else INITIAL_RATE
+
+
+def _learning_args(ticket: Ticket) -> list[float | str]:
+    """The settle script's arguments for learning (:mod:`fleet.learning`): its figures, then what
+    the ticket says of its call's admission (the spending it found, its start, its rate)."""
+    return [
+        *learning_args(),
+        repr(ticket.spent),
+        repr(ticket.started),
+        repr(ticket.rate),
+        PROBE_FLOOR,
+    ]
