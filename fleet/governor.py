@@ -7,24 +7,19 @@ called) in the fleet's Redis, the result backend every worker already uses (the 
 RabbitMQ; the result backend is always Redis), and each step is one Lua script
 (:mod:`fleet.governor_lua`).
 
-- **It obeys configuration.** Where :class:`~fleet.quotas.QuotaTable` knows a key's requests
-  or tokens per minute, calls start no faster than :data:`HEADROOM` of them. Tokens are
-  counted as Bedrock counts them: a bucket holding a minute's quota, from which a call reserves
-  its input plus ``maxTokens`` (or the model's maximum) when admitted; the unused part goes
-  back when the call settles from its ``usage``. The input is estimated from the request's
-  text, then calibrated per key against what Bedrock counted (``usage``), so a reservation
-  comes to Bedrock's own. A call the bucket holds back blocks on the key's wake list, which a
-  settlement that gives tokens back (or an admission that leaves enough for another call)
+- **It obeys configuration.** Where :class:`~fleet.quotas.QuotaTable` knows a key's requests or
+  tokens per minute, calls start no faster than :data:`HEADROOM` of them; what is configured is
+  never learned. Tokens are counted as Bedrock counts them: a bucket holding a minute's quota,
+  from which a call reserves its input plus ``maxTokens`` (or the model's maximum) when admitted;
+  the unused part goes back when the call settles from its ``usage``. The input is estimated from
+  the request's text, then calibrated per key against what Bedrock counted (``usage``), so a
+  reservation comes to Bedrock's own. A call the bucket holds back blocks on the key's wake list,
+  which a settlement that gives tokens back (or an admission that leaves enough for another call)
   pushes to: it tries again at once, not at its next look.
-- **It learns without configuration.** A key with no quota configured starts at
-  :data:`INITIAL_RATE` calls a second and grows by one an admission (slow start: a 429 comes
-  back at once, so growth need not wait for slow calls to end), at most doubling a second, since
-  a rate grows only while the fleet uses it, until Bedrock first throttles. A pause never lowers
-  it. A throttle cuts the fleet's rate to what Bedrock delivered in the last second (at most
-  0.95 of the rate), but never below :data:`BETA` of it, and only once per congestion: throttles
-  of calls admitted before the last cut are the same congestion, not a new one, so a hundred
-  throttled jobs cut the rate once, not a hundred times. After that it probes up by
-  :data:`ALPHA` calls a second each second.
+- **It learns without configuration** (:mod:`fleet.learning`): a key with no requests quota
+  configured is paced by a rate learned from Bedrock's "Too many requests" and what it delivered;
+  a key with no tokens quota configured learns one from "Too many tokens", and from then on its
+  calls reserve and settle against a bucket of that size, as configured ones do.
 
 A call waits for admission; it does not fail and spends none of its retries. Starts within
 :data:`HORIZON` are reserved; a call further out polls, at most every :data:`MAX_POLL` seconds
@@ -43,6 +38,16 @@ from collections.abc import Callable
 from typing import Any
 
 from fleet.governor_lua import ADMIT, SETTLE
+from fleet.learning import (
+    ALPHA,
+    BETA,
+    CUT_SPACING,
+    INITIAL_RATE,
+    MAX_RATE,
+    MIN_RATE,
+    PROBE_FLOOR,
+    learning_args,
+)
 from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
@@ -53,21 +58,6 @@ from fleet.turns import Turns, still_waiting
 HEADROOM = 0.98
 #: A tokens quota is a bucket holding this many seconds of it: Bedrock's quota is per minute.
 TOKEN_BUCKET_SECONDS = 60.0
-#: Calls a second an unknown key starts at: below the default requests quotas of most models
-#: (a few hundred a minute); slow start at most doubles it a second.
-INITIAL_RATE = 4.0
-#: The rate never falls below one call in 20 s, so a key always recovers.
-MIN_RATE = 0.05
-#: Nor rises above this many calls a second.
-MAX_RATE = 10_000.0
-#: A throttle cuts the rate to what Bedrock delivered in the last second, but never below this
-#: share of itself: after slow start the delivered count lags a round trip behind.
-BETA = 0.7
-#: Calls a second added each second after the first throttle.
-ALPHA = 0.5
-#: At most one cut in this many seconds: Bedrock's quotas are per minute, and a throttle that is
-#: not the quota's (a fault, another tenant's burst) must not cut the rate at every call.
-CUT_SPACING = 1.0
 #: A start this close is reserved, and the caller sleeps until it.
 HORIZON = 0.5
 #: How far ahead of the schedule a call may start after a pause (GCRA's tolerance): half a
@@ -162,7 +152,7 @@ class Governor:
         waited = time.monotonic() - begun + wait
         if wait > 0:
             self._sleep(wait)
-        return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate)
+        return Ticket(key, slot[0], slot[1], cost, waited, rate, input_estimate, slot[2])
 
     def _pause(self, key: QuotaKey, wait: float, *, bound: bool) -> None:
         """Sleep before the next look (at the head of the queue, so those behind do not look):
@@ -185,8 +175,10 @@ class Governor:
 
         Args:
             ticket: what :meth:`admit` returned.
-            outcome: ``ok``, ``throttled`` (429 ThrottlingException) or ``other`` (an error
-                Bedrock does not count: nothing used, the rate unchanged).
+            outcome: ``ok``, ``throttled`` (429 ThrottlingException, "Too many requests" or a
+                message not known), ``throttled_tokens`` (429 "Too many tokens": the tokens
+                quota, learned where none is configured) or ``other`` (an error Bedrock does not
+                count: nothing used, the rate unchanged).
             used_tokens: what the call used (input, cache, output); None when unknown, which
                 keeps the whole reservation.
             input_tokens: the input Bedrock counted (input and cache), to calibrate the input
@@ -218,6 +210,7 @@ class Governor:
                 -1 if input_tokens is None else input_tokens,
                 CALIBRATION_WEIGHT,
                 WAKE_DEPTH,
+                *_learning_args(ticket),
             ],
         )
         return Settled(bool(int(cut)), float(rate))
@@ -245,10 +238,11 @@ class Governor:
         input_estimate: int,
         ceiling: float,
         per_token: float,
-    ) -> tuple[tuple[float, float] | None, float, float, bool, int]:
-        """Run one admission step: (admitted at, start) or None (not yet), the wait, the rate,
-        whether the tokens bucket is what holds the call back, and the reservation."""
-        admitted, wait, rate, start, now, bound, cost = run_script(
+    ) -> tuple[tuple[float, float, float] | None, float, float, bool, int]:
+        """Run one admission step: (admitted at, start, spent before) or None (not yet), the
+        wait, the rate, whether the tokens bucket is what holds the call back, and the
+        reservation."""
+        admitted, wait, rate, start, now, bound, cost, spent = run_script(
             self._client,
             ADMIT,
             [key.redis_key, key.wake_key],
@@ -266,7 +260,7 @@ class Governor:
                 MAX_RATE,
             ],
         )
-        slot = (float(now), float(start)) if int(admitted) else None
+        slot = (float(now), float(start), float(spent)) if int(admitted) else None
         return slot, float(wait), float(rate), bool(int(bound)), int(cost)
 
     def _limits(self, key: QuotaKey) -> tuple[float, float]:
@@ -286,3 +280,15 @@ class Governor:
         if ceiling > 0:
             return ceiling
         return MAX_RATE if per_token > 0 else INITIAL_RATE
+
+
+def _learning_args(ticket: Ticket) -> list[float | str]:
+    """The settle script's arguments for learning (:mod:`fleet.learning`): its figures, then what
+    the ticket says of its call's admission (the spending it found, its start, its rate)."""
+    return [
+        *learning_args(),
+        repr(ticket.spent),
+        repr(ticket.started),
+        repr(ticket.rate),
+        PROBE_FLOOR,
+    ]

@@ -11,7 +11,9 @@ KEY_PREFIX = "baton:quota:"
 #: Every wake list's key starts with this.
 WAKE_PREFIX = "baton:quota-wake:"
 
-Outcome = Literal["ok", "throttled", "other"]
+#: How an attempt ended: a success, a 429 ThrottlingException ("Too many requests", or one whose
+#: message is unknown), a 429 "Too many tokens", or an error Bedrock does not count.
+Outcome = Literal["ok", "throttled", "throttled_tokens", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,9 @@ class QuotaKey:
 class Ticket:
     """An admitted call: when it was admitted and when it may start (Redis time), what it
     reserved (its input estimate calibrated), how long it waited, the rate it was paced at, and
-    its input estimate before calibration (to calibrate with when it settles)."""
+    its input estimate before calibration (to calibrate with when it settles), and the key's
+    running total of tokens spent as it found it (to tell, should Bedrock answer "Too many
+    tokens", what the fleet spent after it)."""
 
     key: QuotaKey
     admitted: float
@@ -48,6 +52,7 @@ class Ticket:
     waited: float
     rate: float
     input_estimate: int = 0
+    spent: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

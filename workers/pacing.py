@@ -49,6 +49,9 @@ logger = logging.getLogger("baton.worker")
 CALL_MARGIN = 30.0
 #: A waiting call rewrites its mark for ``baton status`` this often (it lives a minute).
 MARK_EVERY = 20.0
+#: How Bedrock's 429 begins when the tokens quota, not the requests quota, was hit ("Too many
+#: tokens, please wait before trying again."; "Too many requests, ..." for the other).
+TOO_MANY_TOKENS = "too many tokens"
 #: Where an attempt's ticket waits for its settlement: botocore's per-call context dict.
 _TICKET = "baton_ticket"
 _HANDLERS = (
@@ -127,16 +130,21 @@ def settle(
     code: str | None,
     used: int | None,
     counted_input: int | None = None,
+    message: str | None = None,
 ) -> None:
-    """Settle an attempt: ``throttled`` on 429 ThrottlingException, ``ok`` on success, else
-    ``other`` (nothing used, the rate unchanged); ``counted_input``, the input Bedrock counted,
-    calibrates the key's input estimate. Never raises: an observer logs."""
+    """Settle an attempt: ``throttled`` on 429 ThrottlingException (``throttled_tokens`` when
+    its ``message`` says the tokens quota was hit), ``ok`` on success, else ``other`` (nothing
+    used, the rate unchanged); ``counted_input``, the input Bedrock counted, calibrates the key's
+    input estimate. Never raises: an observer logs."""
     if ticket is None:
         return
     throttled = code == "ThrottlingException"
     if throttled:
         metrics.throttled(ticket.key)
-    outcome: Outcome = "throttled" if throttled else ("ok" if 200 <= status < 300 else "other")
+    outcome: Outcome = "ok" if 200 <= status < 300 else "other"
+    if throttled:
+        tokens = (message or "").lower().startswith(TOO_MANY_TOKENS)
+        outcome = "throttled_tokens" if tokens else "throttled"
     job = current_job()
     governor = job.runtime.governor() if job is not None else None
     if governor is None:
@@ -183,7 +191,15 @@ def after_attempt(
     else:
         used, counted = _header_tokens(http_response)
     status = int(getattr(http_response, "status_code", 0))
-    settle(ticket, status=status, code=code, used=used, counted_input=counted)
+    message = error.get("Message") if isinstance(error, dict) else None
+    settle(
+        ticket,
+        status=status,
+        code=code,
+        used=used,
+        counted_input=counted,
+        message=message if isinstance(message, str) else None,
+    )
 
 
 def _header_tokens(http_response: Any) -> tuple[int | None, int | None]:
@@ -195,6 +211,18 @@ def _header_tokens(http_response: Any) -> tuple[int | None, int | None]:
         return None, None
     numbers = [int(str(count)) for count in counts]
     return sum(numbers), numbers[0]
+
+
+def _error_message(response: Any) -> str | None:
+    """The ``message`` of an httpx response's JSON error body (read here if not yet: an error's
+    body is small), or None."""
+    try:
+        response.read()
+        document = response.json()
+    except Exception:  # an observer: a body that is not JSON says nothing
+        return None
+    message = document.get("message") if isinstance(document, dict) else None
+    return message if isinstance(message, str) else None
 
 
 def httpx_hooks() -> dict[str, list[Any]]:
@@ -213,7 +241,14 @@ def httpx_hooks() -> dict[str, list[Any]]:
         ticket = response.request.extensions.pop(_TICKET, None)
         code = response.headers.get("x-amzn-ErrorType", "").split(":", 1)[0] or None
         used, counted = _header_tokens(response)
-        settle(ticket, status=response.status_code, code=code, used=used, counted_input=counted)
+        settle(
+            ticket,
+            status=response.status_code,
+            code=code,
+            used=used,
+            counted_input=counted,
+            message=_error_message(response) if code == "ThrottlingException" else None,
+        )
 
     return {"request": [on_request], "response": [on_response]}
 
@@ -228,6 +263,9 @@ def async_httpx_hooks() -> dict[str, list[Any]]:
         await asyncio.to_thread(on_request, request)
 
     async def on_async_response(response: Any) -> None:
+        if response.status_code == 429:  # its message says which quota; read here, not in a thread
+            with contextlib.suppress(Exception):
+                await response.aread()
         await asyncio.to_thread(on_response, response)
 
     return {"request": [on_async_request], "response": [on_async_response]}

@@ -12,7 +12,6 @@ from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable, Ticket
 from fleet import governor as governor_module
 from fleet.governor import (
     ALPHA,
-    BETA,
     BURST_SECONDS,
     CALIBRATION_WEIGHT,
     HEADROOM,
@@ -20,6 +19,7 @@ from fleet.governor import (
     INITIAL_RATE,
     MAX_POLL,
 )
+from fleet.learning import SLOW_START_BETA
 
 KEY = QuotaKey("eu-west-1", "eu.anthropic.claude-sonnet-4-20250514-v1:0")
 
@@ -164,7 +164,7 @@ def test_a_throttle_cuts_the_fleet_rate_once_for_calls_admitted_before_the_cut(r
     first = governor.settle(tickets[0], outcome="throttled", used_tokens=None)
     again = governor.settle(tickets[1], outcome="throttled", used_tokens=None)
     assert first.cut
-    assert first.rate == pytest.approx(tickets[-1].rate * BETA)
+    assert first.rate == pytest.approx(tickets[-1].rate * SLOW_START_BETA)  # none delivered
     assert not again.cut
     assert again.rate == first.rate
     later = governor.admit(KEY, reserved_tokens=1, max_wait=60)

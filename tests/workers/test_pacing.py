@@ -4,6 +4,7 @@ the emulator's journal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -122,6 +123,29 @@ def test_a_throttle_from_bedrock_cuts_the_learned_rate_and_is_counted(wrong_work
     assert counted._value.get() == before + 1
 
 
+def test_too_many_tokens_from_bedrock_teaches_the_fleet_a_tokens_quota_not_a_rate(
+    wrong_worker_env, fake_redis
+):
+    # 3,000 tokens a minute: a full bucket admits a call of maxTokens 5,000 once; the second,
+    # though the first gave back what it did not use, is "Too many tokens"
+    emulator = Emulator(allowed_regions={"eu-west-1"}, tokens_per_minute=3000).start()
+    job = _job(fake_redis, emulator, client=ONE_ATTEMPT)
+    token = bind(job)
+    try:
+        client = workers.bedrock_client()
+        for _ in range(2):
+            with contextlib.suppress(Exception):
+                client.converse(
+                    modelId=PROFILE, messages=MESSAGES, inferenceConfig={"maxTokens": 5000}
+                )
+    finally:
+        unbind(token)
+        emulator.stop()
+    assert [call.status for call in emulator.calls()] == [200, 429]
+    assert fake_redis.client().hget(KEY.redis_key, "tps_l") is not None
+    assert Governor(fake_redis.client()).rate(KEY) == INITIAL_RATE + 1  # one success, no cut
+
+
 def test_a_call_that_would_wait_past_the_job_limits_is_never_sent(
     wrong_worker_env, fake_redis, quota_emulator
 ):
@@ -214,6 +238,27 @@ def test_the_anthropic_client_is_paced_with_the_fleet_and_settles_from_its_token
     assert {call.operation for call in quota_emulator.calls()} == {"InvokeModel"}
     assert Governor(fake_redis.client()).rate(KEY) == pytest.approx(10 * HEADROOM)
     assert _calibration(fake_redis) < 1  # the input token header reached the governor
+
+
+@pytest.mark.skipif(find_spec("anthropic") is None, reason="the anthropic extra is not installed")
+def test_the_anthropic_client_reads_too_many_tokens_from_the_error_body(
+    wrong_worker_env, fake_redis
+):
+    emulator = Emulator(allowed_regions={"eu-west-1"}, tokens_per_minute=3000).start()
+    job = _job(fake_redis, emulator)
+    token = bind(job)
+    try:
+        client = workers.anthropic_client(max_retries=0)
+        for _ in range(2):
+            with contextlib.suppress(Exception):
+                client.messages.create(
+                    model=PROFILE, max_tokens=5000, messages=[{"role": "user", "content": "hi"}]
+                )
+    finally:
+        unbind(token)
+        emulator.stop()
+    assert [call.status for call in emulator.calls()] == [200, 429]
+    assert fake_redis.client().hget(KEY.redis_key, "tps_l") is not None
 
 
 def test_an_unpaced_anthropic_client_would_have_been_throttled(
