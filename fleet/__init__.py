@@ -72,6 +72,7 @@ from fleet.routing import (
 )
 from fleet.stamping import stamp_body
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
+from fleet.turns import Turns
 from fleet.waiting import mark_waiting, waiting_for, waiting_key
 
 __all__ = [
@@ -95,6 +96,7 @@ __all__ = [
     "QuotaTable",
     "Settled",
     "Ticket",
+    "Turns",
     "baton_publishing",
     "cap_secret_bearing_loggers",
     "celery_settings",

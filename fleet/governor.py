@@ -88,6 +88,8 @@ class Governor:
         quotas: the quotas operators configured (``BATON_BEDROCK_QUOTAS``).
         sleep: how to wait (``time.sleep``; gevent patches it).
         cut_spacing: the fewest seconds between two cuts of a key's rate.
+        turns: the process's local queue of waiting calls (one a process: the worker's
+            runtime passes its own; a new one by default).
     """
 
     def __init__(
@@ -97,12 +99,13 @@ class Governor:
         quotas: QuotaTable | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cut_spacing: float = CUT_SPACING,
+        turns: Turns | None = None,
     ) -> None:
         self._client = client
         self.quotas = quotas or QuotaTable({})
         self._sleep = sleep
         self._cut_spacing = cut_spacing
-        self._turns = Turns()
+        self._turns = turns or Turns()
 
     def quota(self, key: QuotaKey) -> ModelQuota:
         """Return the configured quota of ``key`` (or the unknown one)."""

@@ -35,7 +35,7 @@ from envelope import (
     key_id,
     verify_signature,
 )
-from fleet import Governor
+from fleet import Governor, Turns
 from workers.agents import AgentRegistry
 from workers.allowlist import EndpointAllowlist, FleetPolicy
 from workers.ceilings import Ceilings
@@ -101,6 +101,7 @@ class WorkerRuntime:
         self.quotas = settings.quota_table
         #: The fleet's Redis (the result backend's client), set by ``workers.celery_app``.
         self.redis: Callable[[], Any] | None = None
+        self._turns = Turns()
         # Ordered so the oldest goes in O(1): popping a plain dict's first key scans the
         # slots its earlier deletions left, about 2.5 µs per job once the memo is full.
         self._verified_tokens: OrderedDict[str, BedrockEnvelope] = OrderedDict()
@@ -111,7 +112,11 @@ class WorkerRuntime:
         if not self.settings.bedrock_pacing or self.redis is None:
             return None
         client = self.redis()
-        return None if client is None else Governor(client, quotas=self.quotas)
+        if client is None:
+            return None
+        # One local queue a process (fleet.turns), whichever client a thread's backend holds:
+        # it only keeps a process's waiting calls off Redis if they all wait in it.
+        return Governor(client, quotas=self.quotas, turns=self._turns)
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -299,3 +299,14 @@ def test_while_the_fleets_redis_does_not_answer_calls_go_unpaced_rather_than_fai
         logger.removeHandler(caplog.handler)
     assert [call.status for call in quota_emulator.calls()] == [200]
     assert "is not paced" in caplog.text
+
+
+def test_every_call_of_a_process_waits_in_one_local_queue_whichever_client_it_holds(fake_redis):
+    runtime = WorkerRuntime(WorkerSettings(envelope_key="unit-test-envelope-key-0123456789"))
+    clients = [fake_redis.client()]
+    runtime.redis = lambda: clients[-1]
+    first = runtime.governor()
+    clients.append(fake_redis.client())  # another thread's backend holds another client
+    second = runtime.governor()
+    assert first is not None and second is not None and second.client is clients[-1]
+    assert first._turns is second._turns
