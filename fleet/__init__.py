@@ -70,6 +70,7 @@ from fleet.routing import (
     propagating_envelope,
     publishing_app,
 )
+from fleet.settlements import Settlements
 from fleet.stamping import stamp_body
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
 from fleet.turns import Turns
@@ -95,6 +96,7 @@ __all__ = [
     "QuotaKey",
     "QuotaTable",
     "Settled",
+    "Settlements",
     "Ticket",
     "Turns",
     "baton_publishing",

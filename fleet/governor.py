@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fleet.governor_lua import ADMIT, SETTLE
+from fleet.governor_lua import ADMIT
 from fleet.learning import (
     ALPHA,
     BETA,
@@ -50,6 +50,7 @@ from fleet.learning import (
 )
 from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
+from fleet.settlements import Settlements
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
 from fleet.turns import Turns, still_waiting
 
@@ -90,6 +91,7 @@ class Governor:
         cut_spacing: the fewest seconds between two cuts of a key's rate.
         turns: the process's local queue of waiting calls (one a process: the worker's
             runtime passes its own; a new one by default).
+        settlements: the process's queue of settlements (:mod:`fleet.settlements`; likewise).
     """
 
     def __init__(
@@ -100,12 +102,14 @@ class Governor:
         sleep: Callable[[float], None] = time.sleep,
         cut_spacing: float = CUT_SPACING,
         turns: Turns | None = None,
+        settlements: Settlements | None = None,
     ) -> None:
         self._client = client
         self.quotas = quotas or QuotaTable({})
         self._sleep = sleep
         self._cut_spacing = cut_spacing
         self._turns = turns or Turns()
+        self._settlements = settlements or Settlements()
 
     def quota(self, key: QuotaKey) -> ModelQuota:
         """Return the configured quota of ``key`` (or the unknown one)."""
@@ -119,6 +123,7 @@ class Governor:
         max_wait: float,
         on_wait: Callable[[float], None] | None = None,
         input_estimate: int = 0,
+        mark_key: str | None = None,
     ) -> Ticket:
         """Wait until ``key``'s schedule lets a call start, and reserve its start and tokens.
 
@@ -130,6 +135,8 @@ class Governor:
                 horizon (to mark it waiting, and keep the mark alive).
             input_estimate: the part of ``reserved_tokens`` that estimates the input, which the
                 key's calibration scales to what Bedrock counts (0: none, reserved as given).
+            mark_key: the call's waiting mark (:mod:`fleet.waiting`), cleared by the admission
+                itself, in its round trip.
 
         Raises:
             AdmissionTimedOut: the call's start would fall after ``max_wait``; nothing reserved.
@@ -145,7 +152,7 @@ class Governor:
                     )
                     continue
                 slot, wait, rate, bound, cost = self._try(
-                    key, reserved_tokens, input_estimate, ceiling, per_token
+                    key, reserved_tokens, input_estimate, ceiling, per_token, mark_key=mark_key
                 )
                 self._turns.rates[key] = rate
                 if slot is not None:
@@ -172,9 +179,11 @@ class Governor:
         outcome: Outcome,
         used_tokens: int | None,
         input_tokens: int | None = None,
-    ) -> Settled:
+    ) -> Settled | None:
         """Record how a call ended: give back unused tokens (waking a waiter), grow or cut the
-        rate, calibrate the key's input estimate.
+        rate, calibrate the key's input estimate. A success (or an error Bedrock did not count)
+        that ends while another settlement of the process is in flight goes with the next
+        round trip, and returns None; a throttle goes at once (:mod:`fleet.settlements`).
 
         Args:
             ticket: what :meth:`admit` returned.
@@ -191,32 +200,19 @@ class Governor:
         used = ticket.reserved_tokens if used_tokens is None else used_tokens
         if outcome != "ok":
             used = 0
-        cut, rate = run_script(
-            self._client,
-            SETTLE,
-            [ticket.key.redis_key, ticket.key.wake_key],
-            [
-                outcome,
-                repr(ticket.admitted),
-                ticket.reserved_tokens - used,
-                per_token,
-                ceiling,
-                self._initial(ceiling, per_token),
-                MIN_RATE,
-                MAX_RATE,
-                BETA,
-                ALPHA,
-                STATE_TTL_SECONDS,
-                TOKEN_BUCKET_SECONDS,
-                self._cut_spacing,
-                ticket.input_estimate,
-                -1 if input_tokens is None else input_tokens,
-                CALIBRATION_WEIGHT,
-                WAKE_DEPTH,
-                *_learning_args(ticket),
-            ],
-        )
-        return Settled(bool(int(cut)), float(rate))
+        # fmt: off
+        args = [
+            outcome, repr(ticket.admitted), ticket.reserved_tokens - used, per_token, ceiling,
+            self._initial(ceiling, per_token), MIN_RATE, MAX_RATE, BETA, ALPHA,
+            STATE_TTL_SECONDS, TOKEN_BUCKET_SECONDS, self._cut_spacing, ticket.input_estimate,
+            -1 if input_tokens is None else input_tokens, CALIBRATION_WEIGHT, WAKE_DEPTH,
+            *_learning_args(ticket),
+        ]
+        # fmt: on
+        entry = ([ticket.key.redis_key, ticket.key.wake_key], args)
+        urgent = outcome in ("throttled", "throttled_tokens")
+        answer = self._settlements.send(self._client, entry, urgent=urgent)
+        return None if answer is None else Settled(bool(int(answer[0])), float(answer[1]))
 
     @property
     def client(self) -> Any:
@@ -241,6 +237,8 @@ class Governor:
         input_estimate: int,
         ceiling: float,
         per_token: float,
+        *,
+        mark_key: str | None,
     ) -> tuple[tuple[float, float, float] | None, float, float, bool, int]:
         """Run one admission step: (admitted at, start, spent before) or None (not yet), the
         wait, the rate, whether the tokens bucket is what holds the call back, and the
@@ -248,7 +246,7 @@ class Governor:
         admitted, wait, rate, start, now, bound, cost, spent = run_script(
             self._client,
             ADMIT,
-            [key.redis_key, key.wake_key],
+            [key.redis_key, key.wake_key, *([mark_key] if mark_key else [])],
             [
                 reserved_tokens,
                 HORIZON,

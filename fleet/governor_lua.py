@@ -62,8 +62,10 @@ end
 #: input estimate scaled by the key's calibration (``in_ratio``, what Bedrock counted for the
 #: input over what was estimated; 1 until a call settles), and is spent on the ledgers where no
 #: tokens quota is configured. A call admitted with tokens to spare for another like it wakes the
-#: next waiter. KEYS: state, wake list. ARGV: reserved tokens, horizon, ceiling (calls a second,
-#: 0: none), tokens a second (0: none), initial rate, ttl, bucket seconds, burst tolerance
+#: next waiter, and clears the call's waiting mark where one is named (the round trip that ends
+#: its wait, not one more). KEYS: state, wake list[, waiting mark]. ARGV: reserved tokens,
+#: horizon, ceiling (calls a second, 0: none), tokens a second (0: none), initial rate, ttl,
+#: bucket seconds, burst tolerance
 #: (seconds), input estimate (part of the reserved tokens), wake list length, max rate.
 #: In slow start an admission grows the rate by one call a second (a 429 comes back at once,
 #: whatever the call's latency, so growth need not wait for the call to end: at 4 s a call, growth
@@ -135,6 +137,7 @@ if tps > 0 then
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
 return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now), bound, cost,
   tostring(spent)}
 """
@@ -165,9 +168,7 @@ return {1, tostring(start - now), tostring(rate), tostring(start), tostring(now)
 #: calibration weight, wake list length, slow-start beta, pace gain, knee share, probe share,
 #: delivery window seconds, tokens beta, tokens probe share, spent before (what the admission
 #: returned), started at. Returns {cut 0/1, rate}.
-SETTLE = (
-    _LEDGER
-    + """
+_SETTLE_BODY = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local outcome, admitted = ARGV[1], tonumber(ARGV[2])
@@ -263,5 +264,23 @@ if outcome == 'throttled_tokens' and admitted > tcut_at and now - tcut_at >= spa
 end
 redis.call('EXPIRE', KEYS[1], ARGV[11])
 return {cut, tostring(rate)}
+"""
+SETTLE = _LEDGER + _SETTLE_BODY
+
+#: Settle many calls in one round trip (:mod:`fleet.settlements`), each as :data:`SETTLE` would,
+#: in order. KEYS: each call's two keys in turn. ARGV: the width of one call's arguments, then
+#: each call's, in turn. Returns each call's {cut 0/1, rate}.
+SETTLE_MANY = (
+    _LEDGER
+    + "local function settle(KEYS, ARGV)"
+    + _SETTLE_BODY
+    + """end
+local width, answers = tonumber(ARGV[1]), {}
+for i = 0, #KEYS / 2 - 1 do
+  local args = {}
+  for j = 1, width do args[j] = ARGV[1 + i * width + j] end
+  answers[i + 1] = settle({KEYS[2 * i + 1], KEYS[2 * i + 2]}, args)
+end
+return answers
 """
 )

@@ -110,17 +110,25 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
             input_estimate=estimate,
             max_wait=max_wait(job),
             on_wait=waiting,
+            mark_key=waiting_key(job.task_id),  # the admission clears the mark
         )
     except redis.RedisError:
         logger.warning("the fleet's Redis did not answer: a call on quota %s is not paced", key)
+        _clear_mark(governor, job, told=bool(told))
         return None
-    finally:
-        if told:
-            with contextlib.suppress(redis.RedisError):
-                governor.client.delete(waiting_key(job.task_id))
+    except BaseException:
+        _clear_mark(governor, job, told=bool(told))
+        raise
     metrics.ADMISSION_SECONDS.labels(region=key.region).observe(ticket.waited)
     metrics.quota_rate(key, ticket.rate)
     return ticket
+
+
+def _clear_mark(governor: Any, job: Job, *, told: bool) -> None:
+    """Clear the waiting mark of a call that ends its wait without an admission."""
+    if told:
+        with contextlib.suppress(redis.RedisError):
+            governor.client.delete(waiting_key(job.task_id))
 
 
 def settle(
@@ -156,7 +164,8 @@ def settle(
     except Exception:  # an observer: the call's own outcome must not change
         logger.warning("could not settle a Bedrock call on quota %s", ticket.key, exc_info=True)
         return
-    metrics.quota_rate(ticket.key, settled.rate)
+    if settled is not None:  # None: it went with another call's settlement
+        metrics.quota_rate(ticket.key, settled.rate)
 
 
 def before_sign(request: Any = None, region_name: str | None = None, **_: Any) -> None:

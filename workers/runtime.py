@@ -35,7 +35,7 @@ from envelope import (
     key_id,
     verify_signature,
 )
-from fleet import Governor, Turns
+from fleet import Governor, Settlements, Turns
 from workers.agents import AgentRegistry
 from workers.allowlist import EndpointAllowlist, FleetPolicy
 from workers.ceilings import Ceilings
@@ -102,6 +102,7 @@ class WorkerRuntime:
         #: The fleet's Redis (the result backend's client), set by ``workers.celery_app``.
         self.redis: Callable[[], Any] | None = None
         self._turns = Turns()
+        self._settlements = Settlements()
         # Ordered so the oldest goes in O(1): popping a plain dict's first key scans the
         # slots its earlier deletions left, about 2.5 µs per job once the memo is full.
         self._verified_tokens: OrderedDict[str, BedrockEnvelope] = OrderedDict()
@@ -115,8 +116,11 @@ class WorkerRuntime:
         if client is None:
             return None
         # One local queue a process (fleet.turns), whichever client a thread's backend holds:
-        # it only keeps a process's waiting calls off Redis if they all wait in it.
-        return Governor(client, quotas=self.quotas, turns=self._turns)
+        # it only keeps a process's waiting calls off Redis if they all wait in it; the same
+        # for settlements (fleet.settlements), which only go together if they queue together.
+        return Governor(
+            client, quotas=self.quotas, turns=self._turns, settlements=self._settlements
+        )
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -8,7 +8,16 @@ import time
 
 import pytest
 
-from fleet import AdmissionTimedOut, Governor, QuotaKey, QuotaTable, Ticket
+from fleet import (
+    AdmissionTimedOut,
+    Governor,
+    QuotaKey,
+    QuotaTable,
+    Ticket,
+    mark_waiting,
+    waiting_for,
+    waiting_key,
+)
 from fleet import governor as governor_module
 from fleet.governor import (
     ALPHA,
@@ -43,19 +52,6 @@ def _governor(redis_client, quotas=None):
     sleeps = Sleeps()
     table = QuotaTable.parse(quotas) if quotas else None
     return Governor(redis_client, quotas=table, sleep=sleeps), sleeps
-
-
-@pytest.fixture()
-def frozen_redis_clock(monkeypatch):
-    """Stop fakeredis's clock (the scripts read TIME), so a test about spacing is not about how
-    fast the machine ran its admissions."""
-    from fakeredis.commands_mixins import server_mixin
-
-    now = time.time()
-    monkeypatch.setattr(
-        server_mixin, "time", type("Clock", (), {"time": staticmethod(lambda: now)})
-    )
-    return now
 
 
 def test_calls_start_one_interval_apart_after_a_short_burst_under_a_requests_quota(
@@ -352,3 +348,12 @@ def test_a_call_short_of_tokens_is_not_admitted_ahead_to_sleep_through_settlemen
     ticket = governor.admit(KEY, reserved_tokens=80, max_wait=60)
     assert sleeps.waits == []
     assert ticket.started == ticket.admitted
+
+
+def test_an_admission_clears_the_calls_waiting_mark_in_its_own_round_trip(redis_client):
+    governor, _ = _governor(redis_client, '{"*": {"requests_per_minute": 600}}')
+    mark_waiting(redis_client, "job-1", key=KEY, rate=9.8)
+    mark_waiting(redis_client, "job-2", key=KEY, rate=9.8)
+    governor.admit(KEY, reserved_tokens=1, max_wait=60, mark_key=waiting_key("job-1"))
+    assert waiting_for(redis_client, "job-1") is None
+    assert waiting_for(redis_client, "job-2") is not None  # another call's mark stays
