@@ -52,7 +52,7 @@ from fleet.ledger_lua import run_script
 from fleet.quotas import ModelQuota, QuotaTable
 from fleet.settlements import Settlements
 from fleet.tickets import Outcome, QuotaKey, Settled, Ticket
-from fleet.turns import Turns, still_waiting
+from fleet.turns import Turns, queue_patience, still_waiting
 
 #: Pace to just under a configured quota: the last 2 % absorbs the jitter between the moment a
 #: call is let through and the moment Bedrock counts it.
@@ -143,13 +143,15 @@ class Governor:
         """
         ceiling, per_token = self._limits(key)
         begun = time.monotonic()
+        patience = queue_patience(begun=begun, max_wait=max_wait)
         while True:
-            with self._turns.head(key, timeout=MAX_POLL) as head:
+            with self._turns.head(key, timeout=patience) as head:
                 if not head:  # calls ahead of this one in this process wait: so does it
                     rate_seen = self._turns.rates.get(key)
                     still_waiting(
                         key, rate_seen, wait=0.0, begun=begun, max_wait=max_wait, on_wait=on_wait
                     )
+                    patience = queue_patience(begun=begun, max_wait=max_wait)
                     continue
                 slot, wait, rate, bound, cost = self._try(
                     key, reserved_tokens, input_estimate, ceiling, per_token, mark_key=mark_key

@@ -7,6 +7,10 @@ one process wait their turn behind a local lock instead, and only the call at th
 the schedule; an admission hands the turn on at once, so the next call reserves its own start
 without waiting for the previous one's sleep. Across processes the schedule in Redis stays the
 one authority: this only takes a process's own queue off the network.
+
+A queued call wakes to look at its own limits (and write its waiting mark) every
+:data:`QUEUE_POLL` seconds, not every second: through a gevent worker's slow start at c1000, a
+thousand queued greenlets each woke every second, timed out of the lock and queued again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from contextlib import contextmanager
 
 from fleet.errors import AdmissionTimedOut
 from fleet.tickets import QuotaKey
+
+#: How often a call queued behind others wakes to look at its limits: within its waiting mark's
+#: refresh (``workers.pacing.MARK_EVERY``), and never past its own limit.
+QUEUE_POLL = 5.0
 
 
 class Turns:
@@ -44,6 +52,11 @@ class Turns:
         finally:
             if held:
                 lock.release()
+
+
+def queue_patience(*, begun: float, max_wait: float) -> float:
+    """How long a queued call that began at ``begun`` waits for its turn before it looks again."""
+    return max(min(QUEUE_POLL, max_wait - (time.monotonic() - begun)), 0.01)
 
 
 def still_waiting(

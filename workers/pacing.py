@@ -49,6 +49,10 @@ logger = logging.getLogger("baton.worker")
 CALL_MARGIN = 30.0
 #: A waiting call rewrites its mark for ``baton status`` this often (it lives a minute).
 MARK_EVERY = 20.0
+#: A call is marked waiting once it has waited this long: `baton status` is for waits of
+#: seconds to minutes, and a thousand calls queued through a wide worker's slow start each wrote
+#: a mark for a wait of a second or two.
+MARK_AFTER = 2.0
 #: How Bedrock's 429 begins when the tokens quota, not the requests quota, was hit ("Too many
 #: tokens, please wait before trying again."; "Too many requests, ..." for the other).
 TOO_MANY_TOKENS = "too many tokens"
@@ -94,8 +98,11 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
         return None
     quota = governor.quota(key)
     told: list[float] = []  # when the mark was last written
+    asked = time.monotonic()
 
     def waiting(rate: float) -> None:
+        if time.monotonic() - asked < MARK_AFTER:
+            return
         if told and time.monotonic() - told[-1] < MARK_EVERY:
             return
         told.append(time.monotonic())
