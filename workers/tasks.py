@@ -130,14 +130,16 @@ def advance(task: Task, state: ConversationState) -> SubagentResult:  # type: ig
         plan = plan_calls(reply.tool_uses)
         calls = [item for item in plan if isinstance(item, ChildCall)]
         stop = limit_reached(state, envelope, children=len(calls))
-        if stop is None and not _reserve(task, state, envelope, len(calls)):
-            stop = STOP_MAX_JOBS
-        if stop is not None:
-            return finish(state, envelope, endpoint=endpoint, stop_reason=stop, text=reply.text)
+        tree = _reserve(task, state, envelope, len(calls)) if stop is None else None
+        if tree is None:  # a limit reached, or no room in the tree for the children
+            stop_reason = stop or STOP_MAX_JOBS
+            return finish(
+                state, envelope, endpoint=endpoint, stop_reason=stop_reason, text=reply.text
+            )
         if not calls:
             state = state.awaiting([i for i in plan if isinstance(i, Pending)]).with_results([])
             continue
-        raise _spawn(task, state, envelope, plan)
+        raise _spawn(task, state, envelope, plan, tree=tree)
 
 
 def _reserve(
@@ -145,15 +147,18 @@ def _reserve(
     state: ConversationState,
     envelope: BedrockEnvelope,
     count: int,
-) -> bool:
-    return budget.reserve(
+) -> str | None:
+    """Reserve ``count`` children in the job's tree; the tree, or None when it is full."""
+    tree = budget.tree_of(task.app.backend, job_id=state.job_id, envelope=envelope)
+    reserved = budget.reserve(
         task.app.backend,
-        root_id=budget.tree_of(task.app.backend, job_id=state.job_id, envelope=envelope),
+        root_id=tree,
         reservation=f"{state.job_id}:{state.turns}",
         count=count,
         limit=envelope.limits.max_jobs,
         ttl=envelope.exp - envelope.iat,
     )
+    return tree if reserved else None
 
 
 def _reserve_root(
@@ -186,8 +191,11 @@ def _spawn(
     state: ConversationState,
     envelope: BedrockEnvelope,
     plan: list[ChildCall | Pending],
+    *,
+    tree: str,
 ) -> Exception:
-    """Replace the job with ``chord(children, resume)``; the callback carries the state."""
+    """Replace the job with ``chord(children, resume)``; the callback carries the state;
+    the children count against ``tree`` (where their reservation was made)."""
     job = require_job()  # it binds the tokens it mints here, and no others
     child_headers = {HEADER_KEY: job.mint(envelope.child(parent_id=state.job_id))}
     children, pending = [], []
@@ -214,7 +222,7 @@ def _spawn(
         job_id=state.job_id,
         child_ids=[p.child_id for p in pending if p.child_id],
         ttl=envelope.exp - envelope.iat,
-        tree=budget.tree_of(task.app.backend, job_id=state.job_id, envelope=envelope),
+        tree=tree,
     )
     resume_headers = {HEADER_KEY: job.mint(envelope.refreshed())}
     tracing.inject(resume_headers)  # whoever publishes the callback later, it joins this trace

@@ -94,7 +94,7 @@ GOALS: tuple[Goal, ...] = (
     Goal("f_p99_ms", "f: spawn-to-result latency p99, zero-latency emulator", "ms"),
     Goal(
         "g_gevent_fraction",
-        "g: Baton --pool gevent, top concurrency (c1000), 4 s latency, share of c/latency",
+        "g: Baton --pool gevent, top concurrency (full run: c1000, 4 s), share of c/latency",
         "fraction",
         ">=",
         0.90,
