@@ -32,7 +32,6 @@ from tests.support.processes import (
     descendants,
     free_port,
     python_argv,
-    sigkill,
 )
 
 #: The quick loop's rules: slow runs left to the full suite, no Redis or RabbitMQ reached.
@@ -207,7 +206,8 @@ DEFAULT_WORKER_REGION = "eu-west-1"
 def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Callable[..., Worker]]:
     """Factory: a real ``baton worker`` (or, with ``include``, ``celery -A workers worker``)
     subprocess for ``regions`` (eu-west-1 when none), with any further ``flags``; its ambient
-    identity is the emulator's test key. Pool children a killed main process left are killed."""
+    identity is the emulator's test key. Each is killed with its pool children at teardown
+    (``Proc.kill``): its test is over, and the warm shutdown has a test of its own."""
     started: list[Proc] = []
     broker, backend = redis_urls
 
@@ -252,9 +252,7 @@ def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Cal
 
     yield start
     for proc in started:
-        if proc.popen.poll() is None:
-            sigkill(*descendants(proc.pid))  # orphaned pool children of a killed main process
-        proc.stop()
+        proc.kill()
 
 
 @pytest.fixture()
