@@ -132,12 +132,12 @@ def test_an_envelope_that_expired_while_its_job_was_lost_is_refused_and_dead_let
 
 
 def test_a_live_job_that_runs_past_the_lease_window_is_not_delivered_again(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     """A 3 s lease window; one job waits 8 s for its countdown, one runs a 9 s Bedrock call."""
     emulator = emulator_proc(REGION, latency=9.0)
-    worker = start_worker(concurrency=2, env=FAST_REDELIVERY)
-    second = start_worker(concurrency=2, env=FAST_REDELIVERY)  # would take any early redelivery
+    # The second would take any early redelivery.
+    worker, second = start_workers(2, concurrency=2, env=FAST_REDELIVERY)
     orch = parent(make_orchestrator, emulator.url)
     running = orch.spawn("runs long").id
     with orch.propagating():
@@ -154,13 +154,12 @@ def test_a_live_job_that_runs_past_the_lease_window_is_not_delivered_again(
 
 @pytest.mark.slow
 def test_a_killed_workers_jobs_are_taken_up_within_two_lock_ttls_with_default_settings(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     """The issue's run: two threads workers of 4, Bedrock answering in 0.5 s, 40 jobs, one
     worker SIGKILLed 2.5 s in. Default lease window (60 s) and job-lock TTL (60 s)."""
     emulator = emulator_proc(REGION, latency=0.5)
-    doomed = start_worker(pool="threads", concurrency=4)
-    survivor = start_worker(pool="threads", concurrency=4)
+    doomed, survivor = start_workers(2, pool="threads", concurrency=4)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, 40)
     time.sleep(2.5)  # the issue's moment of the kill, not a race being papered over
