@@ -32,7 +32,6 @@ from tests.support.processes import (
     descendants,
     free_port,
     python_argv,
-    sigkill,
 )
 
 #: The quick loop's rules: slow runs left to the full suite, no Redis or RabbitMQ reached.
@@ -207,7 +206,10 @@ DEFAULT_WORKER_REGION = "eu-west-1"
 def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Callable[..., Worker]]:
     """Factory: a real ``baton worker`` (or, with ``include``, ``celery -A workers worker``)
     subprocess for ``regions`` (eu-west-1 when none), with any further ``flags``; its ambient
-    identity is the emulator's test key. Pool children a killed main process left are killed."""
+    identity is the emulator's test key. It returns once the worker is ready, or at once with
+    ``ready=False`` (``start_workers`` waits for several together). Each is killed with its pool
+    children at teardown (``Proc.kill``): its test is over, and the warm shutdown has a test of
+    its own."""
     started: list[Proc] = []
     broker, backend = redis_urls
 
@@ -220,6 +222,7 @@ def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Cal
         include: str | None = None,
         metrics_port: int | None = None,
         flags: Iterable[str] = (),
+        ready: bool = True,
     ) -> Worker:
         if pool == "gevent":  # an optional extra, as the anthropic SDK's tests treat theirs
             pytest.importorskip("gevent", reason="install the gevent extra: baton[gevent]")
@@ -247,14 +250,27 @@ def start_worker(redis_urls: tuple[str, str], envelope_key: str) -> Iterator[Cal
             )
         proc = Proc(argv, env=full_env, name="worker")
         started.append(proc)
-        proc.wait_for(" ready.")
+        if ready:
+            proc.wait_for(" ready.")
         return Worker(proc=proc, env=full_env)
 
     yield start
     for proc in started:
-        if proc.popen.poll() is None:
-            sigkill(*descendants(proc.pid))  # orphaned pool children of a killed main process
-        proc.stop()
+        proc.kill()
+
+
+@pytest.fixture()
+def start_workers(start_worker: Callable[..., Worker]) -> Callable[..., list[Worker]]:
+    """Factory: ``count`` workers with ``start_worker``'s options, started side by side and
+    returned once all are ready; one after another, each waited for the last one's start-up."""
+
+    def start(count: int, *regions: str, **options: Any) -> list[Worker]:
+        workers = [start_worker(*regions, ready=False, **options) for _ in range(count)]
+        for worker in workers:
+            worker.proc.wait_for(" ready.")
+        return workers
+
+    return start
 
 
 @pytest.fixture()

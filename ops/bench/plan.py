@@ -38,7 +38,7 @@ class Plan:
     def smoke(cls) -> Plan:
         """Return tiny counts: every measurement runs, none of the figures means anything."""
         return cls(
-            noop_rounds=4,
+            noop_rounds=2,
             noop_jobs=80,
             noop_min_rounds=2,
             hit_iterations=300,

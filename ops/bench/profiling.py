@@ -41,7 +41,7 @@ from inproc import (
 from names import BATON_NOOP_TASK, PLAIN_NOOP_TASK
 from services import BENCH_DIR, ROOT
 
-from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, decode
+from envelope import HEADER_KEY, TASK_NAME, BedrockEnvelope, bind_message, decode
 from workers import app as baton_app
 from workers.runtime import WorkerRuntime, envelope_token
 
@@ -141,6 +141,16 @@ def profile_hotpath(runtime: WorkerRuntime, count: int, out_dir: Path) -> dict[s
     }
 
 
+def bound_request(runtime: WorkerRuntime, job: str, task: str, token: str) -> dict[str, Any]:
+    """A no-op's request as a Baton publisher sends it: its envelope, bound to this message.
+
+    Unbound, the gate refuses the job and dead-letters it, and the profile measures that.
+    """
+    headers: dict[str, Any] = {"id": job, "task": task}
+    bind_message(runtime.keyring, headers, ((), {}, {}), token)
+    return {**headers, HEADER_KEY: token, "delivery_info": {}}
+
+
 def tracers(runtime: WorkerRuntime, count: int) -> dict[str, Callable[[], object]]:
     """Return callables that run one traced no-op each: gated (fresh token) and plain."""
     setup_worker_optimizations(baton_app, "bench@profile")  # as a worker process does
@@ -148,13 +158,15 @@ def tracers(runtime: WorkerRuntime, count: int) -> dict[str, Callable[[], object
     plain = bench_plain.app.tasks[PLAIN_NOOP_TASK]
     trace_gated = build_tracer(gated.name, gated, app=baton_app, hostname="bench@profile")
     trace_plain = build_tracer(plain.name, plain, app=bench_plain.app, hostname="bench@profile")
-    signed = iter(tokens(runtime, make_envelope(), count * (_ROUNDS + 3) + 100))
+    signed = tokens(runtime, make_envelope(), count * (_ROUNDS + 3) + 100)
+    requests = iter(
+        [bound_request(runtime, f"gated-{i}", gated.name, token) for i, token in enumerate(signed)]
+    )
     counter = iter(range(10**9))
 
     def run_gated() -> object:
-        job = f"gated-{next(counter)}"
-        request = {"id": job, "task": gated.name, HEADER_KEY: next(signed), "delivery_info": {}}
-        return trace_gated(job, (), {}, request)
+        request = next(requests)
+        return trace_gated(request["id"], (), {}, request)
 
     def run_plain() -> object:
         job = f"plain-{next(counter)}"
@@ -179,12 +191,21 @@ def interleaved_cpu_ns(runs: dict[str, Callable[[], object]], calls: int) -> dic
     return samples
 
 
+def warm(runs: dict[str, Callable[[], object]], calls: int) -> None:
+    """Run each no-op ``calls`` times; raise if any fails, as a refused gated no-op does (the
+    figures would then be the price of a refusal and its dead letter, not of the gate)."""
+    for name, run in runs.items():
+        for _ in range(calls):
+            info = getattr(run(), "info", None)  # Celery's trace_ok_t: None when it succeeded
+            if info is not None:
+                failure = getattr(info, "retval", info)  # Celery's TraceInfo: the exception
+                raise RuntimeError(f"the {name} no-op failed in Celery's tracer: {failure!r}")
+
+
 def profile_gate(runtime: WorkerRuntime, count: int, out_dir: Path) -> dict[str, Any]:
     """Compare traced gated and plain no-ops, then profile the gated one."""
     runs = tracers(runtime, count)
-    for run in runs.values():
-        for _ in range(50):
-            run()
+    warm(runs, 50)
     samples = interleaved_cpu_ns(runs, count * _ROUNDS)
     profile = cProfile.Profile()
     profile.enable()

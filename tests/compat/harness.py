@@ -352,7 +352,7 @@ def trapped_worker(
         proc.wait_for(" ready.")
         yield proc
     finally:
-        proc.stop()
+        proc.kill()
 
 
 @pytest.fixture()

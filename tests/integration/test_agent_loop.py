@@ -71,7 +71,7 @@ def tree_fleet(broker: str, redis_server: RedisServer, start_emulator) -> Iterat
     for app in apps:
         close_producer(app)
     for proc in procs:
-        proc.stop()
+        proc.kill()
 
 
 def test_a_depth_3_tree_completes_on_one_slot_in_the_parents_region(tree_fleet):

@@ -57,7 +57,7 @@ def fleet(request, redis_server: RedisServer, start_emulator):
         finally:
             close_producer(app)
             for proc in workers:
-                proc.stop()
+                proc.kill()
 
 
 def signed(keyring, endpoint: str, region: str) -> str:

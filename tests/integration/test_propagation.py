@@ -103,7 +103,7 @@ def _fleet(broker: str, backend: str, broker_kind: str, pool: str) -> Iterator[F
         yield Fleet(Orchestrator(config=config, settings=settings, app=app), pool, broker_kind)
     finally:
         close_producer(app)
-        worker.stop()
+        worker.kill()
 
 
 def assert_inherited(fleet: Fleet, seen: dict[str, Any], *, depth: int, parent: str | None):

@@ -34,10 +34,10 @@ def busiest_second(calls: list[dict]) -> int:
 
 
 def test_two_workers_share_one_fleet_wide_rate_and_bedrock_throttles_nothing(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     emulator = emulator_proc(REGION, latency=0.2, requests_per_minute=REQUESTS_PER_MINUTE)
-    workers = [start_worker(concurrency=8, env=CONFIGURED) for _ in range(2)]
+    workers = start_workers(2, concurrency=8, env=CONFIGURED)
     orch = parent(make_orchestrator, emulator.url)
 
     jobs = spawn(orch, 40)
@@ -60,10 +60,10 @@ def test_two_workers_share_one_fleet_wide_rate_and_bedrock_throttles_nothing(
 
 
 def test_without_configuration_the_fleet_learns_the_quota_and_no_job_fails(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     emulator = emulator_proc(REGION, latency=0.2, requests_per_minute=REQUESTS_PER_MINUTE)
-    workers = [start_worker(concurrency=8) for _ in range(2)]
+    workers = start_workers(2, concurrency=8)
     orch = parent(make_orchestrator, emulator.url)
 
     jobs = spawn(orch, 40)
@@ -106,7 +106,7 @@ def test_a_job_that_waits_for_quota_keeps_its_lease_runs_once_and_says_it_waits(
 
 
 def test_under_a_configured_tokens_quota_calls_wait_for_tokens_and_bedrock_throttles_nothing(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     # A bucket of 4,200 tokens; a subagent's call reserves about 1,040 (its maxTokens of 1,024
     # and its prompt) and holds them for 0.5 s: 16 slots contend for 3 reservations at a time
@@ -114,7 +114,7 @@ def test_under_a_configured_tokens_quota_calls_wait_for_tokens_and_bedrock_throt
     # input estimate is calibrated to the emulator's count as the calls settle.
     emulator = emulator_proc(REGION, latency=0.5, tokens_per_minute=4_200)
     quota = {"BATON_BEDROCK_QUOTAS": json.dumps({"*": {"tokens_per_minute": 4_200}})}
-    workers = [start_worker(concurrency=8, env=quota) for _ in range(2)]
+    workers = start_workers(2, concurrency=8, env=quota)
     orch = parent(make_orchestrator, emulator.url)
 
     jobs = spawn(orch, 40)
@@ -129,12 +129,12 @@ def test_under_a_configured_tokens_quota_calls_wait_for_tokens_and_bedrock_throt
 
 
 def test_without_configuration_the_fleet_learns_a_tokens_quota_from_too_many_tokens(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     # The tokens quota of the configured test above, told to no worker: 16 slots contend for
     # 4 reservations at a time. Paced by calls a second alone, the fleet sends far more at once.
     emulator = emulator_proc(REGION, latency=0.5, tokens_per_minute=4_200)
-    workers = [start_worker(concurrency=8) for _ in range(2)]
+    workers = start_workers(2, concurrency=8)
     orch = parent(make_orchestrator, emulator.url)
 
     jobs = spawn(orch, 40)

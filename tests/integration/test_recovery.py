@@ -25,6 +25,7 @@ from tests.integration.harness import (
     QUEUE,
     REGION,
     crafted,
+    figures,
     kill_whole_worker,
     publish,
     settle,
@@ -132,35 +133,43 @@ def test_an_envelope_that_expired_while_its_job_was_lost_is_refused_and_dead_let
 
 
 def test_a_live_job_that_runs_past_the_lease_window_is_not_delivered_again(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
-    """A 3 s lease window; one job waits 8 s for its countdown, one runs a 9 s Bedrock call."""
-    emulator = emulator_proc(REGION, latency=9.0)
-    worker = start_worker(concurrency=2, env=FAST_REDELIVERY)
-    second = start_worker(concurrency=2, env=FAST_REDELIVERY)  # would take any early redelivery
-    orch = parent(make_orchestrator, emulator.url)
+    """A 3 s lease window; one job waits 8 s for its countdown, one runs a 9 s Bedrock call.
+
+    The waiting job calls a Bedrock of its own that answers at once, so the two overlap.
+    """
+    slow, fast = emulator_proc(REGION, latency=9.0), emulator_proc(REGION, latency=0.05)
+    # The second would take any early redelivery.
+    worker, second = start_workers(2, concurrency=2, env=FAST_REDELIVERY)
+    orch, other = parent(make_orchestrator, slow.url), parent(make_orchestrator, fast.url)
     running = orch.spawn("runs long").id
-    with orch.propagating():
-        waiting = orch.app.send_task("baton.subagent", kwargs={"prompt": "waits"}, countdown=8).id
+    with other.propagating():
+        waiting = other.app.send_task("baton.subagent", kwargs={"prompt": "waits"}, countdown=8).id
     outcome = settle(orch.app, [running, waiting], timeout=60)
 
     deliveries = Counter(worker.received() + second.received())
-    report("long jobs under a 3 s lease window", outcome, emulator, deliveries=deliveries)
+    calls = {"slow": slow.calls("Converse"), "fast": fast.calls("Converse")}
+    figures(
+        "long jobs under a 3 s lease window",
+        lost=len(outcome.lost),
+        deliveries=sum(deliveries.values()),
+        bedrock_calls={name: len(made) for name, made in calls.items()},
+    )
     assert outcome.lost == []
     assert deliveries == Counter({running: 1, waiting: 1})
-    assert len(emulator.calls("Converse")) == 2
+    assert [len(made) for made in calls.values()] == [1, 1]
     assert not any(PUT_BACK in line for line in worker.proc.lines + second.proc.lines)
 
 
 @pytest.mark.slow
 def test_a_killed_workers_jobs_are_taken_up_within_two_lock_ttls_with_default_settings(
-    emulator_proc, start_worker, make_orchestrator
+    emulator_proc, start_workers, make_orchestrator
 ):
     """The issue's run: two threads workers of 4, Bedrock answering in 0.5 s, 40 jobs, one
     worker SIGKILLed 2.5 s in. Default lease window (60 s) and job-lock TTL (60 s)."""
     emulator = emulator_proc(REGION, latency=0.5)
-    doomed = start_worker(pool="threads", concurrency=4)
-    survivor = start_worker(pool="threads", concurrency=4)
+    doomed, survivor = start_workers(2, pool="threads", concurrency=4)
     orch = parent(make_orchestrator, emulator.url)
     jobs = spawn(orch, 40)
     time.sleep(2.5)  # the issue's moment of the kill, not a race being papered over

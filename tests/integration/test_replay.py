@@ -97,7 +97,7 @@ def fleet(request, redis_server: RedisServer, start_emulator) -> Iterator[dict[s
             plain.close()
             close_producer(app)
             for proc in worker:
-                proc.stop()
+                proc.kill()
 
 
 def test_a_captured_header_runs_no_other_job_and_each_forgery_is_dead_lettered(fleet):

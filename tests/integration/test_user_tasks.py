@@ -67,7 +67,7 @@ def _run(broker: str, backend: str, pool: str) -> dict[str, Any]:
             check=False,
         )
     finally:
-        worker.stop()
+        worker.kill()
     assert parent.returncode == 0, parent.stderr[-3000:]
     return dict(json.loads(parent.stdout))
 

@@ -97,6 +97,26 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.popen.wait(timeout=STOP_TIMEOUT)
+        return self._collect()
+
+    def kill(self) -> int:
+        """SIGKILL the process and every descendant; return the exit code.
+
+        For a fixture's teardown of a worker, once its test has asserted all it will: a warm
+        shutdown there proved nothing (its exit code was never read) and cost 0.3 to 3.5 s a
+        worker, 15 s when one hung. ``tests/integration/test_shutdown.py`` checks the warm
+        shutdown itself. The process is stopped (SIGSTOP) while its descendants are listed, so
+        it cannot fork one more; children a killed main process left behind are not found.
+        """
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGSTOP)
+            sigkill(*descendants(self.pid), self.pid)
+        self.popen.wait(timeout=STOP_TIMEOUT)
+        return self._collect()
+
+    def _collect(self) -> int:
+        """Wait for the output reader to finish and close the pipe; return the exit code."""
         self._reader.join(timeout=STOP_TIMEOUT)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
