@@ -143,15 +143,14 @@ class Governor:
         """
         ceiling, per_token = self._limits(key)
         begun = time.monotonic()
-        patience = queue_patience(begun=begun, max_wait=max_wait)
         while True:
+            patience = queue_patience(begun=begun, max_wait=max_wait)
             with self._turns.head(key, timeout=patience) as head:
                 if not head:  # calls ahead of this one in this process wait: so does it
                     rate_seen = self._turns.rates.get(key)
                     still_waiting(
                         key, rate_seen, wait=0.0, begun=begun, max_wait=max_wait, on_wait=on_wait
                     )
-                    patience = queue_patience(begun=begun, max_wait=max_wait)
                     continue
                 slot, wait, rate, bound, cost = self._try(
                     key, reserved_tokens, input_estimate, ceiling, per_token, mark_key=mark_key

@@ -110,6 +110,7 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
         mark_waiting(governor.client, job.task_id, key=key, rate=rate)
 
     estimate, cap = request_tokens(body, max_output_tokens=quota.max_output_tokens)
+    ticket: Ticket | None = None
     try:
         ticket = governor.admit(
             key,
@@ -121,21 +122,14 @@ def admit(key: QuotaKey | None, body: Any) -> Ticket | None:
         )
     except redis.RedisError:
         logger.warning("the fleet's Redis did not answer: a call on quota %s is not paced", key)
-        _clear_mark(governor, job, told=bool(told))
         return None
-    except BaseException:
-        _clear_mark(governor, job, told=bool(told))
-        raise
+    finally:
+        if told and ticket is None:  # an admission clears the mark itself
+            with contextlib.suppress(redis.RedisError):
+                governor.client.delete(waiting_key(job.task_id))
     metrics.ADMISSION_SECONDS.labels(region=key.region).observe(ticket.waited)
     metrics.quota_rate(key, ticket.rate)
     return ticket
-
-
-def _clear_mark(governor: Any, job: Job, *, told: bool) -> None:
-    """Clear the waiting mark of a call that ends its wait without an admission."""
-    if told:
-        with contextlib.suppress(redis.RedisError):
-            governor.client.delete(waiting_key(job.task_id))
 
 
 def settle(
