@@ -122,6 +122,16 @@ GOALS: tuple[Goal, ...] = (
         "g: one core's ceiling at plain Celery's CPU per job, share of c/latency",
         "fraction",
     ),
+    Goal(
+        "g_gevent_per_core_fraction",
+        "g: Baton --pool gevent as one process a core (c / cores each), top concurrency",
+        "fraction",
+    ),
+    Goal(
+        "g_plain_per_core_fraction",
+        "g: plain Celery on gevent, tuned, as one process a core, top concurrency",
+        "fraction",
+    ),
 )
 
 #: The keys a complete bench.json has, each with a numeric figure.

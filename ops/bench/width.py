@@ -18,13 +18,18 @@ second from then on, Baton's and plain Celery's alike, and publishing while the 
 measured the publisher (2,000 signed spawns take seconds on a busy machine). So the worker is
 cold: the clock includes its first connections and its first client.
 
-The full run of this section takes about five minutes, so ``run.py`` runs it only when asked
+At the top concurrency, Baton on gevent and plain Celery on gevent also run as one process a core
+(c / cores slots each, the same total): past what one core can do, that is the README's advice,
+and this measures it beside the single process.
+
+The full run of this section takes about six minutes, so ``run.py`` runs it only when asked
 (``--only g``); ``--smoke`` runs it at c20, 40 jobs and 0.5 s.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Callable
@@ -44,6 +49,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "plain_gevent": ("bench_plain", "gevent"),
     "baton_threads": ("workers", "threads"),
 }
+
+#: The kinds also run at the top concurrency as one process a core.
+PER_CORE_KINDS = ("baton_gevent", "plain_gevent")
 
 #: Connections beyond the concurrency in plain Celery's tuned channel pool (as NOTES measured).
 PLAIN_HEADROOM = 20
@@ -78,10 +86,16 @@ def measure_width(bench: Bench) -> dict[str, Any]:
         for concurrency in plan.width_levels:
             for kind in KINDS:
                 runs[f"{kind}_c{concurrency}"] = _run(bench, url, parent, kind, concurrency)
+        top = max(plan.width_levels)
+        for kind in PER_CORE_KINDS:
+            runs[f"{kind}_per_core_c{top}"] = _run(bench, url, parent, kind, top, processes=cores())
     finally:
         close_parent(parent)
-    top = max(plan.width_levels)
     gevent, plain = runs[f"baton_gevent_c{top}"], runs[f"plain_gevent_c{top}"]
+    gevent_cores, plain_cores = (
+        runs[f"baton_gevent_per_core_c{top}"],
+        runs[f"plain_gevent_per_core_c{top}"],
+    )
     return {
         "g_gevent_fraction": gevent["fraction"],
         "g_plain_gevent_fraction": plain["fraction"],
@@ -95,37 +109,54 @@ def measure_width(bench: Bench) -> dict[str, Any]:
         "g_plain_cpu_ms_per_job": plain["cpu_ms_per_job"],
         "g_gevent_cpu_ceiling": gevent["cpu_ceiling"],
         "g_plain_cpu_ceiling": plain["cpu_ceiling"],
+        "g_gevent_per_core_fraction": gevent_cores["fraction"],
+        "g_plain_per_core_fraction": plain_cores["fraction"],
         "details": {
             "jobs": plan.width_jobs,
             "latency_s": plan.width_latency,
             "top_concurrency": top,
+            "processes_per_core_run": cores(),
             "runs": runs,
         },
     }
 
 
-def _run(bench: Bench, url: str, parent: Any, kind: str, concurrency: int) -> dict[str, Any]:
-    """Start one worker, warm it (a job a slot), drain the plan's jobs, stop it."""
+def cores() -> int:
+    """How many worker processes the one-a-core runs start: the machine's cores, at least 2."""
+    return max(2, os.cpu_count() or 1)
+
+
+def _run(
+    bench: Bench, url: str, parent: Any, kind: str, concurrency: int, *, processes: int = 1
+) -> dict[str, Any]:
+    """Start the kind's worker processes (``concurrency`` slots among them), drain the plan's
+    jobs, stop them. CPU is summed over the processes; the peak RSS is the largest one's."""
     app, pool = KINDS[kind]
     plain = app == "bench_plain"
     queue = PLAIN_QUEUE if plain else queue_for(REGION)
-    spec = WorkerSpec(f"width-{kind}-{concurrency}", app, queue, pool=pool, concurrency=concurrency)
+    slots = concurrency // processes
+    name = f"width-{kind}-{concurrency}"
+    specs = [
+        WorkerSpec(f"{name}-{index}" if processes > 1 else name, app, queue, pool, slots)
+        for index in range(processes)
+    ]
     env = dict(bench.worker_env)
     if plain:
-        env[PLAIN_SETTINGS_VARIABLE] = json.dumps(tuned(bench.plain_settings, concurrency))
+        env[PLAIN_SETTINGS_VARIABLE] = json.dumps(tuned(bench.plain_settings, slots))
     publish = _plain_publisher(bench, url) if plain else _baton_publisher(parent)
     jobs, latency = bench.plan.width_jobs, bench.plan.width_latency
     ideal = concurrency / latency
     _journal(url, clear=True)
     ids = publish(jobs)
-    fleet = Fleet(bench.services, [spec], control=bench.producer, env=env)
+    fleet = Fleet(bench.services, specs, control=bench.producer, env=env)
     try:
-        drain = _drain(bench, fleet, spec, ids, timeout=drain_timeout(jobs, ideal / 4))
+        drain = _drain(bench, fleet, specs, ids, timeout=drain_timeout(jobs, ideal / 4))
         calls = _journal(url)
-        rss = fleet.peak_rss_mib(spec)
+        rss = max(fleet.peak_rss_mib(spec) for spec in specs)
     finally:
         fleet.stop()
     return {
+        "processes": processes,
         "fraction": drain.rate / ideal,
         "jobs_per_s": drain.rate,
         "failures": drain.failures,
@@ -133,18 +164,20 @@ def _run(bench: Bench, url: str, parent: Any, kind: str, concurrency: int) -> di
         "duplicates": calls - jobs,
         "peak_rss_mib": rss,
         "cpu_ms_per_job": drain.cpu_seconds / jobs * 1000,
-        # The share of the ideal one core could reach at this CPU per job: a worker process
-        # runs its Python on one core, so past this no pool setting helps.
-        "cpu_ceiling": min(1.0, jobs / drain.cpu_seconds / ideal) if drain.cpu_seconds else 1.0,
+        # The share of the ideal a core a process could reach at this CPU per job: a worker
+        # process runs its Python on one core, so past this no pool setting helps.
+        "cpu_ceiling": (
+            min(1.0, processes * jobs / drain.cpu_seconds / ideal) if drain.cpu_seconds else 1.0
+        ),
         "drain": drain.summary(),
     }
 
 
 def _drain(
-    bench: Bench, fleet: Fleet, spec: WorkerSpec, ids: list[str], *, timeout: float
+    bench: Bench, fleet: Fleet, specs: list[WorkerSpec], ids: list[str], *, timeout: float
 ) -> Drain:
-    """Time the worker that just said it consumes until the last of ``ids`` has its result."""
-    cpu_before = fleet.cpu_seconds([spec])
+    """Time the workers that just said they consume until the last of ``ids`` has its result."""
+    cpu_before = fleet.cpu_seconds(specs)
     started = time.time()
     metas = wait_for_results(bench.results, ids, deadline=time.monotonic() + timeout)
     done = [_done_at(meta) for meta in metas]
@@ -154,7 +187,7 @@ def _drain(
         started=started,
         first_done=min(done),
         last_done=max(done),
-        cpu_seconds=fleet.cpu_seconds([spec]) - cpu_before,
+        cpu_seconds=fleet.cpu_seconds(specs) - cpu_before,
     )
 
 

@@ -64,6 +64,8 @@ MEASUREMENT_KEYS = (
     "g_plain_cpu_ms_per_job",
     "g_gevent_cpu_ceiling",
     "g_plain_cpu_ceiling",
+    "g_gevent_per_core_fraction",
+    "g_plain_per_core_fraction",
 )
 
 
