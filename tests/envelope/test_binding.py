@@ -96,35 +96,73 @@ def test_a_binding_is_bound_to_the_token_too():
         check(headers, over_the_wire(body))
 
 
-def test_a_chord_members_group_and_index_are_covered_so_an_edit_is_refused():
-    headers: dict[str, Any] = {"id": "job-1", "task": "baton.subagent", HEADER_KEY: TOKEN}
-    headers.update(group="chord-a", group_index=1)
+def covered_check(headers: dict[str, Any], **field: Any) -> None:
+    """Check the binding of a ``headers`` message with no arguments, as it is or with ``field``
+    (``group``, ``retries``, ``expires``) as a worker would read it."""
+    check_binding(
+        keyring(),
+        kid="default",
+        token=TOKEN,
+        binding=headers[BINDING_KEY],
+        task_id="job-1",
+        task_name="user.charge",
+        args=[],
+        kwargs={"n": 1},
+        embedded=[None] * 4,
+        **field,
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "field", "as_sent", "edits", "refusal"),
+    [
+        (  # a chord member's group and index
+            {"group": "chord-a", "group_index": 1},
+            "group",
+            ["chord-a", 1],
+            (["chord-b", 1], ["chord-a", 0], ["chord-a", None]),
+            "another chord",
+        ),
+        (  # a retried message's count (a retry is bound anew, with its count)
+            {"retries": 2, BINDING_KEY: "the first delivery's"},
+            "retries",
+            2,
+            (0, 1, 3, "2"),
+            "made for another message",
+        ),
+        (  # Celery's expiry
+            {"expires": "2026-12-06T21:00:00+00:00"},
+            "expires",
+            "2026-12-06T21:00:00+00:00",
+            (None, "2026-12-06T20:00:00+00:00", "2026-12-06 21:00:00+00:00"),
+            "made for another message",
+        ),
+    ],
+    ids=["group", "retries", "expires"],
+)
+def test_a_covered_field_is_admitted_as_sent_and_an_edit_is_refused(
+    headers: dict[str, Any], field: str, as_sent: Any, edits: tuple[Any, ...], refusal: str
+):
+    sent: dict[str, Any] = {"id": "job-1", "task": "user.charge", HEADER_KEY: TOKEN, **headers}
     body = ((), {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
-    bind_message(keyring(), headers, body, TOKEN)
+    bind_message(keyring(), sent, body, TOKEN)
 
-    def check_group(group: list[Any]) -> None:
-        check_binding(
-            keyring(),
-            kid="default",
-            token=TOKEN,
-            binding=headers[BINDING_KEY],
-            task_id="job-1",
-            task_name="baton.subagent",
-            args=[],
-            kwargs={"n": 1},
-            embedded=[None] * 4,
-            group=group,
-        )
-
-    check_group(["chord-a", 1])
-    for edited in (["chord-b", 1], ["chord-a", 0], ["chord-a", None]):
-        with pytest.raises(EnvelopeBindingInvalid, match="another chord"):
-            check_group(edited)
+    covered_check(sent, **{field: as_sent})
+    for edited in edits:
+        with pytest.raises(EnvelopeBindingInvalid, match=refusal):
+            covered_check(sent, **{field: edited})
 
 
-def test_a_message_in_no_group_is_bound_as_before_the_group_was_covered():
+@pytest.mark.parametrize(
+    "neutral",
+    [{"group": None, "group_index": None}, {"retries": 0}, {"expires": None}],
+    ids=["no-group", "first-delivery", "no-expiry"],
+)
+def test_a_message_without_a_covered_field_is_bound_as_before_the_field_was_covered(
+    neutral: dict[str, Any],
+):
     headers, body = published()
-    unchanged = {**headers, "group": None, "group_index": None}
+    unchanged = {**headers, **neutral}
     del unchanged[BINDING_KEY]
     bind_message(keyring(), unchanged, body, TOKEN)
     assert unchanged[BINDING_KEY] == headers[BINDING_KEY]
@@ -141,40 +179,6 @@ def test_binding_group_reads_a_requests_group_and_index_or_none():
     assert binding_group(SimpleNamespace()) is None
 
 
-def test_a_retried_messages_count_is_covered_so_an_edit_is_refused():
-    headers: dict[str, Any] = {"id": "job-1", "task": "user.charge", HEADER_KEY: TOKEN}
-    headers.update(retries=2, **{BINDING_KEY: "the first delivery's"})
-    body = ((), {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
-    bind_message(keyring(), headers, body, TOKEN)  # a retry is bound anew, with its count
-
-    def check_retries(retries: Any) -> None:
-        check_binding(
-            keyring(),
-            kid="default",
-            token=TOKEN,
-            binding=headers[BINDING_KEY],
-            task_id="job-1",
-            task_name="user.charge",
-            args=[],
-            kwargs={"n": 1},
-            embedded=[None] * 4,
-            retries=retries,
-        )
-
-    check_retries(2)
-    for edited in (0, 1, 3, "2"):
-        with pytest.raises(EnvelopeBindingInvalid, match="made for another message"):
-            check_retries(edited)
-
-
-def test_a_first_delivery_is_bound_as_before_the_retry_count_was_covered():
-    headers, body = published()
-    unchanged = {**headers, "retries": 0}
-    del unchanged[BINDING_KEY]
-    bind_message(keyring(), unchanged, body, TOKEN)
-    assert unchanged[BINDING_KEY] == headers[BINDING_KEY]
-
-
 def test_binding_retries_reads_a_requests_retry_count_or_zero():
     from types import SimpleNamespace
 
@@ -183,37 +187,3 @@ def test_binding_retries_reads_a_requests_retry_count_or_zero():
     assert binding_retries(SimpleNamespace(retries=3)) == 3
     assert binding_retries(SimpleNamespace(retries=None)) == 0
     assert binding_retries(SimpleNamespace()) == 0
-
-
-def test_a_messages_celery_expiry_is_covered_so_an_edit_is_refused():
-    headers: dict[str, Any] = {"id": "job-1", "task": "user.charge", HEADER_KEY: TOKEN}
-    headers["expires"] = "2026-12-06T21:00:00+00:00"
-    body = ((), {"n": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
-    bind_message(keyring(), headers, body, TOKEN)
-
-    def check_expires(expires: Any) -> None:
-        check_binding(
-            keyring(),
-            kid="default",
-            token=TOKEN,
-            binding=headers[BINDING_KEY],
-            task_id="job-1",
-            task_name="user.charge",
-            args=[],
-            kwargs={"n": 1},
-            embedded=[None] * 4,
-            expires=expires,
-        )
-
-    check_expires("2026-12-06T21:00:00+00:00")
-    for edited in (None, "2026-12-06T20:00:00+00:00", "2026-12-06 21:00:00+00:00"):
-        with pytest.raises(EnvelopeBindingInvalid, match="made for another message"):
-            check_expires(edited)
-
-
-def test_a_message_with_no_expiry_is_bound_as_before_the_expiry_was_covered():
-    headers, body = published()
-    unchanged = {**headers, "expires": None}
-    del unchanged[BINDING_KEY]
-    bind_message(keyring(), unchanged, body, TOKEN)
-    assert unchanged[BINDING_KEY] == headers[BINDING_KEY]
