@@ -30,6 +30,12 @@ PROFILE = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
 KEY = QuotaKey("eu-west-1", PROFILE)
 MESSAGES = [{"role": "user", "content": [{"text": "hello"}]}]
 ONE_ATTEMPT = ClientSettings(max_attempts=1)
+#: 500 words, which the emulator counts as 500 input tokens. A full bucket admits any call, so
+#: the first call of a "Too many tokens" test must leave the bucket short for longer than any
+#: pause before the second: at 3,000 a minute this leaves it 10 s from full. "hello" left it
+#: 4 tokens short, full again in 80 ms, and a full garbage collection (0.15 s here) between the
+#: two calls let the second through.
+LONG_PROMPT = "word " * 500
 
 
 @pytest.fixture()
@@ -130,13 +136,14 @@ def test_too_many_tokens_from_bedrock_teaches_the_fleet_a_tokens_quota_not_a_rat
     # though the first gave back what it did not use, is "Too many tokens"
     emulator = Emulator(allowed_regions={"eu-west-1"}, tokens_per_minute=3000).start()
     job = _job(fake_redis, emulator, client=ONE_ATTEMPT)
+    messages = [{"role": "user", "content": [{"text": LONG_PROMPT}]}]
     token = bind(job)
     try:
         client = workers.bedrock_client()
         for _ in range(2):
             with contextlib.suppress(Exception):
                 client.converse(
-                    modelId=PROFILE, messages=MESSAGES, inferenceConfig={"maxTokens": 5000}
+                    modelId=PROFILE, messages=messages, inferenceConfig={"maxTokens": 5000}
                 )
     finally:
         unbind(token)
@@ -252,7 +259,9 @@ def test_the_anthropic_client_reads_too_many_tokens_from_the_error_body(
         for _ in range(2):
             with contextlib.suppress(Exception):
                 client.messages.create(
-                    model=PROFILE, max_tokens=5000, messages=[{"role": "user", "content": "hi"}]
+                    model=PROFILE,
+                    max_tokens=5000,
+                    messages=[{"role": "user", "content": LONG_PROMPT}],
                 )
     finally:
         unbind(token)
