@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -33,20 +34,37 @@ def busiest_second(calls: list[dict]) -> int:
     return most
 
 
+def forty_jobs_on_two_workers(
+    title: str,
+    emulator: Any,
+    start_workers: Any,
+    make_orchestrator: Any,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> tuple[list[dict], list[Any]]:
+    """Two workers at c8 drain 40 jobs calling ``emulator``; none may be lost. Print the run's
+    figures under ``title``; return the Converse calls the emulator answered, and the workers."""
+    workers = start_workers(2, concurrency=8, env=env)
+    orch = parent(make_orchestrator, emulator.url)
+    outcome = settle(orch.app, spawn(orch, 40), timeout=timeout)
+
+    calls = emulator.calls("Converse")
+    deliveries = Counter(job for worker in workers for job in worker.received())
+    report(title, outcome, emulator, deliveries=deliveries)
+    assert outcome.lost == []
+    return calls, workers
+
+
 def test_two_workers_share_one_fleet_wide_rate_and_bedrock_throttles_nothing(
     emulator_proc, start_workers, make_orchestrator
 ):
     emulator = emulator_proc(REGION, latency=0.2, requests_per_minute=REQUESTS_PER_MINUTE)
-    workers = start_workers(2, concurrency=8, env=CONFIGURED)
-    orch = parent(make_orchestrator, emulator.url)
+    title = "two workers, quota configured"
+    calls, workers = forty_jobs_on_two_workers(
+        title, emulator, start_workers, make_orchestrator, env=CONFIGURED, timeout=90
+    )
 
-    jobs = spawn(orch, 40)
-    outcome = settle(orch.app, jobs, timeout=90)
-
-    calls = emulator.calls("Converse")
-    deliveries = Counter(job for worker in workers for job in worker.received())
-    report("two workers, quota configured", outcome, emulator, deliveries=deliveries)
-    assert outcome.lost == []
     assert all(worker.received() for worker in workers), "both workers must have called Bedrock"
     assert [call["status"] for call in calls] == [200] * 40
     # One schedule lets at most 1 + (1 s + the burst tolerance) x 4.9 calls into any second,
@@ -55,7 +73,7 @@ def test_two_workers_share_one_fleet_wide_rate_and_bedrock_throttles_nothing(
     assert busiest_second(calls) <= 1 + (1 + BURST_SECONDS) * 5
     span = calls[-1]["at"] - calls[0]["at"]
     shortest = (39 - BURST_SECONDS * 5) / 5
-    figures("two workers, quota configured", span_s=round(span, 1), shortest_s=shortest)
+    figures(title, span_s=round(span, 1), shortest_s=shortest)
     assert span >= shortest
 
 
@@ -63,16 +81,10 @@ def test_without_configuration_the_fleet_learns_the_quota_and_no_job_fails(
     emulator_proc, start_workers, make_orchestrator
 ):
     emulator = emulator_proc(REGION, latency=0.2, requests_per_minute=REQUESTS_PER_MINUTE)
-    workers = start_workers(2, concurrency=8)
-    orch = parent(make_orchestrator, emulator.url)
+    calls, _ = forty_jobs_on_two_workers(
+        "two workers, quota learned", emulator, start_workers, make_orchestrator
+    )
 
-    jobs = spawn(orch, 40)
-    outcome = settle(orch.app, jobs, timeout=120)
-
-    calls = emulator.calls("Converse")
-    deliveries = Counter(job for worker in workers for job in worker.received())
-    report("two workers, quota learned", outcome, emulator, deliveries=deliveries)
-    assert outcome.lost == []
     assert sum(call["status"] == 200 for call in calls) == 40
     throttled = sum(call["status"] == 429 for call in calls)
     assert throttled <= len(calls) // 2  # unpaced, most attempts of such a burst are throttled
@@ -114,16 +126,14 @@ def test_under_a_configured_tokens_quota_calls_wait_for_tokens_and_bedrock_throt
     # input estimate is calibrated to the emulator's count as the calls settle.
     emulator = emulator_proc(REGION, latency=0.5, tokens_per_minute=4_200)
     quota = {"BATON_BEDROCK_QUOTAS": json.dumps({"*": {"tokens_per_minute": 4_200}})}
-    workers = start_workers(2, concurrency=8, env=quota)
-    orch = parent(make_orchestrator, emulator.url)
+    calls, workers = forty_jobs_on_two_workers(
+        "two workers, tokens quota configured",
+        emulator,
+        start_workers,
+        make_orchestrator,
+        env=quota,
+    )
 
-    jobs = spawn(orch, 40)
-    outcome = settle(orch.app, jobs, timeout=120)
-
-    calls = emulator.calls("Converse")
-    deliveries = Counter(job for worker in workers for job in worker.received())
-    report("two workers, tokens quota configured", outcome, emulator, deliveries=deliveries)
-    assert outcome.lost == []
     assert all(worker.received() for worker in workers), "both workers must have called Bedrock"
     assert [call["status"] for call in calls] == [200] * 40
 
@@ -134,17 +144,11 @@ def test_without_configuration_the_fleet_learns_a_tokens_quota_from_too_many_tok
     # The tokens quota of the configured test above, told to no worker: 16 slots contend for
     # 4 reservations at a time. Paced by calls a second alone, the fleet sends far more at once.
     emulator = emulator_proc(REGION, latency=0.5, tokens_per_minute=4_200)
-    workers = start_workers(2, concurrency=8)
-    orch = parent(make_orchestrator, emulator.url)
+    calls, _ = forty_jobs_on_two_workers(
+        "two workers, tokens quota learned", emulator, start_workers, make_orchestrator
+    )
 
-    jobs = spawn(orch, 40)
-    outcome = settle(orch.app, jobs, timeout=120)
-
-    calls = emulator.calls("Converse")
-    deliveries = Counter(job for worker in workers for job in worker.received())
-    report("two workers, tokens quota learned", outcome, emulator, deliveries=deliveries)
     throttled = [call for call in calls if call["status"] == 429]
-    assert outcome.lost == []
     assert sum(call["status"] == 200 for call in calls) == 40
     figures("two workers, tokens quota learned", throttled=len(throttled), attempts=len(calls))
     # learned, 3 of 43 attempts were throttled; paced by calls a second alone, 12 of 52
