@@ -16,6 +16,15 @@ room, but nothing woke the wait, so the next messages came up to two seconds lat
 :meth:`GreenPoll.wake` ends the wait, and the worker's QoS calls it on every acknowledgement
 (:class:`workers.delivery.recovery.RecoveringQoS`).
 
+A wake only makes kombu look at its channels again: its ``drain_events`` goes on waiting until a
+message comes or its two seconds are up, and only then does Celery's loop run the callbacks queued
+for it. Remote control queues its commands there (``add_consumer``, ``cancel_consumer``: they run
+on the consumer's greenlet, never on the broadcast's), and a paused worker receives no message: a
+resume from Flower took effect up to two seconds late, and so did a pause, during which a job
+published meanwhile still ran. :meth:`GreenPoll.interrupt` ends the wait as its timeout would,
+and the worker's consumer calls it whenever it queues a callback
+(:class:`workers.consumer.BatonConsumer`).
+
 Nothing here imports gevent unless the process is already patched, and nothing here patches.
 """
 
@@ -50,6 +59,9 @@ class GreenPoll(eventio._poll):  # type: ignore[misc,name-defined]  # kombu's, u
         #: A pipe whose read end the wait watches; made at the first wait (only a consumer's
         #: connection ever waits, a publisher's never does).
         self._wake_fds: tuple[int, int] | None = None
+        #: Set by :meth:`interrupt`: the next wait that ends without events ends kombu's
+        #: ``drain_events`` too, as its timeout would.
+        self._interrupted = False
 
     def _readable_on_error(self, timeout: int) -> list[tuple[int, int]]:
         """gevent's poll, its events as ``select()`` reports them, which is what kombu's
@@ -78,7 +90,9 @@ class GreenPoll(eventio._poll):  # type: ignore[misc,name-defined]  # kombu's, u
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]] | None:
         """kombu's poll, with a wake-up: the wake pipe's event is drained and left out, so a
-        woken wait returns no events and kombu's consumer looks at its channels again."""
+        woken wait returns no events and kombu's consumer looks at its channels again. A wait
+        that ends without events after :meth:`interrupt` raises ``socket.timeout`` (an alias
+        of ``TimeoutError``), which ends kombu's ``drain_events`` as its own timeout does."""
         if self._wake_fds is None:
             reader, writer = os.pipe()
             os.set_blocking(reader, False)
@@ -87,14 +101,17 @@ class GreenPoll(eventio._poll):  # type: ignore[misc,name-defined]  # kombu's, u
             self._quick_register(reader, select.POLLIN)
         events: list[tuple[int, int]] | None = super().poll(timeout)
         reader = self._wake_fds[0]
-        if not events or all(fd != reader for fd, _ in events):
-            return events
-        try:
-            while os.read(reader, 4096):
+        if events and any(fd == reader for fd, _ in events):
+            try:
+                while os.read(reader, 4096):
+                    pass
+            except BlockingIOError:
                 pass
-        except BlockingIOError:
-            pass
-        return [(fd, event) for fd, event in events if fd != reader]
+            events = [(fd, event) for fd, event in events if fd != reader]
+        if not events and self._interrupted:
+            self._interrupted = False
+            raise TimeoutError("interrupted: the consumer has callbacks to run")
+        return events
 
     def wake(self) -> None:
         """End the current wait, if there is one: a slot has freed."""
@@ -104,12 +121,23 @@ class GreenPoll(eventio._poll):  # type: ignore[misc,name-defined]  # kombu's, u
             except BlockingIOError:
                 pass
 
+    def interrupt(self) -> None:
+        """End the current wait and the ``drain_events`` around it: a callback is queued."""
+        self._interrupted = True
+        self.wake()
+
     def close(self) -> None:
         """Close the wake pipe too."""
         fds, self._wake_fds = self._wake_fds, None
         for fd in fds or ():
             os.close(fd)
         super().close()
+
+
+def poller_of(transport: Any) -> GreenPoll | None:
+    """The :class:`GreenPoll` a kombu transport's consumer waits on, if it has one."""
+    poller = getattr(getattr(transport, "cycle", None), "poller", None)
+    return poller if isinstance(poller, GreenPoll) else None
 
 
 def green_poller() -> Any | None:

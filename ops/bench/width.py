@@ -12,11 +12,14 @@ process runs its Python on one core; on a 2-core machine the emulator, Redis and
 share the other).
 
 Unlike the other sections, the queue is filled before the worker starts, and the clock starts
-when the worker says it consumes: a Celery gevent worker whose consumer was cancelled and added
-again by remote control (the other sections' pause and resume) fetched about ten messages a
-second from then on, Baton's and plain Celery's alike, and publishing while the worker drains
-measured the publisher (2,000 signed spawns take seconds on a busy machine). So the worker is
-cold: the clock includes its first connections and its first client.
+when the worker says it consumes: publishing while the worker drains measured the publisher
+(2,000 signed spawns take seconds on a busy machine), and a Celery gevent worker takes the other
+sections' resume (``add_consumer`` by remote control) up to 2 s late, because its loop runs
+remote-control commands only after a message or a 2 s wait (Baton's consumer ends that wait:
+``workers/green.py``; plain Celery's does not). So the worker is cold: the clock includes its
+first connections and its first client. (This section once blamed pause and resume for gevent
+workers fetching about ten messages a second from then on; that was the credit wait, present
+from the start, which the wake on every acknowledgement removed for Baton.)
 
 At the top concurrency, Baton on gevent and plain Celery on gevent also run as one process a core
 (c / cores slots each, the same total): past what one core can do, that is the README's advice,

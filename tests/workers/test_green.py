@@ -93,3 +93,30 @@ def test_an_acknowledgement_wakes_a_consumer_waiting_for_credit():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["[]", "True", "[]"]
+
+
+@pytest.mark.integration  # a child process
+def test_an_interrupt_ends_the_wait_as_its_timeout_would_and_only_once():
+    # Celery's loop runs queued callbacks (remote control's pause and resume) only once kombu's
+    # drain_events ends; an interrupted wait raises socket.timeout, which ends it as its own
+    # timeout does. A plain wake does not, and the next wait after an interrupt waits normally.
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import gevent, socket, time\n"
+        "from workers.green import green_poller\n"
+        "poller = green_poller()\n"
+        "gevent.spawn_later(0.1, poller.interrupt)\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    poller.poll(60.0)\n"
+        "    ended = 'returned'\n"
+        "except socket.timeout:\n"
+        "    ended = 'timeout'\n"
+        "gevent.spawn_later(0.1, poller.wake)\n"
+        "print(ended, time.monotonic() - started < 30, poller.poll(60.0), poller.poll(0.01))\n"
+        "poller.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["timeout", "True", "[]", "[]"]

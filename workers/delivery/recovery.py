@@ -43,7 +43,7 @@ from fleet import (
     unacked_message,
 )
 from workers.delivery.leases import keeper, lease_timings
-from workers.green import GreenPoll, green_poller
+from workers.green import GreenPoll, green_poller, poller_of
 
 logger = logging.getLogger("baton.worker")
 
@@ -86,10 +86,9 @@ class RecoveringQoS(LedgerQoS):
         self._wake_consumer()
 
     def _wake_consumer(self) -> None:
-        cycle = getattr(self.channel.connection, "cycle", None)
-        wake = getattr(getattr(cycle, "poller", None), "wake", None)
-        if wake is not None:
-            wake()
+        poller = poller_of(self.channel.connection)
+        if poller is not None:
+            poller.wake()
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         """Kombu's periodic call: a pass, if one is due (the lease keeper makes the same call)."""
