@@ -207,7 +207,8 @@ BACKEND_RETRY_SETTINGS: dict[str, Any] = {
 
 #: Broker transport options both sides use. RabbitMQ confirms every publish: without it, a publish
 #: whose connection the broker closes a moment later is lost without an error (a chord's callback
-#: among them, and with it a whole job tree). Redis ignores it.
+#: among them, and with it a whole job tree). Redis ignores it. A worker's monitoring events go out
+#: unconfirmed (``workers.consumer``).
 PUBLISH_OPTIONS: dict[str, Any] = {"confirm_publish": True}
 
 

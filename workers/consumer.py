@@ -1,4 +1,5 @@
-"""The worker's consumer: Celery's, except for a message whose task this worker never imported.
+"""The worker's consumer: Celery's, except for a message whose task this worker never imported,
+and for the connection its worker events go out on.
 
 Celery logs such a message, rejects it (on Redis: drops it) and stores ``NotRegistered`` as its
 result. On a queue whose workers load different ``--include`` lists, that loses every job the
@@ -15,6 +16,17 @@ imported or probed; it is only quoted, and only when it reads as a dotted Python
 Under a gevent pool the consumer also ends its broker wait whenever it queues a callback, so that
 remote control's pause and resume take effect at once rather than up to two seconds later
 (:mod:`workers.green`).
+
+Worker events (online, heartbeat, offline, gossip) are published without RabbitMQ's publisher
+confirms, which every other publish of Baton's waits for (``fleet.PUBLISH_OPTIONS``). On a gevent
+worker Celery's consumer loop (``celery.worker.loops.synloop``) also reads the event connection,
+from the main greenlet, to take in the broker's heartbeats, while a timer greenlet publishes
+``worker-heartbeat`` on it and, with a confirm, waits on the same socket for the broker's
+``basic.ack``. When the loop read that ack first, the publisher was left waiting for a reply that
+had already come and gone, holding the event dispatcher's lock; the warm shutdown's
+``worker-offline`` then waited for that lock, and the worker never exited (11 of 50 warm
+shutdowns after ``test_dropped_connections``'s RabbitMQ run, none of 27 since). An event is for
+monitoring: one lost with a dropped connection costs a missed heartbeat.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from typing import Any
 from celery import signals
 from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
+from kombu import Connection
 
 from envelope import BINDING_KEY, EMBEDDED, HEADER_KEY
 from workers.dead_letters import new_record_id
@@ -39,6 +52,9 @@ logger = logging.getLogger("baton.worker")
 #: A task name worth quoting as one: dotted Python identifiers, of a sane length.
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,20}", re.ASCII)
 _MAX_NAME = 200
+
+#: The event connection's transport options over the app's: no publisher confirms (see above).
+_EVENT_TRANSPORT_OPTIONS: dict[str, Any] = {"confirm_publish": False}
 
 #: The headers a binding check reads off the request, besides its id and arguments.
 _BOUND_HEADERS = (HEADER_KEY, BINDING_KEY, "group", "group_index", "retries", "expires")
@@ -83,7 +99,8 @@ def _request(message: Any, job_id: str) -> SimpleNamespace:
 
 
 class BatonConsumer(Consumer):
-    """Celery's consumer, dead-lettering a message for a task it does not know, with the fix."""
+    """Celery's consumer, dead-lettering a message for a task it does not know, with the fix, and
+    sending its worker events unconfirmed."""
 
     # Set by Celery's Consumer; its stubs do not declare them.
     connection_errors: tuple[type[BaseException], ...]
@@ -101,6 +118,17 @@ class BatonConsumer(Consumer):
         if poller is not None:
             poller.interrupt()
         return queued
+
+    def connection_for_write(
+        self, url: str | None = None, heartbeat: float | None = None
+    ) -> Connection:
+        """The event dispatcher's connection (Celery's ``Events`` step is the only caller), as
+        Celery's but without publisher confirms: one reader of its socket, the consumer loop."""
+        return self.ensure_connected(
+            self.app.connection_for_write(
+                url=url, heartbeat=heartbeat, transport_options=_EVENT_TRANSPORT_OPTIONS
+            )
+        )
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         headers = message.headers or {}

@@ -1,9 +1,9 @@
 """A worker that has run jobs stops cleanly on SIGTERM, in every pool: Celery's warm shutdown,
 exit status 0, no traceback. Real Redis, real workers, a real emulator.
 
-The worker fixture kills its workers at teardown (``Proc.kill``), so this is the one place the
-warm shutdown is checked; a worker that hangs in it is killed after ``STOP_TIMEOUT`` and exits
--9 here.
+The worker fixture kills its workers at teardown (``Proc.kill``), so the warm shutdown is checked
+here, and after dropped connections in ``test_dropped_connections.py``; a worker that hangs in it
+is killed after ``STOP_TIMEOUT`` and exits -9.
 """
 
 from __future__ import annotations

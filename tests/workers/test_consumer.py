@@ -1,4 +1,5 @@
-"""The refusal of a task a worker never imported: the ``--include`` it lacks, quoted safely."""
+"""The worker's consumer: the refusal of a task it never imported (the ``--include`` it lacks,
+quoted safely), and the connection its worker events go out on."""
 
 from __future__ import annotations
 
@@ -55,3 +56,26 @@ def test_an_unknown_task_is_logged_in_one_line_whatever_its_headers_hold(caplog,
 
     lines = [r.getMessage() for r in caplog.records if r.name == "baton.worker"]
     assert lines and not any("\n" in line for line in lines), lines
+
+
+def test_worker_events_go_out_unconfirmed_while_the_workers_other_publishes_are_confirmed():
+    from workers import WorkerSettings, create_app
+    from workers.consumer import BatonConsumer
+
+    app = create_app(
+        WorkerSettings(
+            broker_url="amqp://guest:guest@127.0.0.1:5672//",  # never connected: kombu is lazy
+            result_backend="cache+memory://",
+            envelope_key="k" * 32,
+            allowed_regions=("eu-west-1",),
+        )
+    )
+    consumer = SimpleNamespace(app=app, ensure_connected=lambda connection: connection)
+    events = BatonConsumer.connection_for_write(consumer, heartbeat=60.0)  # type: ignore[arg-type]
+    publishes = app.connection_for_write()
+
+    assert publishes.transport_options["confirm_publish"] is True
+    assert events.transport_options == {**publishes.transport_options, "confirm_publish": False}
+    assert events.heartbeat == 60.0
+    events.release()
+    publishes.release()
