@@ -42,12 +42,18 @@ def bound_request(
     kwargs: dict[str, Any] | None = None,
     embed: dict[str, Any] | None = None,
     ring: Keyring | None = None,
+    arrived_on: str | None = "",
 ) -> Any:
     """A task request as a worker sees it: the envelope header and its binding to the message,
-    computed as a Baton publisher computes it."""
+    computed as a Baton publisher computes it, and the queue its consumer took it from
+    (``arrived_on``; by default its envelope's region's, where a Baton publish sends it)."""
     from types import SimpleNamespace
 
-    from envelope import BINDING_KEY, HEADER_KEY, bind_message
+    from envelope import BINDING_KEY, HEADER_KEY, bind_message, peek, queue_for
+    from workers.arrival import ARRIVED_ON
+
+    if arrived_on == "":
+        arrived_on = queue_for(str(peek(token).get("region")))
 
     kwargs = {"prompt": "hello"} if kwargs is None else kwargs
     embed = embed or {}
@@ -60,5 +66,5 @@ def bound_request(
         kwargs=kwargs,
         headers={HEADER_KEY: token, BINDING_KEY: headers.get(BINDING_KEY)},
         **{name: embed.get(name) for name in ("callbacks", "errbacks", "chain", "chord")},
-        **{HEADER_KEY: token, BINDING_KEY: headers.get(BINDING_KEY)},
+        **{HEADER_KEY: token, BINDING_KEY: headers.get(BINDING_KEY), ARRIVED_ON: arrived_on},
     )

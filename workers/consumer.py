@@ -1,5 +1,5 @@
 """The worker's consumer: Celery's, except for a message whose task this worker never imported,
-and for the connection its worker events go out on.
+for the queue it names as a message's, and for the connection its worker events go out on.
 
 Celery logs such a message, rejects it (on Redis: drops it) and stores ``NotRegistered`` as its
 result. On a queue whose workers load different ``--include`` lists, that loses every job the
@@ -16,6 +16,10 @@ imported or probed; it is only quoted, and only when it reads as a dotted Python
 Under a gevent pool the consumer also ends its broker wait whenever it queues a callback, so that
 remote control's pause and resume take effect at once rather than up to two seconds later
 (:mod:`workers.green`).
+
+Each task message's headers get the queue it was taken from, over whatever the sender put
+there: a bound message's refusal fails its job only when it was taken from its own region's
+queue, so a copy pushed onto another region's queue fails nothing (``workers.arrival``).
 
 Worker events (online, heartbeat, offline, gossip) are published without RabbitMQ's publisher
 confirms, which every other publish of Baton's waits for (``fleet.PUBLISH_OPTIONS``). On a gevent
@@ -40,8 +44,10 @@ from celery import signals
 from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
 from kombu import Connection
+from vine import promise
 
 from envelope import BINDING_KEY, EMBEDDED, HEADER_KEY
+from workers.arrival import ARRIVED_ON, queue_of
 from workers.dead_letters import new_record_id
 from workers.errors import TaskNotRegistered
 from workers.green import poller_of
@@ -57,7 +63,7 @@ _MAX_NAME = 200
 _EVENT_TRANSPORT_OPTIONS: dict[str, Any] = {"confirm_publish": False}
 
 #: The headers a binding check reads off the request, besides its id and arguments.
-_BOUND_HEADERS = (HEADER_KEY, BINDING_KEY, "group", "group_index", "retries", "expires")
+_BOUND_HEADERS = (HEADER_KEY, BINDING_KEY, "group", "group_index", "retries", "expires", ARRIVED_ON)
 
 
 def not_registered(name: str, *, queue: str | None, dead_letter: str) -> str:
@@ -119,6 +125,19 @@ class BatonConsumer(Consumer):
             poller.interrupt()
         return queued
 
+    def create_task_handler(self, promise: Any = promise) -> Any:
+        """Celery's handler, after writing the queue the message was taken from into its headers
+        (``workers.arrival.ARRIVED_ON``), over whatever the sender put there."""
+        handler = super().create_task_handler(promise)
+
+        def on_task_received(message: Any) -> Any:
+            headers = message.headers
+            if isinstance(headers, dict):
+                headers[ARRIVED_ON] = queue_of(self.task_consumer, message)
+            return handler(message)
+
+        return on_task_received
+
     def connection_for_write(
         self, url: str | None = None, heartbeat: float | None = None
     ) -> Connection:
@@ -138,7 +157,7 @@ class BatonConsumer(Consumer):
             return
         request = _request(message, job_id)
         delivery = request.delivery_info
-        queue = delivery.get("routing_key") or delivery.get("queue")
+        queue = getattr(request, ARRIVED_ON) or delivery.get("routing_key")
         dead_letter = new_record_id()
         error = TaskNotRegistered(not_registered(name, queue=queue, dead_letter=dead_letter))
         refusal = refuse(self.app, request, task_name=name, error=error, dead_letter=dead_letter)

@@ -38,6 +38,7 @@ from envelope import (
 from fleet import Governor, Settlements, Turns
 from workers.agents import AgentRegistry
 from workers.allowlist import EndpointAllowlist, FleetPolicy
+from workers.arrival import misplaced
 from workers.ceilings import Ceilings
 from workers.clients import ClientCache
 from workers.context import Job, embedded_tokens
@@ -211,7 +212,8 @@ class WorkerRuntime:
         it is: its token's signature verifies under a key this worker holds (expired or out of
         policy as it may be) and its binding covers this very message. Never raises.
 
-        Only such a message may have its refusal stored under its id (``workers.refusals``).
+        Only such a message may have its refusal stored under its id (``workers.refusals``),
+        and only when it was taken from its region's queue (``workers.arrival``).
         """
         token = envelope_token(request)
         if token is None:
@@ -233,7 +235,7 @@ class WorkerRuntime:
                 f"its {BINDING_KEY} header is {found} (published without Baton's hooks, or "
                 "copied or edited after it was sent)"
             )
-        return None
+        return misplaced(request, token)
 
     def vouched_tokens(self, request: Any, *, task_name: str) -> frozenset[str] | None:
         """For a refused request: the tokens of its chord body when its binding holds (a key

@@ -46,16 +46,17 @@ def fleet(start_emulator, start_worker, producer_settings):
     from orchestrator import close_producer, producer_app
 
     bedrock = start_emulator(REGION, "us-east-1")
-    start_worker(REGION)
+    # It also consumes us-east-1's queue, where a parent's us-east-1 jobs go, and refuses them.
+    start_worker(REGION, "us-east-1", env={"BATON_ALLOWED_REGIONS": REGION})
     app = producer_app(producer_settings)
     yield bedrock, app, producer_settings.keyring()
     close_producer(app)
 
 
-def publish(app, token: str | None):
+def publish(app, token: str | None, region: str = REGION):
     headers = {} if token is None else {HEADER_KEY: token}
     return app.send_task(
-        TASK_NAME, kwargs={"prompt": "must not run"}, headers=headers, queue=f"baton.{REGION}"
+        TASK_NAME, kwargs={"prompt": "must not run"}, headers=headers, queue=f"baton.{region}"
     )
 
 
@@ -82,7 +83,8 @@ def outcomes(fleet):
 
 
 #: Refusals of messages a key holder bound to their ids (the producer's hook binds every message
-#: whose envelope is under its key): their failure is stored, so the parent learns at once.
+#: whose envelope is under its key), taken from their region's queue: their failure is stored,
+#: so the parent learns at once.
 BOUND = (EnvelopeExpired, RegionNotAllowed)
 
 
@@ -90,7 +92,10 @@ def test_refused_envelopes_never_run_and_never_call_bedrock(fleet):
     from workers import DeadLetters
 
     bedrock, app, _ = fleet
-    jobs = {error: publish(app, token) for error, token in outcomes(fleet).items()}
+    jobs = {
+        error: publish(app, token, "us-east-1" if error is RegionNotAllowed else REGION)
+        for error, token in outcomes(fleet).items()
+    }
 
     for error in BOUND:
         with pytest.raises(error) as caught:

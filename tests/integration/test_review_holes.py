@@ -170,3 +170,56 @@ def test_a_task_that_replaces_itself_with_a_group_still_returns_the_groups_resul
     results = replaced.get(timeout=TIMEOUT)
     assert sorted(r["tag"] for r in results) == ["member-1", "member-2"]
     assert {r["root_id"] for r in results} == {orch.envelope.lineage.root_id}
+
+
+def copy_onto(broker: str, broker_db: redis.Redis, queue: str) -> None:
+    """Copy the message waiting on ``QUEUE`` onto ``queue``, as a broker writer would, and leave
+    the original where it was."""
+    if not broker.startswith("amqp://"):
+        (raw,) = broker_db.lrange(QUEUE, 0, -1)
+        broker_db.lpush(queue, raw)
+        return
+    import amqp
+    from kombu import Connection
+
+    with Connection(broker) as connection:
+        channel = connection.channel()
+        original = channel.basic_get(queue=QUEUE, no_ack=False)
+        assert original is not None
+        copy = amqp.Message(original.body, **original.properties)
+        channel.basic_publish(copy, exchange="", routing_key=queue)
+        channel.basic_reject(original.delivery_tag, requeue=True)
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
+def test_a_bound_message_copied_onto_another_regions_queue_fails_nothing_there(
+    broker, start_emulator, make_orchestrator, broker_db, start_worker
+):
+    """Its binding holds, but it was taken from a queue its region's publish never goes to: the
+    other region's worker refuses it and stores nothing, and the job runs on its own queue."""
+    bedrock = start_emulator("eu-west-1")
+    parents = {
+        region: make_orchestrator({"AWS_REGION": region, "AWS_BEDROCK_ENDPOINT": bedrock.url})
+        for region in ("eu-west-1", "ap-southeast-2")
+    }
+    options = {"pool": "solo", "concurrency": 1, "include": "tests.integration.worker_tasks"}
+    env = {"BATON_BROKER_URL": broker}
+    other = start_worker("ap-southeast-2", env=env, **options)
+    with parents["eu-west-1"].propagating():
+        victim = parents["eu-west-1"].app.send_task("baton.test.probe", kwargs={"tag": "real"})
+    copy_onto(broker, broker_db, "baton.ap-southeast-2")
+    with parents["ap-southeast-2"].propagating():  # taken after the copy, by the same one slot
+        after = parents["ap-southeast-2"].app.send_task("baton.test.probe", kwargs={"tag": "ap"})
+    assert after.get(timeout=TIMEOUT)["region"] == "ap-southeast-2"
+
+    other.proc.wait_for(f"refused job {victim.id}")
+    assert victim.state == "PENDING"  # before, the refusal was stored: FAILURE at once
+    from workers import DeadLetters
+
+    records = DeadLetters(parents["eu-west-1"].app).entries()
+    (record,) = [r for r in records if r["job_id"] == victim.id]
+    assert record["result_stored"] is False
+    assert "taken from queue baton.ap-southeast-2, not baton.eu-west-1" in record["message"]
+
+    start_worker("eu-west-1", env=env, **options)
+    assert victim.get(timeout=TIMEOUT)["tag"] == "real"

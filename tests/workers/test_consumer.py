@@ -79,3 +79,24 @@ def test_worker_events_go_out_unconfirmed_while_the_workers_other_publishes_are_
     assert events.heartbeat == 60.0
     events.release()
     publishes.release()
+
+
+def test_each_task_message_is_told_the_queue_it_was_taken_from_over_what_it_said(monkeypatch):
+    """By the consumer tag it was delivered under; a tag no consumer of this worker holds, or
+    none, names no queue. A refusal is stored only for a message taken from its region's queue."""
+    from celery.worker.consumer import Consumer
+
+    from workers.arrival import ARRIVED_ON
+    from workers.consumer import BatonConsumer
+
+    handled: list = []
+    monkeypatch.setattr(Consumer, "create_task_handler", lambda self, promise=None: handled.append)
+    consumer = BatonConsumer.__new__(BatonConsumer)
+    consumer.task_consumer = SimpleNamespace(
+        _active_tags={"baton.eu-west-1": "tag-1", "baton.ap-southeast-2": "tag-2"}
+    )
+    on_task_received = consumer.create_task_handler()
+    for delivery in ({"consumer_tag": "tag-2"}, {"consumer_tag": "tag-9"}, {}, None):
+        said = {"id": "job-1", ARRIVED_ON: "baton.eu-west-1"}  # the sender's word, overwritten
+        on_task_received(SimpleNamespace(headers=said, delivery_info=delivery))
+    assert [m.headers[ARRIVED_ON] for m in handled] == ["baton.ap-southeast-2", None, None, None]

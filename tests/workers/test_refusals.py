@@ -19,6 +19,7 @@ from envelope import BINDING_KEY, HEADER_KEY, TASK_NAME, EnvelopeExpired, encode
 from tests.factories import KEY, bound_request, keyring, make_envelope
 from tests.support.fake_redis import FakeRedisServer
 from workers import DeadLetters, RegionNotAllowed, WorkerSettings, create_app
+from workers.arrival import ARRIVED_ON
 from workers.consumer import BatonConsumer
 from workers.refusals import refuse
 from workers.runtime import WorkerRuntime
@@ -94,8 +95,15 @@ def test_only_a_bound_refusal_may_be_stored_and_an_unbound_one_says_why_and_what
 
 
 def unknown_task(job_id: str, headers: dict[str, Any]) -> SimpleNamespace:
+    """A message for a task the worker lacks, as its consumer hands it on: taken from
+    baton.eu-west-1 unless ``headers`` say another queue."""
     return SimpleNamespace(
-        headers={"id": job_id, "task": "myapp.tasks.gone", **headers},
+        headers={
+            "id": job_id,
+            "task": "myapp.tasks.gone",
+            ARRIVED_ON: "baton.eu-west-1",
+            **headers,
+        },
         delivery_info={"routing_key": "baton.eu-west-1"},
         properties={},
         decode=lambda: ([], {"prompt": "hello"}, {}),
@@ -108,14 +116,46 @@ def test_an_unknown_task_fails_its_id_only_when_its_message_is_bound(app):
     bound = bound_request(signed, job_id="bound", task="myapp.tasks.gone")
     consumer = SimpleNamespace(app=app, connection_errors=(), event_dispatcher=None)
     consumer._fail = lambda *args: BatonConsumer._fail(consumer, *args)  # type: ignore[arg-type]
+    copied = bound_request(signed, job_id="copied", task="myapp.tasks.gone")
     for job_id, headers in (
         ("bound", {HEADER_KEY: signed, BINDING_KEY: bound.headers[BINDING_KEY]}),
         ("named", {HEADER_KEY: signed}),
+        (
+            "copied",
+            {
+                HEADER_KEY: signed,
+                BINDING_KEY: copied.headers[BINDING_KEY],
+                ARRIVED_ON: "baton.ap-southeast-2",
+            },
+        ),
     ):
         message = unknown_task(job_id, headers)
         BatonConsumer.on_unknown_task(consumer, None, message, KeyError("myapp.tasks.gone"))  # type: ignore[arg-type]
 
     assert app.AsyncResult("bound").state == "FAILURE"
     assert app.AsyncResult("named").state == "PENDING"
-    reasons = {(r["job_id"], r["result_stored"]) for r in DeadLetters(app).entries()}
-    assert reasons == {("bound", True), ("named", False)}
+    assert app.AsyncResult("copied").state == "PENDING"
+    records = {r["job_id"]: r for r in DeadLetters(app).entries()}
+    assert {job: r["result_stored"] for job, r in records.items()} == {
+        "bound": True,
+        "named": False,
+        "copied": False,
+    }
+    why = records["copied"]["message"]
+    assert "every worker consuming baton.ap-southeast-2 must import" in why
+    assert "taken from queue baton.ap-southeast-2, not baton.eu-west-1" in why
+
+
+@pytest.mark.parametrize(
+    ("arrived_on", "why"),
+    [
+        ("baton.ap-southeast-2", "taken from queue baton.ap-southeast-2, not baton.eu-west-1"),
+        ("myapp.queue", "taken from queue myapp.queue, not baton.eu-west-1"),
+        (None, "taken from a queue this worker cannot name, not baton.eu-west-1"),
+    ],
+)
+def test_a_bound_message_taken_from_another_queue_than_its_regions_is_unbound(arrived_on, why):
+    """A binding does not cover the queue: a broker writer who copies a queued job's message
+    onto another region's queue must not fail the job through that queue's refusal."""
+    assert problem(bound_request(token(), arrived_on="baton.eu-west-1")) is None
+    assert why in str(problem(bound_request(token(), arrived_on=arrived_on)))

@@ -42,6 +42,7 @@ from fleet import (
     task_id_of,
     unacked_message,
 )
+from workers.arrival import tagged
 from workers.delivery.leases import keeper, lease_timings
 from workers.green import GreenPoll, green_poller, poller_of
 
@@ -219,8 +220,12 @@ class RecoveringChannel(LedgerChannel):
 
     QoS = RecoveringQoS
 
-    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
-        consumer = super().basic_consume(queue, *args, **kwargs)
+    def basic_consume(
+        self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any
+    ) -> Any:
+        """Kombu's, with each delivery told its consumer tag (``workers.arrival``)."""
+        tagged_callback = tagged(callback, consumer_tag)
+        consumer = super().basic_consume(queue, no_ack, tagged_callback, consumer_tag, **kwargs)
         keeper.hold(self.qos)
         return consumer
 
