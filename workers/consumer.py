@@ -1,5 +1,6 @@
 """The worker's consumer: Celery's, except for a message whose task this worker never imported,
-for the queue it names as a message's, and for the connection its worker events go out on.
+for the queue it names as a message's, for mingling, and for the connection its worker events go
+out on.
 
 Celery logs such a message, rejects it (on Redis: drops it) and stores ``NotRegistered`` as its
 result. On a queue whose workers load different ``--include`` lists, that loses every job the
@@ -20,6 +21,14 @@ remote control's pause and resume take effect at once rather than up to two seco
 Each task message's headers get the queue it was taken from, over whatever the sender put
 there: a bound message's refusal fails its job only when it was taken from its own region's
 queue, so a copy pushed onto another region's queue fails nothing (``workers.arrival``).
+
+It never "mingles". At start, and after every consumer restart, a Celery worker broadcasts
+``hello`` and adds every id any reply lists to its revoked set, with remote control on or off;
+anyone who writes the broker can answer, so a keyless reply revoked any queued job it named (its
+message arrived, was found revoked, and REVOKED was stored under its id). What mingle syncs is
+the revokes sent before a worker started (a worker that answers remote control still takes each
+revoke broadcast while it runs), and each start or reconnect is a second faster without its wait
+for replies.
 
 Worker events (online, heartbeat, offline, gossip) are published without RabbitMQ's publisher
 confirms, which every other publish of Baton's waits for (``fleet.PUBLISH_OPTIONS``). On a gevent
@@ -113,6 +122,12 @@ class BatonConsumer(Consumer):
     event_dispatcher: Any
     hub: Any
     task_consumer: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Celery's (which the worker calls with keywords), never mingling (see above),
+        whatever the worker's options say."""
+        kwargs["worker_options"] = {**(kwargs.get("worker_options") or {}), "without_mingle": True}
+        super().__init__(*args, **kwargs)
 
     def call_soon(self, p: Any, *args: Any, **kwargs: Any) -> Any:
         """Celery's: without an event loop (a gevent pool) the callback waits for the loop's
