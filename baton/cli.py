@@ -145,12 +145,7 @@ def status(root_id: str, as_json: bool) -> None:
     show_default=True,
     help="Celery execution pool; gevent holds thousands of calls in flight per process.",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Task slots (default: CPU count).",
-)
+@click.option("--concurrency", type=click.IntRange(min=1), help="Task slots (default: CPU count).")
 @click.option("--debug", is_flag=True, help="Log the inherited region, model and endpoint.")
 @click.option("--loglevel", default="info", show_default=True, help="Celery log level.")
 @click.option(
@@ -162,9 +157,11 @@ def status(root_id: str, as_json: bool) -> None:
 )
 @click.option(
     "--remote-control",
-    is_flag=True,
-    help="Answer Celery remote control (ping, inspect, shutdown) from anyone on the broker; "
-    "off by default (BATON_REMOTE_CONTROL).",
+    type=click.Choice(["read", "all"]),
+    is_flag=False,
+    flag_value="all",
+    help="Answer Celery remote control from anyone on the broker: `read` (ping, inspect), or "
+    "`all` (no value too: revoke, shutdown...); off by default (BATON_REMOTE_CONTROL).",
 )
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics here.")
 @click.option(
@@ -180,7 +177,7 @@ def worker(
     debug: bool,
     loglevel: str,
     includes: tuple[str, ...],
-    remote_control: bool,
+    remote_control: str | None,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -194,7 +191,7 @@ def worker(
       BATON_ENVELOPE_KEY=... baton worker --region eu-west-1 --region eu-central-1
       baton worker --region ap-southeast-2 --pool threads --concurrency 50 --debug
       baton worker --region eu-west-1 --pool gevent --concurrency 1000
-      baton worker --region us-east-1 --metrics-port 9100
+      baton worker --region us-east-1 --metrics-port 9100 --remote-control read
       baton worker --region eu-west-1 --include myapp.tasks --include myapp.agents
     """
     with explained():

@@ -57,7 +57,7 @@ def start_worker(
     debug: bool,
     loglevel: str,
     includes: tuple[str, ...] = (),
-    remote_control: bool = False,
+    remote_control: str | None = None,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
 ) -> None:
@@ -69,7 +69,7 @@ def start_worker(
 
     overrides: dict[str, object] = {"debug": debug}
     if remote_control:
-        overrides["remote_control"] = True
+        overrides["remote_control"] = remote_control
     if concurrency is not None:
         overrides["concurrency"] = concurrency
     settings = WorkerSettings(**overrides)  # type: ignore[arg-type]

@@ -144,7 +144,7 @@ def configure(app: BatonCelery, settings: WorkerSettings) -> None:
             "result_backend": chord_safe(settings.result_backend),
             # Anyone who can write the broker could otherwise stop the fleet with a keyless
             # `celery control shutdown`; health checks and Flower opt in (BATON_REMOTE_CONTROL).
-            "worker_enable_remote_control": settings.remote_control,
+            "worker_enable_remote_control": settings.remote_control != "off",
             **delivery_settings(
                 soft_shutdown_timeout=settings.soft_shutdown_timeout,
                 visibility_timeout=settings.visibility_timeout,

@@ -61,6 +61,7 @@ from workers.dead_letters import new_record_id
 from workers.errors import TaskNotRegistered
 from workers.green import poller_of
 from workers.refusals import refuse
+from workers.remote import restrict
 
 logger = logging.getLogger("baton.worker")
 
@@ -125,9 +126,13 @@ class BatonConsumer(Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Celery's (which the worker calls with keywords), never mingling (see above),
-        whatever the worker's options say."""
+        whatever the worker's options say, and answering the remote control its settings
+        allow (``workers.remote``)."""
         kwargs["worker_options"] = {**(kwargs.get("worker_options") or {}), "without_mingle": True}
         super().__init__(*args, **kwargs)
+        runtime = getattr(self.app, "baton_runtime", None)
+        if runtime is not None:
+            restrict(self, runtime.settings.remote_control)
 
     def call_soon(self, p: Any, *args: Any, **kwargs: Any) -> Any:
         """Celery's: without an event loop (a gevent pool) the callback waits for the loop's

@@ -23,6 +23,8 @@ from workers.ceilings import (
     DEFAULT_MAX_TURNS,
 )
 from workers.delivery.guard import DEFAULT_LOCK_TTL_SECONDS, VISIBILITY_TIMEOUT
+from workers.remote import RemoteControl
+from workers.remote import parse as parse_remote_control
 
 #: botocore keeps 10 connections per client by default; a threads pool needs one per slot.
 DEFAULT_MIN_POOL_CONNECTIONS = 10
@@ -51,7 +53,7 @@ class WorkerSettings(FleetConnection, BaseSettings):
     seal_key: SecretStr | None = None
     visibility_timeout: float = Field(default=VISIBILITY_TIMEOUT, ge=1)
     job_lock_ttl: float = Field(default=DEFAULT_LOCK_TTL_SECONDS, ge=1)
-    remote_control: bool = False
+    remote_control: RemoteControl = "off"
     worker_max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0)
     worker_max_children: int = Field(default=DEFAULT_MAX_CHILDREN, ge=0)
     worker_max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1)
@@ -66,6 +68,11 @@ class WorkerSettings(FleetConnection, BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("remote_control", mode="before")
+    @classmethod
+    def _parse_remote_control(cls, value: object) -> RemoteControl:
+        return parse_remote_control(value)
 
     @field_validator("allowed_regions")
     @classmethod

@@ -153,6 +153,7 @@ WORKER_VARIABLES = [
     ("BATON_ALLOWED_ENDPOINTS", "https://h:99999"),
     ("BATON_SEAL_KEY", "abc"),
     ("BATON_BROKER_URL", "redis://:99999"),
+    ("BATON_REMOTE_CONTROL", "maybe"),
 ]
 
 #: Key lists no parent may sign with nor worker verify with.

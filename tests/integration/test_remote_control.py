@@ -46,3 +46,40 @@ def test_a_worker_that_opts_in_answers_remote_control(start_worker, attacker):
 
     wait_until(answered, timeout=20)
     assert len(replies) == 1 and next(iter(replies[0].values())) == {"ok": "pong"}
+
+
+def answers_ping(app: Celery) -> list[dict[str, object]]:
+    """Ask until the worker answers (see above), for at most 20 s; return its replies."""
+    replies: list[dict[str, object]] = []
+
+    def answered() -> bool:
+        replies[:] = app.control.ping(timeout=1)
+        return bool(replies)
+
+    wait_until(answered, timeout=20)
+    return replies
+
+
+def test_a_worker_answering_read_commands_pings_but_revokes_and_stops_nothing(
+    start_emulator, make_orchestrator, start_worker, attacker
+):
+    from envelope import TASK_NAME
+
+    bedrock = start_emulator("eu-west-1")
+    orch = make_orchestrator({"AWS_REGION": "eu-west-1", "AWS_BEDROCK_ENDPOINT": bedrock.url})
+    worker = start_worker(pool="solo", concurrency=1, flags=["--remote-control", "read"])
+    assert [next(iter(reply.values())) for reply in answers_ping(attacker)] == [{"ok": "pong"}]
+    with orch.propagating():  # held by the worker until its countdown: a revoke would drop it
+        job = orch.app.send_task(TASK_NAME, kwargs={"prompt": "hello"}, countdown=2)
+
+    for command in ("revoke", "shutdown"):
+        replies = attacker.control.broadcast(
+            command, arguments={"task_id": job.id}, reply=True, timeout=2
+        )
+        assert len(replies) == 1, replies
+        assert next(iter(replies[0].values()))["error"].startswith(f"refused: '{command}'")
+
+    assert job.get(timeout=60)["text"]
+    assert [call["region"] for call in bedrock.calls()] == ["eu-west-1"]
+    assert worker.proc.popen.poll() is None
+    assert "remote control 'revoke' refused" in worker.proc.output()

@@ -42,6 +42,7 @@ def _no_baton_environment(monkeypatch):
             "BATON_BEDROCK_QUOTAS: entry '*': unknown field rpm",
         ),
         ("BATON_BEDROCK_QUOTAS", "/no/quotas.json", "BATON_BEDROCK_QUOTAS: is neither a JSON"),
+        ("BATON_REMOTE_CONTROL", "maybe", "BATON_REMOTE_CONTROL: 'maybe' is no remote control"),
     ],
 )
 def test_a_bad_worker_variable_is_one_line_naming_it(monkeypatch, variable, value, line):
