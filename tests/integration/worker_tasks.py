@@ -90,6 +90,13 @@ def lose_worker() -> None:
     os._exit(1)
 
 
+@app.task(name="baton.test.lose_worker_after")
+def lose_worker_after(seconds: float) -> None:
+    """Run ``seconds``, then kill the pool child, so the main process fails the job then."""
+    time.sleep(seconds)
+    os._exit(1)
+
+
 @app.task(name="baton.test.replace_with_signature", bind=True)
 def replace_with_signature(self: Any) -> Any:
     raise self.replace(probe.si(tag="replacement"))
