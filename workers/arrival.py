@@ -9,8 +9,9 @@ stored under the job's id (:func:`misplaced`, read by ``WorkerRuntime.binding_pr
 
 The worker's consumer writes the queue into each task message's headers (:data:`ARRIVED_ON`),
 over anything the sender put there. It names the queue by the consumer tag the message was
-delivered under: the broker's own on RabbitMQ; on Redis, where kombu's delivery carries only what
-its sender wrote, the tag the worker's channel gives it (:func:`tagged`).
+delivered under: the broker's own on RabbitMQ (py-amqp); on Redis, where kombu's delivery carries
+only what its sender wrote, the tag the worker's channel gives it (:func:`tagged`). On any other
+transport it names none, and no refusal there is stored.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import amqp
+
 from envelope import peek, queue_for
 
 #: The request header naming the queue a message was taken from; None when the consumer could
 #: not name it.
 ARRIVED_ON = "baton_arrived_on"
+
+#: The class attribute of a kombu channel that gives each delivery its consumer tag
+#: (:func:`tagged`). Elsewhere kombu's virtual transports deliver the tag the message's own
+#: properties carry, and Celery's tags are predictable (``None1``, ``None2``... in queue order):
+#: the sender's word.
+TAGS_DELIVERIES = "baton_tags_deliveries"
 
 
 def tagged(callback: Callable[[Any], Any], consumer_tag: str) -> Callable[[Any], Any]:
@@ -40,7 +49,11 @@ def tagged(callback: Callable[[Any], Any], consumer_tag: str) -> Callable[[Any],
 
 def queue_of(task_consumer: Any, message: Any) -> str | None:
     """The queue ``message`` was taken from, by its consumer tag among ``task_consumer``'s (a
-    kombu ``Consumer``), or None."""
+    kombu ``Consumer``), or None: also when no party but the sender could have set the tag (a
+    channel that is neither py-amqp's nor one that tags its deliveries)."""
+    channel = getattr(message, "channel", None)
+    if not (getattr(channel, TAGS_DELIVERIES, False) or isinstance(channel, amqp.Channel)):
+        return None
     delivery = message.delivery_info
     tag = delivery.get("consumer_tag") if isinstance(delivery, dict) else None
     if not tag:

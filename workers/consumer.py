@@ -58,7 +58,7 @@ from vine import promise
 from envelope import BINDING_KEY, EMBEDDED, HEADER_KEY
 from workers.arrival import ARRIVED_ON, queue_of
 from workers.dead_letters import new_record_id
-from workers.errors import TaskNotRegistered
+from workers.errors import MessageMalformed, TaskNotRegistered
 from workers.green import poller_of
 from workers.refusals import refuse
 from workers.remote import restrict
@@ -94,6 +94,15 @@ def not_registered(name: str, *, queue: str | None, dead_letter: str) -> str:
     )
 
 
+def protocol_2(headers: object) -> bool:
+    """Whether a task message's headers are Celery's protocol 2: a dict naming its task and id."""
+    return (
+        isinstance(headers, dict)
+        and isinstance(headers.get("task"), str)
+        and isinstance(headers.get("id"), str)
+    )
+
+
 def _request(message: Any, job_id: str) -> SimpleNamespace:
     """The parts of a task request a dead-letter record and a binding check read, from the
     raw message (protocol 2: its headers, and the body's arguments and embedded signatures)."""
@@ -101,7 +110,7 @@ def _request(message: Any, job_id: str) -> SimpleNamespace:
         args, kwargs, embed = message.decode()
     except Exception:  # a body this worker cannot read is still kept, without arguments
         args, kwargs, embed = [], {}, {}
-    headers = message.headers or {}
+    headers = message.headers if isinstance(message.headers, dict) else {}
     embed = embed if isinstance(embed, dict) else {}
     return SimpleNamespace(
         **{name: headers.get(name) for name in _BOUND_HEADERS},
@@ -152,8 +161,9 @@ class BatonConsumer(Consumer):
 
         def on_task_received(message: Any) -> Any:
             headers = message.headers
-            if isinstance(headers, dict):
-                headers[ARRIVED_ON] = queue_of(self.task_consumer, message)
+            if not protocol_2(headers):
+                return self.on_malformed(message)
+            headers[ARRIVED_ON] = queue_of(self.task_consumer, message)
             return handler(message)
 
         return on_task_received
@@ -169,12 +179,30 @@ class BatonConsumer(Consumer):
             )
         )
 
+    def on_malformed(self, message: Any) -> None:
+        """Dead-letter a task message that is not protocol 2, storing nothing: Celery would read
+        a protocol 1 message's id, and every other field, from its body, where no binding and
+        no queue of the worker's own reach."""
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        named = headers.get("id")
+        if not isinstance(named, str):  # protocol 1 names it in its body: shown, never used
+            try:
+                body = message.decode()
+            except Exception:
+                body = None
+            named = body.get("id") if isinstance(body, dict) else None
+        request = _request(message, str(named)[:200] if named is not None else "?")
+        setattr(request, ARRIVED_ON, None)  # never the message's word: unbound by construction
+        error = MessageMalformed(
+            "a task message without string task and id headers (not Celery's protocol 2, which "
+            "every Baton publisher sends) is not run, and fails no job"
+        )
+        refuse(self.app, request, task_name=str(headers.get("task"))[:200], error=error)
+        message.reject_log_error(logger, self.connection_errors)
+
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
-        headers = message.headers or {}
-        job_id, name = headers.get("id"), headers.get("task")
-        if not isinstance(job_id, str) or not isinstance(name, str):
-            super().on_unknown_task(body, message, exc)  # protocol 1: Celery's own handling
-            return
+        headers = message.headers  # protocol 2, string id and task: on_task_received checked
+        job_id, name = headers["id"], headers["task"]
         request = _request(message, job_id)
         delivery = request.delivery_info
         queue = getattr(request, ARRIVED_ON) or delivery.get("routing_key")

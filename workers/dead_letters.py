@@ -22,6 +22,7 @@ from kombu import Exchange, Queue
 from kombu.simple import SimpleQueue
 
 from envelope import BINDING_KEY, HEADER_KEY, BatonError, EnvelopeMalformed, peek, queue_for
+from workers.arrival import ARRIVED_ON
 from workers.runtime import envelope_token, request_header
 
 logger = logging.getLogger("baton.worker")
@@ -73,7 +74,7 @@ def make_record(request: Any, *, task_name: str, error: BatonError) -> dict[str,
         "message": str(error),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "envelope": summarize(token),
-        "queue": delivery.get("routing_key") or delivery.get("queue"),
+        "queue": getattr(request, ARRIVED_ON, None) or delivery.get("routing_key"),
         "args": list(getattr(request, "args", None) or []),
         "kwargs": dict(getattr(request, "kwargs", None) or {}),
         "token": token,

@@ -111,6 +111,14 @@ class MessageExpired(WorkerError):
     code = "message_expired"
 
 
+class MessageMalformed(WorkerError):
+    """Raised when a task message is not Celery's protocol 2 as every Baton publisher sends it
+    (headers naming its task and id): Celery would take the id from its body, past every check,
+    so it is dead-lettered and fails no job."""
+
+    code = "message_malformed"
+
+
 class WorkerMisconfigured(WorkerError):
     """Raised when the worker itself is not set up to run Baton jobs safely."""
 

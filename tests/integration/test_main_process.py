@@ -21,7 +21,7 @@ REGION = "eu-west-1"
 TIMEOUT = 60
 
 #: How long the sealed credentials outlive the publish, and the job its child, in seconds.
-SEALED_FOR, RUNS_FOR = 2, 3
+SEALED_FOR, RUNS_FOR = 5, 6
 
 
 def test_a_job_failed_in_the_main_process_after_its_credentials_expired_publishes_nothing(

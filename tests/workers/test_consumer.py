@@ -86,7 +86,7 @@ def test_each_task_message_is_told_the_queue_it_was_taken_from_over_what_it_said
     none, names no queue. A refusal is stored only for a message taken from its region's queue."""
     from celery.worker.consumer import Consumer
 
-    from workers.arrival import ARRIVED_ON
+    from workers.arrival import ARRIVED_ON, TAGS_DELIVERIES
     from workers.consumer import BatonConsumer
 
     handled: list = []
@@ -96,7 +96,8 @@ def test_each_task_message_is_told_the_queue_it_was_taken_from_over_what_it_said
         _active_tags={"baton.eu-west-1": "tag-1", "baton.ap-southeast-2": "tag-2"}
     )
     on_task_received = consumer.create_task_handler()
+    channel = SimpleNamespace(**{TAGS_DELIVERIES: True})
     for delivery in ({"consumer_tag": "tag-2"}, {"consumer_tag": "tag-9"}, {}, None):
-        said = {"id": "job-1", ARRIVED_ON: "baton.eu-west-1"}  # the sender's word, overwritten
-        on_task_received(SimpleNamespace(headers=said, delivery_info=delivery))
+        said = {"id": "job-1", "task": "t", ARRIVED_ON: "baton.eu-west-1"}  # overwritten
+        on_task_received(SimpleNamespace(headers=said, delivery_info=delivery, channel=channel))
     assert [m.headers[ARRIVED_ON] for m in handled] == ["baton.ap-southeast-2", None, None, None]

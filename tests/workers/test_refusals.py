@@ -159,3 +159,33 @@ def test_a_bound_message_taken_from_another_queue_than_its_regions_is_unbound(ar
     onto another region's queue must not fail the job through that queue's refusal."""
     assert problem(bound_request(token(), arrived_on="baton.eu-west-1")) is None
     assert why in str(problem(bound_request(token(), arrived_on=arrived_on)))
+
+
+def test_a_message_that_is_not_protocol_2_fails_no_job_whatever_its_body_names(app, monkeypatch):
+    """Celery takes a protocol 1 message's id from its body, where no check of Baton's reaches:
+    it stored NotRegistered (or a refusal) under any id a keyless sender named."""
+    from celery.worker.consumer import Consumer
+
+    handled: list = []
+    monkeypatch.setattr(Consumer, "create_task_handler", lambda self, promise=None: handled.append)
+    consumer = BatonConsumer.__new__(BatonConsumer)
+    consumer.app, consumer.connection_errors = app, ()
+    on_task_received = consumer.create_task_handler()
+    body = {"id": "victim", "task": "myapp.tasks.gone", "args": [], "kwargs": {}}
+    for headers in ({}, {"id": "victim", "task": 5}, {"task": "baton.subagent"}):
+        on_task_received(
+            SimpleNamespace(
+                headers=headers,
+                delivery_info={"routing_key": "baton.eu-west-1"},
+                properties={},
+                decode=lambda: body,
+                reject_log_error=lambda *args: None,
+            )
+        )
+
+    assert handled == []  # never handed to Celery
+    assert app.AsyncResult("victim").state == "PENDING"
+    records = DeadLetters(app).entries()
+    assert [(r["job_id"], r["reason"], r["result_stored"]) for r in records] == [
+        ("victim", "message_malformed", False)
+    ] * 3

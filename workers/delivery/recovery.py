@@ -219,6 +219,7 @@ class RecoveringChannel(LedgerChannel):
     """The ledger's channel; a channel that consumes has its leases kept by :data:`keeper`."""
 
     QoS = RecoveringQoS
+    baton_tags_deliveries = True  # workers.arrival.TAGS_DELIVERIES: basic_consume tags them
 
     def basic_consume(
         self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any
