@@ -1,6 +1,6 @@
 """The worker's consumer: Celery's, except for a message whose task this worker never imported,
-for the queue it names as a message's, for mingling, and for the connection its worker events go
-out on.
+for the queue it names as a message's, for mingling and gossip, and for the connection its worker
+events go out on.
 
 Celery logs such a message, rejects it (on Redis: drops it) and stores ``NotRegistered`` as its
 result. On a queue whose workers load different ``--include`` lists, that loses every job the
@@ -28,7 +28,11 @@ anyone who writes the broker can answer, so a keyless reply revoked any queued j
 message arrived, was found revoked, and REVOKED was stored under its id). What mingle syncs is
 the revokes sent before a worker started (a worker that answers remote control still takes each
 revoke broadcast while it runs), and each start or reconnect is a second faster without its wait
-for replies.
+for replies. Nor does it gossip: Celery's gossip reads every worker event on the broker, and
+answered each ``worker-elect`` with an ack of its own and kept the request in memory, unbounded,
+whoever sent it; what it is for, elections that remote control's ``election`` starts and logs of
+workers joining and leaving, Baton does not use, and at fleet scale it is every worker reading
+every other's heartbeats.
 
 Worker events (online, heartbeat, offline, gossip) are published without RabbitMQ's publisher
 confirms, which every other publish of Baton's waits for (``fleet.PUBLISH_OPTIONS``). On a gevent
@@ -134,10 +138,11 @@ class BatonConsumer(Consumer):
     task_consumer: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Celery's (which the worker calls with keywords), never mingling (see above),
+        """Celery's (which the worker calls with keywords), never mingling or gossiping (above),
         whatever the worker's options say, and answering the remote control its settings
         allow (``workers.remote``)."""
-        kwargs["worker_options"] = {**(kwargs.get("worker_options") or {}), "without_mingle": True}
+        quiet = {"without_mingle": True, "without_gossip": True}
+        kwargs["worker_options"] = {**(kwargs.get("worker_options") or {}), **quiet}
         super().__init__(*args, **kwargs)
         runtime = getattr(self.app, "baton_runtime", None)
         if runtime is not None:

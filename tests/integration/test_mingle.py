@@ -1,4 +1,5 @@
-"""A keyless broker writer cannot revoke a queued job by answering a starting worker's "hello".
+"""A keyless broker writer cannot revoke a queued job by answering a starting worker's "hello",
+nor make workers answer, and remember, election requests.
 
 Celery's workers "mingle" at start and after every consumer restart: a worker broadcasts
 ``hello`` on the control exchange and adds to its own revoked set every id any reply lists, with
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
+
+from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +72,42 @@ def test_a_rogue_hello_reply_revokes_no_queued_job(
     assert victim.get(timeout=TIMEOUT)["tag"] == "real"
     assert "mingle" not in worker.proc.output()
     assert asked == []  # no worker asked the rogue node for its revoked ids
+
+
+def test_a_rogue_election_request_is_not_answered(redis_urls, start_worker):
+    """Celery's gossip answered every ``worker-elect`` event on the broker with an ack of its own
+    and kept each request in memory, with no bound: a keyless sender made every worker grow
+    and talk. Baton's workers do not gossip. The worker's own heartbeats, every 2 s on the same
+    event exchange, show that this receiver hears it before and after the requests."""
+    app = Celery("attacker", broker=redis_urls[0], set_as_current=False)
+    worker = start_worker(REGION, pool="solo", concurrency=1)
+    seen: list[str] = []
+
+    def heartbeats() -> int:
+        return seen.count("worker-heartbeat")
+
+    with app.connection_for_read() as connection:
+        receiver = app.events.Receiver(
+            connection,
+            handlers={
+                kind: lambda e: seen.append(e["type"])
+                for kind in ("worker-elect-ack", "worker-heartbeat")
+            },
+        )
+        listening = threading.Thread(target=receiver.capture, kwargs={"limit": None}, daemon=True)
+        listening.start()
+        try:
+            wait_until(lambda: heartbeats() >= 1, timeout=20)  # subscribed
+            with app.events.default_dispatcher(hostname="rogue@attacker") as dispatcher:
+                for i in range(3):
+                    dispatcher.send(
+                        "worker-elect", id=f"rogue-{i}", topic="task", action=None, cver=1
+                    )
+            after = heartbeats()
+            wait_until(lambda: heartbeats() >= after + 2, timeout=20)
+        finally:
+            receiver.should_stop = True
+            listening.join(timeout=5)
+            app.close()
+    assert "worker-elect-ack" not in seen, seen
+    assert worker.proc.popen.poll() is None
