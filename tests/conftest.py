@@ -128,6 +128,22 @@ def envelope_key() -> str:
     return secrets.token_urlsafe(32)
 
 
+@pytest.fixture()
+def parent_env(envelope_key: str, redis_urls: tuple[str, str]) -> Callable[..., dict[str, str]]:
+    """Factory: the environment of a ``baton run`` parent on the test fleet, calling Bedrock at
+    ``endpoint`` from eu-west-1 unless ``extra`` says otherwise."""
+
+    def env(endpoint: str, **extra: str) -> dict[str, str]:
+        return clean_env(
+            BATON_ENVELOPE_KEY=envelope_key,
+            BATON_BROKER_URL=redis_urls[0],
+            BATON_RESULT_BACKEND=redis_urls[1],
+            **{"AWS_REGION": "eu-west-1", "AWS_BEDROCK_ENDPOINT": endpoint, **extra},
+        )
+
+    return env
+
+
 def _http(url: str, *, method: str = "GET", body: object = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)

@@ -262,9 +262,7 @@ def test_demo_shows_the_403_its_diagnosis_then_the_inherited_success(region, wro
 
 
 @pytest.mark.integration
-def test_run_json_from_a_worker_with_wrong_defaults(
-    start_emulator, start_worker, envelope_key, redis_urls
-):
+def test_run_json_from_a_worker_with_wrong_defaults(start_emulator, start_worker, parent_env):
     real, decoy = start_emulator("eu-west-1"), start_emulator("us-east-1")
     start_worker(
         "eu-west-1",
@@ -275,13 +273,7 @@ def test_run_json_from_a_worker_with_wrong_defaults(
             "AWS_BEARER_TOKEN_BEDROCK": "ambient",
         },
     )
-    env = clean_env(
-        BATON_ENVELOPE_KEY=envelope_key,
-        BATON_BROKER_URL=redis_urls[0],
-        BATON_RESULT_BACKEND=redis_urls[1],
-        AWS_REGION="eu-west-1",
-        AWS_BEDROCK_ENDPOINT=real.url,
-    )
+    env = parent_env(real.url)
 
     ok = baton("run", "--json", "--prompt", "one", "--prompt", "two", "--timeout", "60", env=env)
     failed = baton(

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from tests.baton.test_cli import baton
-from tests.conftest import clean_env
 from tests.support.metrics import sample, scrape_until
 from tests.support.processes import free_port
 
@@ -45,18 +44,11 @@ def test_a_worker_serves_job_call_cache_and_refusal_metrics(
 
 
 def test_run_shows_a_row_per_subagent_and_status_draws_the_tree(
-    start_emulator, start_worker, envelope_key, redis_urls
+    start_emulator, start_worker, parent_env
 ):
     bedrock = start_emulator("eu-west-1")
     start_worker("eu-west-1", pool="prefork", concurrency=1)
-    env = clean_env(
-        BATON_ENVELOPE_KEY=envelope_key,
-        BATON_BROKER_URL=redis_urls[0],
-        BATON_RESULT_BACKEND=redis_urls[1],
-        AWS_REGION="eu-west-1",
-        AWS_BEDROCK_ENDPOINT=bedrock.url,
-        COLUMNS="120",
-    )
+    env = parent_env(bedrock.url, COLUMNS="120")
 
     ran = baton(
         "run",

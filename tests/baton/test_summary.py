@@ -9,7 +9,6 @@ import pytest
 from rich.console import Console
 
 from baton.summary import MANY_JOBS, SHOWN_FAILURES, print_summary, progress_line
-from tests.conftest import clean_env
 
 
 def ok(job: int, region: str = "eu-west-1") -> dict:
@@ -61,17 +60,11 @@ def test_the_summary_lists_the_first_failures_and_says_where_every_row_is():
 
 @pytest.mark.integration
 def test_run_with_many_prompts_prints_a_summary_and_rows_on_request(
-    start_emulator, start_worker, envelope_key, redis_urls
+    start_emulator, start_worker, parent_env
 ):
     bedrock = start_emulator("eu-west-1")
     start_worker("eu-west-1", pool="gevent", concurrency=50)
-    env = clean_env(
-        BATON_ENVELOPE_KEY=envelope_key,
-        BATON_BROKER_URL=redis_urls[0],
-        BATON_RESULT_BACKEND=redis_urls[1],
-        AWS_REGION="eu-west-1",
-        AWS_BEDROCK_ENDPOINT=bedrock.url,
-    )
+    env = parent_env(bedrock.url)
     prompts = [arg for i in range(MANY_JOBS + 10) for arg in ("--prompt", f"p{i}")]
 
     def run(*flags: str) -> subprocess.CompletedProcess[str]:
