@@ -23,6 +23,7 @@ sets one.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -177,10 +178,11 @@ class LedgerQoS(RedisQoS):
             if not stored:
                 return
             record = unacked_message(stored)
-            if record is None:
-                unreadable_record(tag)
-                return
-            self.channel._do_restore_message(*record, pipe, leftmost)
+            with contextlib.suppress(TypeError, ValueError, KeyError, AttributeError):
+                if record is not None:
+                    self.channel._do_restore_message(*record, pipe, leftmost)
+                    return
+            unreadable_record(tag)  # not a record, or not one kombu can restore: dropped
 
         with self.channel.conn_or_acquire(client) as conn:
             conn.transaction(restore_transaction, self.unacked_key)
@@ -236,12 +238,11 @@ class LedgerChannel(_RedisChannel):  # type: ignore[misc]
         leftmost: bool = False,
     ) -> None:
         super()._do_restore_message(payload, exchange, routing_key, pipe, leftmost)
-        if not is_task_message(payload):
-            return
-        pri = self._get_message_priority(payload, reverse=False)
-        tag = payload["properties"]["delivery_tag"]
-        for queue in self._lookup(exchange, routing_key)[:1]:
-            record(pipe, tag, self._q_for_pri(queue, pri), dumps(payload))
+        if is_task_message(payload):
+            pri = self._get_message_priority(payload, reverse=False)
+            tag = payload["properties"]["delivery_tag"]
+            for queue in sorted(self._lookup(exchange, routing_key))[:1]:  # a set, for exchanges
+                record(pipe, tag, self._q_for_pri(queue, pri), dumps(payload))
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
         message = super().basic_get(queue, no_ack=no_ack, **kwargs)

@@ -66,6 +66,7 @@ from workers.errors import MessageMalformed, TaskNotRegistered
 from workers.green import poller_of
 from workers.refusals import refuse
 from workers.remote import restrict
+from workers.wellformed import problem
 
 logger = logging.getLogger("baton.worker")
 
@@ -167,9 +168,18 @@ class BatonConsumer(Consumer):
         def on_task_received(message: Any) -> Any:
             headers = message.headers
             if not protocol_2(headers):
-                return self.on_malformed(message)
+                return self.on_malformed(message, "it has no string task and id headers")
+            why = problem(message)
+            if why is not None:
+                return self.on_malformed(message, why)
             headers[ARRIVED_ON] = queue_of(self.task_consumer, message)
-            return handler(message)
+            try:
+                return handler(message)
+            except Exception as exc:  # in the main process an exception stops the worker
+                if isinstance(exc, self.connection_errors):
+                    raise
+                logger.exception("Celery could not take in job %s", headers["id"][:200])
+                return self.on_malformed(message, f"Celery failed on it ({type(exc).__name__})")
 
         return on_task_received
 
@@ -184,10 +194,11 @@ class BatonConsumer(Consumer):
             )
         )
 
-    def on_malformed(self, message: Any) -> None:
-        """Dead-letter a task message that is not protocol 2, storing nothing: Celery would read
-        a protocol 1 message's id, and every other field, from its body, where no binding and
-        no queue of the worker's own reach."""
+    def on_malformed(self, message: Any, why: str) -> None:
+        """Dead-letter a task message Celery would fail on or store under its id, storing
+        nothing (``workers.wellformed``). Celery would read a protocol 1 message's id, and
+        every other field, from its body, where no binding and no queue of the worker's own
+        reach."""
         headers = message.headers if isinstance(message.headers, dict) else {}
         named = headers.get("id")
         if not isinstance(named, str):  # protocol 1 names it in its body: shown, never used
@@ -199,11 +210,12 @@ class BatonConsumer(Consumer):
         request = _request(message, str(named)[:200] if named is not None else "?")
         setattr(request, ARRIVED_ON, None)  # never the message's word: unbound by construction
         error = MessageMalformed(
-            "a task message without string task and id headers (not Celery's protocol 2, which "
-            "every Baton publisher sends) is not run, and fails no job"
+            f"a task message that is not as every Baton publisher sends it ({why}) is not run, "
+            "and fails no job"
         )
         refuse(self.app, request, task_name=str(headers.get("task"))[:200], error=error)
-        message.reject_log_error(logger, self.connection_errors)
+        if not message.acknowledged:
+            message.reject_log_error(logger, self.connection_errors)
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         headers = message.headers  # protocol 2, string id and task: on_task_received checked

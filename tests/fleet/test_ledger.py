@@ -277,3 +277,26 @@ def test_a_cursor_no_pass_wrote_starts_the_scan_again_from_the_oldest(client, cu
 
     assert lost(client, now=100) == []
     assert lost(client, now=200) == [("tag-lost", QUEUE, raw)]
+
+
+def test_a_record_under_a_named_exchange_is_restored_and_an_unrestorable_one_dropped(fake_redis):
+    """kombu's lookup of a declared exchange gives a set; a record naming one once stopped every
+    restore (and each worker's recovery pass) with a TypeError."""
+    from kombu import Connection
+
+    with Connection(fake_redis.url(0), transport=LedgerTransport) as connection:
+        channel = connection.channel()
+        channel.exchange_declare(QUEUE, type="direct")
+        channel.queue_declare(QUEUE)
+        channel.queue_bind(QUEUE, QUEUE, QUEUE)
+        client = channel.client
+        good, bad = json.loads(message("job-good", "tag-good")), json.loads(message("job-bad"))
+        bad["headers"] = "not a mapping"
+        for tag, payload in (("tag-good", good), ("tag-bad", bad)):
+            client.hset(channel.unacked_key, tag, json.dumps([payload, QUEUE, QUEUE]))
+            channel.qos.restore_by_tag(tag)
+        queued = [json.loads(raw)["headers"]["id"] for raw in client.lrange(QUEUE, 0, -1)]
+        assert client.hgetall(channel.unacked_key) == {}
+        channel.close()
+    assert queued == ["job-good"]
+    assert client.hexists(LEDGER_KEY, "tag-good")

@@ -226,3 +226,68 @@ def test_a_bound_message_copied_onto_another_regions_queue_fails_nothing_there(
 
     start_worker("eu-west-1", env=env, **options)
     assert victim.get(timeout=TIMEOUT)["tag"] == "real"
+
+
+def raw_task_message(job_id: str, headers: dict[str, Any], body: object) -> str:
+    """A kombu message for ``QUEUE`` as a keyless writer puts it on Redis: Celery's protocol 2
+    headers with ``headers`` over them, and ``body`` as its JSON body."""
+    import uuid
+
+    return json.dumps(
+        {
+            "body": base64.b64encode(json.dumps(body).encode()).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {
+                "lang": "py",
+                "task": "baton.test.probe",
+                "id": job_id,
+                "root_id": job_id,
+                "retries": 0,
+                "timelimit": [None, None],
+                **headers,
+            },
+            "properties": {
+                "correlation_id": job_id,
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": QUEUE},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )
+
+
+#: Messages that stopped a worker in Celery's strategy (and every worker after it, put back on
+#: the queue at each warm shutdown), or made Celery store a failure under ids they name.
+POISON = {
+    "body not a list": ({}, 5),
+    "body not args, kwargs, embed": ({}, {"a": 1}),
+    "args not a list": ({}, [5, {}, {}]),
+    "timelimit not numbers": ({"timelimit": "abc"}, [[], {}, {}]),
+    "eta past the clock": (
+        {"eta": "9999-12-31T23:59:59-14:00", "group": "a-chord-of-the-victims"},
+        [[], {}, {"chain": [{"task": "baton.test.probe", "options": {"task_id": "victim-x"}}]}],
+    ),
+}
+
+
+def test_a_malformed_message_neither_stops_the_worker_nor_fails_the_ids_it_names(
+    setup, broker_db, start_worker
+):
+    _, orch = setup
+    for i, (headers, body) in enumerate(POISON.values()):
+        broker_db.rpush(QUEUE, raw_task_message(f"victim-{i}", headers, body))  # taken first
+    worker = start(start_worker)
+    with orch.propagating():
+        honest = orch.app.send_task("baton.test.probe", kwargs={"tag": "real"})
+
+    assert honest.get(timeout=TIMEOUT)["tag"] == "real"
+    assert worker.proc.popen.poll() is None, worker.proc.output()[-3000:]
+    assert "Unrecoverable error" not in worker.proc.output()
+    for job in [*(f"victim-{i}" for i in range(len(POISON))), "victim-x"]:
+        assert orch.app.AsyncResult(job).state == "PENDING", job
+    assert not orch.app.backend.client.keys("*a-chord-of-the-victims*")
+    malformed = [job for job, reason in dead_letter_reasons(orch) if reason == "message_malformed"]
+    assert sorted(malformed) == [f"victim-{i}" for i in range(len(POISON))]

@@ -99,5 +99,9 @@ def test_each_task_message_is_told_the_queue_it_was_taken_from_over_what_it_said
     channel = SimpleNamespace(**{TAGS_DELIVERIES: True})
     for delivery in ({"consumer_tag": "tag-2"}, {"consumer_tag": "tag-9"}, {}, None):
         said = {"id": "job-1", "task": "t", ARRIVED_ON: "baton.eu-west-1"}  # overwritten
-        on_task_received(SimpleNamespace(headers=said, delivery_info=delivery, channel=channel))
+        on_task_received(
+            SimpleNamespace(
+                headers=said, delivery_info=delivery, channel=channel, decode=lambda: [[], {}, {}]
+            )
+        )
     assert [m.headers[ARRIVED_ON] for m in handled] == ["baton.ap-southeast-2", None, None, None]

@@ -180,6 +180,7 @@ def test_a_message_that_is_not_protocol_2_fails_no_job_whatever_its_body_names(a
                 properties={},
                 decode=lambda: body,
                 reject_log_error=lambda *args: None,
+                acknowledged=False,
             )
         )
 
@@ -189,3 +190,41 @@ def test_a_message_that_is_not_protocol_2_fails_no_job_whatever_its_body_names(a
     assert [(r["job_id"], r["reason"], r["result_stored"]) for r in records] == [
         ("victim", "message_malformed", False)
     ] * 3
+
+
+def test_an_error_inside_celerys_handler_is_a_dead_letter_not_a_stopped_worker(app, monkeypatch):
+    """In the main process, an exception out of Celery's handler stopped the worker; a lost
+    broker connection still goes up to Celery, which reconnects."""
+    from celery.worker.consumer import Consumer
+
+    raised: list[BaseException] = [TypeError("a shape no check foresaw"), ConnectionError("gone")]
+
+    def handler(message: Any) -> None:
+        raise raised.pop(0)
+
+    monkeypatch.setattr(Consumer, "create_task_handler", lambda self, promise=None: handler)
+    consumer = BatonConsumer.__new__(BatonConsumer)
+    consumer.app, consumer.connection_errors = app, (ConnectionError,)
+    consumer.task_consumer = SimpleNamespace(_active_tags={})
+    on_task_received = consumer.create_task_handler()
+
+    def message() -> SimpleNamespace:
+        return SimpleNamespace(
+            headers={"id": "victim", "task": "baton.subagent"},
+            delivery_info={},
+            properties={},
+            channel=None,
+            decode=lambda: [[], {}, {}],
+            reject_log_error=lambda *args: None,
+            acknowledged=False,
+        )
+
+    on_task_received(message())
+    with pytest.raises(ConnectionError):
+        on_task_received(message())
+    records = DeadLetters(app).entries()
+    assert [(r["job_id"], r["reason"], r["result_stored"]) for r in records] == [
+        ("victim", "message_malformed", False)
+    ]
+    assert "Celery failed on it (TypeError)" in records[0]["message"]
+    assert app.AsyncResult("victim").state == "PENDING"
