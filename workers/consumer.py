@@ -99,15 +99,6 @@ def not_registered(name: str, *, queue: str | None, dead_letter: str) -> str:
     )
 
 
-def protocol_2(headers: object) -> bool:
-    """Whether a task message's headers are Celery's protocol 2: a dict naming its task and id."""
-    return (
-        isinstance(headers, dict)
-        and isinstance(headers.get("task"), str)
-        and isinstance(headers.get("id"), str)
-    )
-
-
 def _request(message: Any, job_id: str) -> SimpleNamespace:
     """The parts of a task request a dead-letter record and a binding check read, from the
     raw message (protocol 2: its headers, and the body's arguments and embedded signatures)."""
@@ -161,17 +152,17 @@ class BatonConsumer(Consumer):
         return queued
 
     def create_task_handler(self, promise: Any = promise) -> Any:
-        """Celery's handler, after writing the queue the message was taken from into its headers
-        (``workers.arrival.ARRIVED_ON``), over whatever the sender put there."""
+        """Celery's handler, for a well-formed message only (``workers.wellformed``; any other
+        is dead-lettered, as is one Celery's handler fails on), after writing the queue the
+        message was taken from into its headers (``workers.arrival.ARRIVED_ON``), over whatever
+        the sender put there."""
         handler = super().create_task_handler(promise)
 
         def on_task_received(message: Any) -> Any:
-            headers = message.headers
-            if not protocol_2(headers):
-                return self.on_malformed(message, "it has no string task and id headers")
             why = problem(message)
             if why is not None:
                 return self.on_malformed(message, why)
+            headers = message.headers
             headers[ARRIVED_ON] = queue_of(self.task_consumer, message)
             try:
                 return handler(message)
@@ -218,7 +209,7 @@ class BatonConsumer(Consumer):
             message.reject_log_error(logger, self.connection_errors)
 
     def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
-        headers = message.headers  # protocol 2, string id and task: on_task_received checked
+        headers = message.headers  # well formed, string id and task: on_task_received checked
         job_id, name = headers["id"], headers["task"]
         request = _request(message, job_id)
         delivery = request.delivery_info

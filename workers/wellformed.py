@@ -24,9 +24,16 @@ from celery.utils.time import maybe_iso8601, to_utc
 
 
 def problem(message: Any) -> str | None:
-    """What makes ``message`` (a kombu message whose headers are protocol 2) one Celery would
-    fail on or store under its id, or None when it is well formed."""
-    return _headers_problem(message.headers) or _body_problem(message)
+    """What makes ``message`` (a kombu task message) one Celery would fail on or store under its
+    id, or None when it is well formed."""
+    headers = message.headers
+    if not (
+        isinstance(headers, dict)
+        and isinstance(headers.get("task"), str)
+        and isinstance(headers.get("id"), str)
+    ):  # not protocol 2: Celery would read protocol 1's id, and all else, from its body
+        return "it has no string task and id headers"
+    return _headers_problem(headers) or _body_problem(message)
 
 
 def _headers_problem(headers: Mapping[str, Any]) -> str | None:
